@@ -1,0 +1,47 @@
+"""Agent-name propagation: every span inherits ``gen_ai.agent.name`` from its nearest agent.
+
+The agent name travels in the OpenTelemetry *context* (not on the span), so spans created
+by other instrumentations or by raw ``opentelemetry.trace`` calls inside an agent are
+stamped too: the SDK calls :meth:`AgentNameSpanProcessor.on_start` with the parent context
+for every span, whoever created it.
+"""
+
+from __future__ import annotations
+
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+AGENT_NAME = "gen_ai.agent.name"
+OPERATION_NAME = "gen_ai.operation.name"
+INVOKE_AGENT = "invoke_agent"
+
+AGENT_CONTEXT_KEY = otel_context.create_key("vaquero.agent_name")
+
+
+def current_agent(parent_context: Context | None = None) -> str | None:
+    value = otel_context.get_value(AGENT_CONTEXT_KEY, parent_context)
+    return value if isinstance(value, str) else None
+
+
+class AgentNameSpanProcessor(SpanProcessor):
+    """Stamps the inherited agent name on spans that do not carry one of their own."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        try:
+            agent = otel_context.get_value(AGENT_CONTEXT_KEY, parent_context)
+            if isinstance(agent, str):
+                attributes = span.attributes
+                if attributes is None or AGENT_NAME not in attributes:
+                    span.set_attribute(AGENT_NAME, agent)
+        except Exception:  # never let a processor fault reach the code starting the span
+            pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

@@ -1,0 +1,324 @@
+"""Build and install the tracing pipeline from :class:`Settings`: once, lazily, never raising.
+
+The seed's code never calls ``init()``, so the first span configures everything from the
+environment. An application that installed its own SDK ``TracerProvider`` keeps it: vaquero
+only adds its agent-name processor and never adds exporters it did not ask for.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import sampling as otel_sampling
+
+from vaquero import _attributes
+from vaquero._agent import AGENT_NAME, AgentNameSpanProcessor
+from vaquero._batch import ExportQueue
+from vaquero._config import Settings, load_settings
+from vaquero._exporters import build_exporters
+from vaquero._version import __version__
+
+logger = logging.getLogger("vaquero")
+
+INSTRUMENTATION_SCOPE = "vaquero"
+
+
+@dataclass
+class Runtime:
+    """What vaquero installed; ``owned`` says whether the provider is vaquero's to shut down."""
+
+    settings: Settings
+    provider: trace.TracerProvider
+    tracer: trace.Tracer
+    owned: bool
+    queues: list[ExportQueue] = field(default_factory=list)
+    shut_down: bool = False
+
+
+_lock = threading.RLock()
+_runtime: Runtime | None = None
+_tracer: trace.Tracer | None = None
+_disabled = False
+
+
+def get_tracer() -> trace.Tracer | None:
+    """The tracer for vaquero's spans; None when the SDK is disabled. Configures on first use."""
+    tracer = _tracer
+    if tracer is not None or _disabled:
+        return tracer
+    return _configure_lazily()
+
+
+def is_disabled() -> bool:
+    return _disabled
+
+
+def runtime() -> Runtime | None:
+    return _runtime
+
+
+def _configure_lazily() -> trace.Tracer | None:
+    with _lock:
+        if _tracer is not None or _disabled:
+            return _tracer
+        try:
+            _install(load_settings())
+        except Exception:
+            logger.warning(
+                "vaquero: could not configure tracing; spans go to the global OpenTelemetry "
+                "tracer instead.",
+                exc_info=True,
+            )
+            _set_runtime(None, trace.get_tracer(INSTRUMENTATION_SCOPE, __version__))
+        return _tracer
+
+
+def init(**kwargs: Any) -> None:
+    """Configure from ``kwargs`` over the environment; see :func:`vaquero.init`."""
+    settings = load_settings(kwargs)
+    with _lock:
+        current = _runtime
+        if current is None and not _disabled and _tracer is None:
+            _install(settings)
+            return
+        in_force = current.settings if current is not None else None
+        if in_force == settings:
+            return
+        if in_force is None:
+            logger.warning("vaquero.init() was called again; the first configuration stays.")
+            return
+        changed = {
+            name: value
+            for name, value in settings.describe().items()
+            if in_force.describe()[name] != value
+        }
+        logger.warning(
+            "vaquero.init() was called again with different settings (%s); vaquero was already "
+            "configured, so the settings in force stay: %s. Call vaquero.init() once, before "
+            "the first span.",
+            ", ".join(sorted(changed)),
+            in_force.describe(),
+        )
+
+
+def _install(settings: Settings) -> None:
+    global _disabled
+    if settings.disabled:
+        _disabled = True
+        _set_runtime(None, None)
+        return
+    _attributes.set_max_length(settings.attribute_value_length)
+    existing = trace.get_tracer_provider()
+    owned: Runtime | None = getattr(existing, "_vaquero_runtime", None)
+    if owned is not None:
+        _set_runtime(owned, owned.tracer)
+        return
+    if isinstance(existing, TracerProvider):
+        _adopt(existing, settings)
+        return
+    if not isinstance(existing, trace.ProxyTracerProvider):
+        # A non-SDK provider: nothing to add to, use it as it is.
+        _set_runtime(
+            Runtime(settings, existing, existing.get_tracer(INSTRUMENTATION_SCOPE), owned=False),
+            None,
+        )
+        return
+    provider = build_provider(settings)
+    trace.set_tracer_provider(provider)
+    if trace.get_tracer_provider() is not provider:  # lost a race with another installer
+        installed = trace.get_tracer_provider()
+        if isinstance(installed, TracerProvider):
+            _adopt(installed, settings)
+        return
+    atexit.register(_shutdown_at_exit)
+
+
+def build_provider(settings: Settings) -> TracerProvider:
+    """A vaquero-owned SDK provider with the agent processor and one queue per exporter."""
+    provider = TracerProvider(
+        resource=build_resource(settings),
+        sampler=build_sampler(settings),
+        span_limits=SpanLimits(max_attribute_length=settings.attribute_value_length),
+        shutdown_on_exit=False,
+    )
+    provider.add_span_processor(AgentNameSpanProcessor())
+    scrub = _build_scrubber(settings)
+    queues = []
+    for name, exporter in build_exporters(settings):
+        queue = ExportQueue(
+            exporter,
+            max_queue_size=settings.max_queue_size,
+            max_export_batch_size=settings.max_export_batch_size,
+            schedule_delay_s=settings.schedule_delay_ms / 1000.0,
+            transform=scrub,
+            name=name,
+        )
+        provider.add_span_processor(queue)
+        queues.append(queue)
+    tracer = provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
+    runtime = Runtime(settings, provider, tracer, owned=True, queues=queues)
+    setattr(provider, "_vaquero_runtime", runtime)  # noqa: B010 - marks the provider as ours
+    _set_runtime(runtime, tracer)
+    return provider
+
+
+def _build_scrubber(settings: Settings) -> Any:
+    if not settings.scrub and settings.pii == "keep":
+        return None
+    try:
+        from vaquero._scrub import Scrubber
+    except ImportError:
+        return None
+    import os
+
+    from vaquero._config import VAQUERO_PII_KEY
+
+    key = os.environ.get(VAQUERO_PII_KEY)
+    scrubber = Scrubber(
+        enabled=settings.scrub,
+        pii=settings.pii,  # type: ignore[arg-type]
+        pii_key=key.encode() if key else None,
+    )
+    return scrubber.scrub_spans
+
+
+def _adopt(provider: TracerProvider, settings: Settings) -> None:
+    """Use an application's own SDK provider as it is, adding only the agent processor."""
+    if not getattr(provider, "_vaquero_agent_processor", False):
+        provider.add_span_processor(AgentNameSpanProcessor())
+        provider._vaquero_agent_processor = True  # type: ignore[attr-defined]
+    tracer = provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
+    _set_runtime(Runtime(settings, provider, tracer, owned=False), tracer)
+
+
+def _set_runtime(runtime: Runtime | None, tracer: trace.Tracer | None) -> None:
+    global _runtime, _tracer
+    _runtime = runtime
+    _tracer = tracer if tracer is not None else (runtime.tracer if runtime else None)
+
+
+def build_resource(settings: Settings) -> Resource:
+    attributes: dict[str, Any] = dict(settings.resource_attributes)
+    attributes["service.name"] = settings.service_name
+    attributes["telemetry.distro.name"] = "vaquero"
+    attributes["telemetry.distro.version"] = __version__
+    if settings.agent_name:
+        attributes[AGENT_NAME] = settings.agent_name
+    return Resource.create(attributes)
+
+
+def build_sampler(settings: Settings) -> otel_sampling.Sampler:
+    rate = 1.0 if settings.sampler_arg is None else settings.sampler_arg
+    name = settings.sampler
+    if name == "always_on":
+        return otel_sampling.ALWAYS_ON
+    if name == "always_off":
+        return otel_sampling.ALWAYS_OFF
+    if name == "traceidratio":
+        return otel_sampling.TraceIdRatioBased(rate)
+    if name == "parentbased_always_off":
+        return otel_sampling.ParentBased(otel_sampling.ALWAYS_OFF)
+    if name == "parentbased_traceidratio":
+        return otel_sampling.ParentBased(otel_sampling.TraceIdRatioBased(rate))
+    return otel_sampling.ParentBased(otel_sampling.ALWAYS_ON)
+
+
+# --- flush and shutdown ------------------------------------------------------------------------
+def flush(timeout: float) -> bool:
+    current = _runtime
+    if current is None or current.shut_down:
+        return _tracer is None or current is None or not current.queues
+    deadline = time.monotonic() + max(0.0, timeout)
+    if current.owned:
+        ok = True
+        for queue in current.queues:
+            ok = queue.flush(deadline - time.monotonic()) and ok
+        return ok
+    return _call_bounded(current.provider, "force_flush", deadline)
+
+
+def _call_bounded(provider: Any, method: str, deadline: float) -> bool:
+    """Call a foreign provider's method on a helper thread; give up at ``deadline``."""
+    outcome: list[bool] = []
+    millis = int(max(0.0, deadline - time.monotonic()) * 1000)
+
+    def call() -> None:
+        try:
+            result = getattr(provider, method)(millis)
+            outcome.append(result is not False)
+        except Exception:
+            outcome.append(False)
+
+    worker = threading.Thread(target=call, name=f"vaquero-{method}", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    return bool(outcome and outcome[0])
+
+
+def shutdown(timeout: float | None = None) -> None:
+    with _lock:
+        current = _runtime
+        if current is None or current.shut_down or not current.owned:
+            return
+        current.shut_down = True
+    budget = current.settings.shutdown_timeout_s if timeout is None else max(0.0, timeout)
+    deadline = time.monotonic() + budget
+    for queue in current.queues:
+        queue.shutdown_within(deadline)
+    _report_drops(current.queues, budget)
+
+
+def _report_drops(queues: list[ExportQueue], budget: float) -> None:
+    for queue in queues:
+        drops = queue.drops
+        if drops.total:
+            logger.warning(
+                "vaquero: %d span(s) were not exported by %s (queue full: %d, export failed: %d, "
+                "still queued when the %.1f s shutdown budget ran out: %d).",
+                drops.total,
+                queue.name,
+                drops.queue_full,
+                drops.export_failed + drops.transform_failed,
+                budget,
+                drops.shutdown_budget,
+            )
+
+
+def _shutdown_at_exit() -> None:
+    try:
+        shutdown()
+    except Exception:
+        pass
+
+
+def export_stats() -> Mapping[str, Mapping[str, int]]:
+    """Per-exporter counts, for ``vaquero doctor`` and tests."""
+    current = _runtime
+    if current is None:
+        return {}
+    return {
+        queue.name: {
+            "exported": queue.exported,
+            "dropped_queue_full": queue.drops.queue_full,
+            "dropped_export_failed": queue.drops.export_failed,
+            "dropped_shutdown": queue.drops.shutdown_budget,
+        }
+        for queue in current.queues
+    }
+
+
+def reset_for_tests() -> None:
+    """Forget the installed runtime (tests only: OpenTelemetry's global provider stays)."""
+    global _disabled
+    with _lock:
+        _disabled = False
+        _set_runtime(None, None)

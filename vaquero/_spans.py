@@ -1,0 +1,389 @@
+"""``vaquero.span()``: one class that is a sync and async context manager, a decorator and the
+handle users hold.
+
+It is a plain class calling ``start_span`` and ``attach`` directly rather than the SDK's
+generator-based ``start_as_current_span``: that saves a generator, a nested context manager
+and two frames per span, which is most of what the API costs. The open/close helpers here
+are shared with :mod:`vaquero._decorators` so both paths record errors identically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.propagate import extract
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+from vaquero import _setup
+from vaquero._agent import AGENT_CONTEXT_KEY, AGENT_NAME, INVOKE_AGENT, OPERATION_NAME
+from vaquero._attributes import normalize_attributes, to_attribute_key, to_attribute_value
+
+logger = logging.getLogger("vaquero")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CANCELLED = "vaquero.cancelled"
+INTERRUPTED = "vaquero.interrupted"
+
+_set_span_in_context = trace.set_span_in_context
+_set_value = otel_context.set_value
+_attach = otel_context.attach
+_detach = otel_context.detach
+_ERROR = StatusCode.ERROR
+
+
+def agent_attributes(agent_name: str) -> dict[str, Any]:
+    return {AGENT_NAME: agent_name, OPERATION_NAME: INVOKE_AGENT}
+
+
+def open_span(
+    tracer: trace.Tracer,
+    name: str,
+    attributes: Mapping[str, Any] | None,
+    agent_name: str | None,
+    parent: otel_context.Context | None = None,
+    links: list[Link] | None = None,
+    kind: SpanKind = SpanKind.INTERNAL,
+) -> tuple[Any, object]:
+    """Start a span and make it current; never raises (returns a non-recording span)."""
+    try:
+        span = tracer.start_span(name, parent, kind, attributes, links)
+        context = _set_span_in_context(span, parent)
+        if agent_name is not None:
+            context = _set_value(AGENT_CONTEXT_KEY, agent_name, context)
+        return span, _attach(context)
+    except Exception:
+        _internal_error("opening a span")
+        return trace.INVALID_SPAN, None
+
+
+def close_span(
+    span: Any, token: Any, exc: BaseException | None, recorded: object = None
+) -> None:
+    """End ``span``, recording ``exc`` unless the user already recorded that very object."""
+    try:
+        if exc is not None:
+            mark_exception(span, exc, recorded)
+        span.end()
+    except Exception:
+        _internal_error("closing a span")
+    if token is not None:
+        try:
+            _detach(token)
+        except Exception:
+            pass
+
+
+def mark_exception(span: Any, exc: BaseException, recorded: object = None) -> None:
+    """Cancellation and interpreter exit are not failures: mark them, do not mark ERROR."""
+    if isinstance(exc, asyncio.CancelledError):
+        span.set_attribute(CANCELLED, True)
+    elif isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        span.set_attribute(INTERRUPTED, type(exc).__name__)
+    elif isinstance(exc, GeneratorExit):
+        return
+    else:
+        if exc is not recorded:
+            span.record_exception(exc, escaped=True)
+        span.set_status(Status(_ERROR, _describe(exc)))
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<unprintable>"
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return to_attribute_value(text)  # type: ignore[return-value]
+
+
+_warned_internal = False
+
+
+def _internal_error(what: str) -> None:
+    """One log line for a vaquero fault, so a broken exporter cannot flood the host's logs."""
+    global _warned_internal
+    if not _warned_internal:
+        _warned_internal = True
+        logger.warning("vaquero: internal error while %s; tracing continues.", what, exc_info=True)
+
+
+def resolve_parent(parent: Any) -> otel_context.Context | None:
+    """A carrier dict, a Context, a vaquero/OTel span or a SpanContext -> a parent Context."""
+    if parent is None:
+        return None
+    if isinstance(parent, otel_context.Context):
+        return parent
+    if isinstance(parent, Span):
+        return _set_span_in_context(parent.otel_span, otel_context.Context())
+    if isinstance(parent, trace.Span):
+        return _set_span_in_context(parent, otel_context.Context())
+    if isinstance(parent, trace.SpanContext):
+        return _set_span_in_context(trace.NonRecordingSpan(parent), otel_context.Context())
+    if isinstance(parent, Mapping):
+        return extract(parent, otel_context.Context())
+    raise TypeError(
+        f"vaquero.span(parent={type(parent).__name__}): expected a carrier dict from "
+        "vaquero.inject(), a Context, or a span."
+    )
+
+
+def resolve_links(links: Iterable[Any] | None) -> list[Link] | None:
+    """Each item may be anything :func:`resolve_parent` accepts, or an OTel ``Link``."""
+    if not links:
+        return None
+    resolved = []
+    for item in links:
+        if isinstance(item, Link):
+            resolved.append(item)
+            continue
+        parent = resolve_parent(item)
+        span_context = trace.get_current_span(parent).get_span_context()
+        if span_context.is_valid:
+            resolved.append(Link(span_context))
+    return resolved
+
+
+class Span:
+    """The handle users hold. Every method accepts any value and never raises."""
+
+    __slots__ = ("_recorded", "_span")
+
+    def __init__(self, span: Any) -> None:
+        self._span = span
+        self._recorded: object = None
+
+    @property
+    def otel_span(self) -> trace.Span:
+        """The underlying OpenTelemetry span, for APIs that want one."""
+        return self._span  # type: ignore[no-any-return]
+
+    @property
+    def trace_id(self) -> str:
+        return format(self._span.get_span_context().trace_id, "032x")
+
+    @property
+    def span_id(self) -> str:
+        return format(self._span.get_span_context().span_id, "016x")
+
+    def is_recording(self) -> bool:
+        try:
+            return bool(self._span.is_recording())
+        except Exception:
+            return False
+
+    def set_attribute(self, key: Any, value: Any) -> None:
+        try:
+            if type(key) is not str or not key:
+                key = to_attribute_key(key)
+            self._span.set_attribute(key, to_attribute_value(value))
+        except Exception:
+            _internal_error("setting an attribute")
+
+    def set_attributes(self, attributes: Mapping[Any, Any] | None = None, **attrs: Any) -> None:
+        try:
+            converted = normalize_attributes(attributes)
+            if attrs:
+                converted.update(normalize_attributes(attrs))
+            if converted:
+                self._span.set_attributes(converted)
+        except Exception:
+            _internal_error("setting attributes")
+
+    def add_event(
+        self, name: str, attributes: Mapping[Any, Any] | None = None, **attrs: Any
+    ) -> None:
+        try:
+            converted = normalize_attributes(attributes)
+            if attrs:
+                converted.update(normalize_attributes(attrs))
+            self._span.add_event(str(name), converted or None)
+        except Exception:
+            _internal_error("adding an event")
+
+    def record_exception(
+        self, exception: BaseException, attributes: Mapping[Any, Any] | None = None
+    ) -> None:
+        """Record ``exception``; if it then leaves the span, it is not recorded a second time."""
+        try:
+            self._span.record_exception(exception, normalize_attributes(attributes) or None)
+            self._recorded = exception
+        except Exception:
+            _internal_error("recording an exception")
+
+    def set_status(self, status: Any, description: str | None = None) -> None:
+        """Accepts ``"ok"``, ``"error"``, ``"unset"``, a ``StatusCode`` or a ``Status``."""
+        try:
+            if isinstance(status, Status):
+                self._span.set_status(status)
+                return
+            if isinstance(status, str):
+                status = StatusCode[status.strip().upper()]
+            text = None if description is None else str(description)
+            self._span.set_status(Status(status, text if status is _ERROR else None))
+        except Exception:
+            _internal_error("setting a status")
+
+    def update_name(self, name: str) -> None:
+        try:
+            self._span.update_name(str(name))
+        except Exception:
+            _internal_error("renaming a span")
+
+    def __repr__(self) -> str:
+        try:
+            name = getattr(self._span, "name", "?")
+            return f"<vaquero.Span {name!r} trace_id={self.trace_id} span_id={self.span_id}>"
+        except Exception:
+            return "<vaquero.Span>"
+
+
+class _NoopSpan(Span):
+    """Returned when ``OTEL_SDK_DISABLED=true``: every call is a bare method call."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(trace.INVALID_SPAN)
+
+    def __enter__(self) -> _NoopSpan:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    async def __aenter__(self) -> _NoopSpan:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+    def set_attribute(self, key: Any, value: Any) -> None:
+        return None
+
+    def set_attributes(self, attributes: Mapping[Any, Any] | None = None, **attrs: Any) -> None:
+        return None
+
+    def add_event(
+        self, name: str, attributes: Mapping[Any, Any] | None = None, **attrs: Any
+    ) -> None:
+        return None
+
+    def __call__(self, func: F) -> F:
+        return func
+
+
+NOOP_SPAN = _NoopSpan()
+
+
+class SpanScope(Span):
+    """What ``vaquero.span(...)`` returns: enter it (sync or async), or decorate with it."""
+
+    __slots__ = ("_agent", "_attrs", "_kind", "_links", "_name", "_parent", "_token")
+
+    def __init__(
+        self,
+        name: str,
+        attributes: Mapping[Any, Any] | None,
+        parent: Any = None,
+        links: Iterable[Any] | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        agent_name: str | None = None,
+    ) -> None:
+        self._span = trace.INVALID_SPAN
+        self._recorded = None
+        self._name = name if type(name) is str else str(name)
+        self._attrs = attributes
+        self._parent = parent
+        self._links = links
+        self._kind = kind
+        self._agent = agent_name
+        self._token: object = None
+
+    def __enter__(self) -> Span:
+        tracer = _setup.get_tracer()
+        if tracer is None:
+            return NOOP_SPAN
+        attrs = self._attrs
+        agent = self._agent
+        try:
+            attributes = normalize_attributes(attrs) if attrs else None
+            if agent is not None:
+                attributes = {**agent_attributes(agent), **(attributes or {})}
+            parent = resolve_parent(self._parent) if self._parent is not None else None
+            links = resolve_links(self._links) if self._links is not None else None
+        except Exception:
+            _internal_error("preparing a span")
+            attributes = parent = links = None
+        self._span, self._token = open_span(
+            tracer, self._name, attributes, agent, parent, links, self._kind
+        )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        close_span(self._span, self._token, exc, self._recorded)
+        self._token = None
+
+    async def __aenter__(self) -> Span:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def __call__(self, func: F) -> F:
+        """``@vaquero.span("name")``: a new span around every call of ``func``."""
+        from vaquero._decorators import wrap_callable
+
+        return wrap_callable(
+            func, name=self._name, attributes=self._attrs, agent_name=self._agent
+        )
+
+
+def span(
+    name: str,
+    attributes: Mapping[Any, Any] | None = None,
+    *,
+    parent: Any = None,
+    links: Iterable[Any] | None = None,
+    kind: SpanKind = SpanKind.INTERNAL,
+    agent_name: str | None = None,
+    **attrs: Any,
+) -> SpanScope:
+    """A span around a block (``with`` / ``async with``) or a function (as a decorator).
+
+    ``attributes`` and keyword arguments become attributes (any value is accepted and
+    converted, see :mod:`vaquero._attributes`). ``parent`` continues a trace from a carrier
+    dict written by :func:`vaquero.inject`, a Context or a span; ``links`` relates the span
+    to others (e.g. a consumer to its producer) without parenting it.
+    """
+    if _setup._disabled:
+        return NOOP_SPAN  # type: ignore[return-value]
+    if attrs:
+        attributes = {**attributes, **attrs} if attributes else attrs
+    return SpanScope(name, attributes, parent, links, kind, agent_name)
+
+
+def current_span() -> Span:
+    """A handle on the current span (a non-recording one when there is none)."""
+    return Span(trace.get_current_span())
+
+
+def set_attribute(key: Any, value: Any) -> None:
+    """Set an attribute on the current span; a no-op outside any span."""
+    Span(trace.get_current_span()).set_attribute(key, value)

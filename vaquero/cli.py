@@ -1,0 +1,53 @@
+"""The ``vaquero`` command: ``demo``, ``analyze``, ``report`` and ``doctor``.
+
+Each subcommand lives in the module that owns its behaviour; this file only assembles the
+parser, so ``vaquero --help`` is the one index of what the command can do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from vaquero._version import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vaquero",
+        description="Trace multi-step workflows and agents with OpenTelemetry.",
+    )
+    parser.add_argument("--version", action="version", version=f"vaquero {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_optional_commands(subparsers)
+    return parser
+
+
+def _add_optional_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from vaquero import _demo, _doctor
+
+    _demo.add_command(subparsers)
+    _doctor.add_command(subparsers)
+    try:
+        from vaquero.analysis.cli import add_commands  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return
+    add_commands(subparsers)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
