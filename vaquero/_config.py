@@ -281,10 +281,13 @@ def default_service_name() -> str:
 
 
 def _exporter_list(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return _parse_exporters(value)
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        return _parse_exporters(",".join(value))
+    try:
+        if isinstance(value, str):
+            return _parse_exporters(value)
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return _parse_exporters(",".join(value))
+    except ValueError:
+        pass
     raise ConfigError(
         f"vaquero.init(exporters={value!r}): expected a list of names from {EXPORTER_NAMES}."
     )

@@ -124,17 +124,25 @@ def _grpc_exporter(settings: Settings) -> SpanExporter:
         endpoint=target,
         insecure=insecure,
         credentials=credentials,
-        headers=dict(settings.headers),
+        # gRPC metadata keys must be lower-case; an upper-case key fails every export.
+        headers={key.lower(): value for key, value in settings.headers.items()},
         timeout=settings.timeout_s,
         compression=compression,
     )
 
 
 def _http_exporter(settings: Settings) -> SpanExporter:
+    import requests
     from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
+    session = requests.Session()
+    if settings.certificate:
+        # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's CA; the
+        # certificate the user configured for OTLP must win, so ignore those variables.
+        session.trust_env = False
     return OTLPSpanExporter(
+        session=session,
         endpoint=settings.endpoint,
         certificate_file=settings.certificate,
         client_key_file=settings.client_key,

@@ -20,7 +20,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace import sampling as otel_sampling
 
-from vaquero import _attributes
+from vaquero import _attributes, _integrations
 from vaquero._agent import AGENT_NAME, AgentNameSpanProcessor
 from vaquero._batch import ExportQueue
 from vaquero._config import Settings, load_settings
@@ -89,6 +89,8 @@ def init(**kwargs: Any) -> None:
         current = _runtime
         if current is None and not _disabled and _tracer is None:
             _install(settings)
+            if not _disabled:
+                _integrations.enable_asyncio()
             return
         in_force = current.settings if current is not None else None
         if in_force == settings:
@@ -117,6 +119,7 @@ def _install(settings: Settings) -> None:
         _set_runtime(None, None)
         return
     _attributes.set_max_length(settings.attribute_value_length)
+    _integrations.enable_threading()
     existing = trace.get_tracer_provider()
     owned: Runtime | None = getattr(existing, "_vaquero_runtime", None)
     if owned is not None:
