@@ -20,7 +20,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace import sampling as otel_sampling
 
-from vaquero import _attributes, _integrations
+from vaquero import _attributes, _integrations, _lifecycle
 from vaquero._agent import AGENT_NAME, AgentNameSpanProcessor
 from vaquero._batch import ExportQueue
 from vaquero._config import Settings, load_settings
@@ -143,6 +143,7 @@ def _install(settings: Settings) -> None:
             _adopt(installed, settings)
         return
     atexit.register(_shutdown_at_exit)
+    _lifecycle.install()
 
 
 def build_provider(settings: Settings) -> TracerProvider:

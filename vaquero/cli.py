@@ -20,20 +20,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vaquero {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_optional_commands(subparsers)
+    _add_commands(subparsers)
     return parser
 
 
-def _add_optional_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    # Imported here so `vaquero --version` does not pay for the analysis package.
     from vaquero import _demo, _doctor
+    from vaquero.analysis.cli import add_commands as add_analysis_commands
 
     _demo.add_command(subparsers)
+    add_analysis_commands(subparsers)
     _doctor.add_command(subparsers)
-    try:
-        from vaquero.analysis.cli import add_commands  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return
-    add_commands(subparsers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

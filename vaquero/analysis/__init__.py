@@ -1,0 +1,115 @@
+"""Offline analysis of vaquero traces: workflow statistics, insights and an HTML report.
+
+Reads OTLP JSON lines (vaquero's file exporter, the Collector's ``file`` exporter, ``-`` for
+stdin, gzipped or not) or a Jaeger v2 query URL, and answers the seed's questions: how often
+each workflow succeeds, how long it takes, which step dominates its critical path and where
+its failures start.
+
+    >>> result = analyze("vaquero-traces.jsonl", since="2h")   # doctest: +SKIP
+    >>> result.to_dict()["workflows"][0]["success_rate"]        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import timedelta
+
+from vaquero.analysis._duration import parse_duration_ns
+from vaquero.analysis._engine import run_analysis
+from vaquero.analysis._html import render_html
+from vaquero.analysis._insights import DEFAULT_MIN_SUCCESS_RATE, DEFAULT_SLOW_SECONDS
+from vaquero.analysis._result import (
+    AnalysisResult,
+    FailurePattern,
+    Insight,
+    StepStats,
+    WorkflowStats,
+)
+from vaquero.analysis.errors import AnalysisInputError
+
+__all__ = [
+    "AnalysisInputError",
+    "AnalysisResult",
+    "FailurePattern",
+    "Insight",
+    "StepStats",
+    "WorkflowStats",
+    "analyze",
+    "write_report",
+]
+
+
+def analyze(
+    source: str | os.PathLike[str],
+    *,
+    workflow: str | None = None,
+    since: str | timedelta | None = None,
+    min_success_rate: float = DEFAULT_MIN_SUCCESS_RATE,
+    slow_seconds: float = DEFAULT_SLOW_SECONDS,
+    progress: Callable[[int], None] | None = None,
+) -> AnalysisResult:
+    """Analyse a trace file, ``"-"`` (stdin) or a Jaeger base URL.
+
+    ``workflow`` keeps runs whose root span name or agent name equals it; ``since`` (``15m``,
+    ``2h``, ``1d``, or a ``timedelta``) keeps runs whose root started that recently. Raises
+    :class:`AnalysisInputError` when the source cannot be read.
+    """
+    return _run(source, workflow, since, min_success_rate, slow_seconds, progress, keep=False)
+
+
+def write_report(
+    source: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    *,
+    workflow: str | None = None,
+    since: str | timedelta | None = None,
+    min_success_rate: float = DEFAULT_MIN_SUCCESS_RATE,
+    slow_seconds: float = DEFAULT_SLOW_SECONDS,
+    progress: Callable[[int], None] | None = None,
+) -> AnalysisResult:
+    """Analyse ``source`` and write one self-contained HTML report to ``output_path``."""
+    result = _run(source, workflow, since, min_success_rate, slow_seconds, progress, keep=True)
+    page = render_html(result, os.fspath(source))
+    try:
+        with open(output_path, "w", encoding="utf-8") as handle:
+            handle.write(page)
+    except OSError as err:
+        raise AnalysisInputError(
+            f"cannot write the report to {os.fspath(output_path)} ({err.strerror or err}): "
+            "choose a writable path with -o."
+        ) from None
+    return result
+
+
+def _run(
+    source: str | os.PathLike[str],
+    workflow: str | None,
+    since: str | timedelta | None,
+    min_success_rate: float,
+    slow_seconds: float,
+    progress: Callable[[int], None] | None,
+    *,
+    keep: bool,
+) -> AnalysisResult:
+    try:
+        since_ns = _window_ns(since)
+    except ValueError as err:
+        raise AnalysisInputError(str(err)) from None
+    return run_analysis(
+        os.fspath(source),
+        workflow=workflow,
+        since_ns=since_ns,
+        min_success_rate=min_success_rate,
+        slow_seconds=slow_seconds,
+        keep_traces=keep,
+        progress=progress,
+    )
+
+
+def _window_ns(since: str | timedelta | None) -> int | None:
+    if since is None:
+        return None
+    if isinstance(since, timedelta):
+        return int(since.total_seconds() * 1e9)
+    return parse_duration_ns(since)

@@ -1,0 +1,211 @@
+"""Turn one OTLP/JSON ``TracesData`` document into compact :class:`Span` records.
+
+Writers disagree on details the OTLP/JSON spec leaves to protobuf's JSON mapping, so this is
+deliberately lenient about *encoding* and strict about *meaning*:
+
+* ids arrive as lowercase hex (the OTLP/JSON rule, what vaquero and the Collector write) or as
+  base64 (protobuf's default JSON mapping for ``bytes``). The field's byte length tells them
+  apart without guessing: hex is exactly 2x the bytes long and only hex digits; anything else is
+  tried as base64 and must decode to exactly that many bytes.
+* 64-bit integers arrive as decimal strings or as JSON numbers.
+* ``status.code`` arrives as an int, a digit string, or the enum name (``STATUS_CODE_ERROR``).
+* Jaeger's ``/api/v3/traces`` wraps the document as ``{"result": {...}}``.
+
+A span missing what the statistics cannot do without (ids, times) is skipped and reported to
+the caller as a problem, never guessed at.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import sys
+from typing import Any
+
+from vaquero.analysis._span import Span
+
+__all__ = ["AGENT_ATTRIBUTE", "decode_traces_data", "traces_data_of"]
+
+AGENT_ATTRIBUTE = "gen_ai.agent.name"
+_EXCEPTION_TYPE = "exception.type"
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_LOWER_HEX = frozenset("0123456789abcdef")
+_STATUS_ERROR = 2
+_STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "UNSET": 0, "STATUS_CODE_OK": 1, "OK": 1,
+                 "STATUS_CODE_ERROR": 2, "ERROR": 2}
+_intern = sys.intern
+_new_tuple = tuple.__new__
+
+
+def traces_data_of(document: Any) -> dict[str, Any] | None:
+    """Return the ``TracesData`` dict inside ``document``, or ``None`` if it is not one.
+
+    Accepts the bare form and Jaeger's ``{"result": ...}`` wrapper.
+    """
+    if not isinstance(document, dict):
+        return None
+    if "resourceSpans" in document:
+        return document
+    inner = document.get("result")
+    if isinstance(inner, dict) and "resourceSpans" in inner:
+        return inner
+    return None
+
+
+def decode_traces_data(data: dict[str, Any], out: list[Span]) -> list[str]:
+    """Append every usable span of ``data`` to ``out``; return one reason per span skipped.
+
+    Appending to a caller-owned list instead of returning a new one keeps the per-line cost at
+    one list the reader reuses.
+    """
+    problems: list[str] = []
+    resource_spans = data.get("resourceSpans")
+    if not isinstance(resource_spans, list):
+        return ["resourceSpans is not a list"]
+    for resource_block in resource_spans:
+        if not isinstance(resource_block, dict):
+            problems.append("a resourceSpans entry is not an object")
+            continue
+        scope_blocks = resource_block.get("scopeSpans")
+        if scope_blocks is None:  # the pre-1.0 OTLP name, still written by old collectors
+            scope_blocks = resource_block.get("instrumentationLibrarySpans", [])
+        if not isinstance(scope_blocks, list):
+            problems.append("scopeSpans is not a list")
+            continue
+        for scope_block in scope_blocks:
+            spans = scope_block.get("spans", []) if isinstance(scope_block, dict) else None
+            if not isinstance(spans, list):
+                problems.append("spans is not a list")
+                continue
+            for raw in spans:
+                span_or_problem = _decode_span(raw)
+                if isinstance(span_or_problem, Span):
+                    out.append(span_or_problem)
+                else:
+                    problems.append(span_or_problem)
+    return problems
+
+
+def _decode_span(raw: Any) -> Span | str:
+    """Decode one span dict, or return why it cannot be used."""
+    if not isinstance(raw, dict):
+        return "a span is not an object"
+    get = raw.get
+    # Fast path first: the lowercase hex every OTLP/JSON writer is meant to produce.
+    trace_id = get("traceId")
+    if not (type(trace_id) is str and len(trace_id) == 32 and _LOWER_HEX.issuperset(trace_id)):
+        trace_id = _normalise_id(trace_id, 16)
+        if trace_id is None:
+            return f"bad traceId {get('traceId')!r:.60}"
+    span_id = get("spanId")
+    if not (type(span_id) is str and len(span_id) == 16 and _LOWER_HEX.issuperset(span_id)):
+        span_id = _normalise_id(span_id, 8)
+        if span_id is None:
+            return f"bad spanId {get('spanId')!r:.60}"
+    parent_raw = get("parentSpanId")
+    parent_id: str | None = None
+    if parent_raw:
+        parent_id = (parent_raw if type(parent_raw) is str and len(parent_raw) == 16
+                     and _LOWER_HEX.issuperset(parent_raw) else _normalise_id(parent_raw, 8))
+        if parent_id is None:
+            return f"bad parentSpanId {parent_raw!r:.60}"
+        if parent_id == "0000000000000000":
+            parent_id = None
+    start = _to_int(get("startTimeUnixNano"))
+    end = _to_int(get("endTimeUnixNano"))
+    if start is None or end is None:
+        return "missing or bad startTimeUnixNano/endTimeUnixNano"
+    end = max(end, start)  # a clock step backwards must not produce negative durations
+    name = raw.get("name")
+    name = _intern(name) if isinstance(name, str) and name else "(unnamed)"
+
+    agent: str | None = None
+    attributes = raw.get("attributes")
+    if attributes:
+        value = _string_attribute(attributes, AGENT_ATTRIBUTE)
+        agent = _intern(value) if value else None
+
+    error = False
+    failure: str | None = None
+    status = raw.get("status")
+    if status and isinstance(status, dict) and _status_code(status.get("code")) == _STATUS_ERROR:
+        error = True
+        failure = _exception_type(raw.get("events")) or (status.get("message") or None)
+        if failure is not None:
+            failure = _intern(str(failure))
+    # tuple.__new__ skips NamedTuple's Python-level __new__: measurable at a million spans.
+    return _new_tuple(Span, (trace_id, span_id, parent_id, name, start, end, error, agent,
+                             failure))
+
+
+def _normalise_id(value: Any, n_bytes: int) -> str | None:
+    """Lowercase hex for a hex or base64 id of ``n_bytes`` bytes; ``None`` if it is neither."""
+    if type(value) is not str or not value:
+        return None
+    if len(value) == 2 * n_bytes and _HEX_DIGITS.issuperset(value):
+        return value if value.islower() or value.isdigit() else value.lower()
+    padded = value + "=" * (-len(value) % 4)
+    try:
+        raw = base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        try:
+            raw = base64.urlsafe_b64decode(padded)
+        except (binascii.Error, ValueError):
+            return None
+    if len(raw) != n_bytes:
+        return None
+    return raw.hex()
+
+
+def _to_int(value: Any) -> int | None:
+    """An OTLP int64: a decimal string or a JSON number (bools are not numbers here)."""
+    kind = type(value)
+    if kind is int:
+        return value  # type: ignore[no-any-return]
+    if kind is str:
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                return int(float(value))
+            except ValueError:
+                return None
+    if isinstance(value, float) and value == value:  # not NaN
+        return int(value)
+    return None
+
+
+def _status_code(code: Any) -> int:
+    if isinstance(code, int):
+        return code
+    if isinstance(code, str):
+        if code.isdigit():
+            return int(code)
+        return _STATUS_NAMES.get(code.upper(), 0)
+    return 0
+
+
+def _string_attribute(attributes: Any, key: str) -> str | None:
+    """The string value of ``key`` in an OTLP ``KeyValue`` list, if present."""
+    if not isinstance(attributes, list):
+        return None
+    for item in attributes:
+        if isinstance(item, dict) and item.get("key") == key:
+            value = item.get("value")
+            if isinstance(value, dict):
+                text = value.get("stringValue")
+                if isinstance(text, str):
+                    return text
+            return None
+    return None
+
+
+def _exception_type(events: Any) -> str | None:
+    """``exception.type`` of the last ``exception`` event: the one that ended the span."""
+    if not isinstance(events, list):
+        return None
+    found: str | None = None
+    for event in events:
+        if isinstance(event, dict) and event.get("name") == "exception":
+            found = _string_attribute(event.get("attributes"), _EXCEPTION_TYPE) or found
+    return found

@@ -1,0 +1,31 @@
+"""The compact span record the whole analysis works on.
+
+A decoded OTLP span dict costs kilobytes (attribute lists, events, nested dicts); to keep a
+million-span analysis well under 500 MB we keep only the handful of fields the statistics and
+the waterfall need, in a tuple. Strings that repeat (span names, agent names) are interned by
+the decoder so that a million spans share a few dozen name objects.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["Span"]
+
+
+class Span(NamedTuple):
+    """One finished span, reduced to what the analysis needs.
+
+    ``failure`` is only set on spans whose status is ERROR: the ``exception.type`` of the last
+    ``exception`` event, else the status message, else ``None``.
+    """
+
+    trace_id: str
+    span_id: str
+    parent_id: str | None
+    name: str
+    start_ns: int
+    end_ns: int
+    error: bool
+    agent: str | None
+    failure: str | None

@@ -1,0 +1,100 @@
+"""Render an :class:`AnalysisResult` as plain-text tables for a terminal.
+
+Plain ASCII columns (no colour, no box-drawing) so the output survives pipes, CI logs and
+``less`` alike; long names are cut with an ellipsis so columns stay aligned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from vaquero.analysis._result import AnalysisResult, WorkflowStats
+
+__all__ = ["render_text"]
+
+_NAME_WIDTH = 34
+
+
+def render_text(result: AnalysisResult, source: str) -> str:
+    lines = [
+        f"{source}: {result.spans_read} spans read, {result.malformed_lines} malformed lines "
+        f"skipped, {len(result.workflows)} workflows",
+    ]
+    if not result.workflows:
+        lines.append("No workflow runs found (check the source, --workflow and --since).")
+        return "\n".join(lines) + "\n"
+    lines.append("")
+    lines.extend(_table(
+        ("workflow", "agent", "runs", "success", "p50 ms", "p95 ms", "p99 ms", "max ms",
+         "incomplete"),
+        [
+            (w.name, w.agent or "-", str(w.runs), _percent(w.success_rate), _num(w.p50_ms),
+             _num(w.p95_ms), _num(w.p99_ms), _num(w.max_ms), str(w.incomplete_runs))
+            for w in result.workflows
+        ],
+        text_columns=2,
+    ))
+    for workflow in result.workflows:
+        lines.append("")
+        lines.extend(_workflow_detail(workflow))
+    lines.append("")
+    if result.insights:
+        lines.append("Insights:")
+        for insight in result.insights:
+            lines.append(f"  [{insight.type}] {insight.recommendation}")
+    else:
+        lines.append("Insights: none (every workflow is within the thresholds)")
+    return "\n".join(lines) + "\n"
+
+
+def _workflow_detail(workflow: WorkflowStats) -> list[str]:
+    show_agent = workflow.agent and workflow.agent != workflow.name
+    agent = f" (agent {workflow.agent})" if show_agent else ""
+    lines = [f"{workflow.name}{agent}: steps"]
+    if workflow.steps:
+        lines.extend("  " + row for row in _table(
+            ("step", "calls", "errors", "self p50 ms", "self p95 ms", "critical path"),
+            [
+                (s.name, str(s.calls), _percent(s.error_rate), _num(s.self_p50_ms),
+                 _num(s.self_p95_ms), _percent(s.critical_path_share))
+                for s in workflow.steps
+            ],
+        ))
+    else:
+        lines.append("  (no child spans)")
+    if workflow.failures:
+        lines.append("  top failures:")
+        for failure in workflow.failures:
+            lines.append(
+                f"    {failure.count:>5} x {_cut(failure.exception_type)} in {_cut(failure.step)}"
+            )
+    return lines
+
+
+def _table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 1
+) -> list[str]:
+    """Align columns: the first ``text_columns`` to the left, the numbers to the right."""
+    cells = [list(header)] + [[_cut(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+
+    def fmt(row: Sequence[str]) -> str:
+        return "  ".join(
+            cell.ljust(width) if index < text_columns else cell.rjust(width)
+            for index, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+
+    return [fmt(cells[0]), fmt(["-" * width for width in widths]), *(fmt(row) for row in cells[1:])]
+
+
+def _cut(text: str) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= _NAME_WIDTH else text[: _NAME_WIDTH - 1] + "…"
+
+
+def _num(value: float) -> str:
+    return f"{value:,.1f}"
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.1f}%"

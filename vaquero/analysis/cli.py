@@ -1,0 +1,109 @@
+"""The ``analyze`` and ``report`` subcommands, for the lead's ``vaquero`` CLI to mount.
+
+Handlers return an exit code instead of calling ``sys.exit`` so they can be composed and tested
+in-process: 0 on success, 2 when the input cannot be read (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from vaquero.analysis import analyze, write_report
+from vaquero.analysis._insights import DEFAULT_MIN_SUCCESS_RATE, DEFAULT_SLOW_SECONDS
+from vaquero.analysis._progress import Progress
+from vaquero.analysis._result import AnalysisResult
+from vaquero.analysis._sources import MAX_REPORTED_PROBLEMS
+from vaquero.analysis._text import render_text
+from vaquero.analysis.errors import AnalysisInputError
+
+__all__ = ["add_commands"]
+
+_SOURCE_HELP = ("OTLP JSON-lines trace file (.gz ok), '-' for stdin, or a Jaeger query URL "
+                "such as http://localhost:16686")
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``analyze`` and ``report``; each sets ``func(args) -> int``."""
+    analyze_parser = subparsers.add_parser(
+        "analyze", help="workflow statistics and insights from traces",
+        description="Summarise workflow runs: success rate, duration percentiles, per-step "
+                    "self time and critical-path share, top failures and insights.",
+    )
+    _add_common(analyze_parser)
+    analyze_parser.add_argument("--json", action="store_true",
+                                help="print the result as JSON instead of tables")
+    analyze_parser.set_defaults(func=_run_analyze)
+
+    report_parser = subparsers.add_parser(
+        "report", help="write a self-contained HTML report",
+        description="Write one offline HTML file: summary table, duration charts and "
+                    "waterfalls of the slowest and failed traces.",
+    )
+    _add_common(report_parser)
+    report_parser.add_argument("-o", "--output", default="vaquero-report.html",
+                               help="where to write the HTML (default: %(default)s)")
+    report_parser.set_defaults(func=_run_report)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="SOURCE", help=_SOURCE_HELP)
+    parser.add_argument("--workflow", metavar="NAME",
+                        help="only runs whose root span name or agent name is NAME")
+    parser.add_argument("--since", metavar="DURATION",
+                        help="only runs whose root started within DURATION (e.g. 15m, 2h, 1d); "
+                             "a Jaeger source is searched over the last 24h by default")
+    parser.add_argument("--min-success-rate", type=float, default=DEFAULT_MIN_SUCCESS_RATE,
+                        metavar="RATE", help="flag workflows below this success rate "
+                                             "(default: %(default)s)")
+    parser.add_argument("--slow-seconds", type=float, default=DEFAULT_SLOW_SECONDS,
+                        metavar="SECONDS", help="flag workflows whose mean successful run "
+                                                "takes longer (default: %(default)s)")
+
+
+def _run_analyze(args: argparse.Namespace) -> int:
+    progress = Progress()
+    try:
+        result = analyze(args.source, workflow=args.workflow, since=args.since,
+                         min_success_rate=args.min_success_rate,
+                         slow_seconds=args.slow_seconds, progress=progress)
+    except AnalysisInputError as err:
+        return _fail(err, progress)
+    progress.done()
+    _report_problems(result)
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(result, args.source))
+    return 0
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    progress = Progress()
+    try:
+        result = write_report(args.source, args.output, workflow=args.workflow,
+                              since=args.since, min_success_rate=args.min_success_rate,
+                              slow_seconds=args.slow_seconds, progress=progress)
+    except AnalysisInputError as err:
+        return _fail(err, progress)
+    progress.done()
+    _report_problems(result)
+    print(f"vaquero: wrote {args.output} ({len(result.workflows)} workflows, "
+          f"{result.spans_read:,} spans)", file=sys.stderr)
+    return 0
+
+
+def _fail(err: AnalysisInputError, progress: Progress) -> int:
+    progress.done()
+    print(f"vaquero: error: {err}", file=sys.stderr)
+    return 2
+
+
+def _report_problems(result: AnalysisResult) -> None:
+    """Name the first malformed lines so the user can look at them; count the rest."""
+    for line_no, reason in result.problems:
+        print(f"vaquero: malformed line {line_no}: {reason}", file=sys.stderr)
+    hidden = result.malformed_lines - min(len(result.problems), MAX_REPORTED_PROBLEMS)
+    if hidden > 0:
+        print(f"vaquero: … and {hidden} more malformed lines skipped", file=sys.stderr)
