@@ -3,6 +3,7 @@
 This module is the public face only; behaviour lives in the private modules it names.
 """
 
+from vaquero import workflow
 from vaquero._api import flush, init, shutdown
 from vaquero._config import ConfigError
 from vaquero._decorators import trace
@@ -23,4 +24,5 @@ __all__ = [
     "shutdown",
     "span",
     "trace",
+    "workflow",
 ]

@@ -1,0 +1,123 @@
+"""``vaquero demo`` in a real subprocess: no collector, a collector, and the options."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from conftest import ROOT, clean_env
+from otlp_receiver import OtlpReceiver
+
+from vaquero import _demo
+
+WORKFLOW_ROOTS = {
+    "register_user_workflow",
+    "process_user_batch",
+    "StateMachineWorkflow.execute",
+    "EventDrivenWorkflow.start_workflow",
+    "nightly_analytics_run",
+}
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _read_spans(path: Path) -> list[dict[str, Any]]:
+    """Every span of an OTLP/JSON-lines file (one ``TracesData`` object per line)."""
+    return [
+        span
+        for line in path.read_text().splitlines()
+        for resource in json.loads(line)["resourceSpans"]
+        for scope in resource["scopeSpans"]
+        for span in scope["spans"]
+    ]
+
+
+def _demo_run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vaquero", "demo", *args],
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+def _assert_clean(stderr: str) -> None:
+    assert "Traceback" not in stderr, stderr
+    assert "Warning" not in stderr and "WARNING" not in stderr, stderr
+    assert "vaquero:" not in stderr, stderr  # vaquero's own log lines start this way
+
+
+def test_demo_without_a_collector_prints_trees_and_writes_the_file(tmp_path: Path):
+    traces = tmp_path / "demo.jsonl"
+    result = _demo_run(
+        "--file", str(traces), "--seed", "7",
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{_closed_port()}",
+    )
+    assert result.returncode == 0, result.stderr
+    _assert_clean(result.stderr)
+    spans = _read_spans(traces)
+    roots = {span["name"] for span in spans if not span.get("parentSpanId")}
+    assert WORKFLOW_ROOTS <= roots, roots
+    # The console tree shows every workflow on stderr; the hint and the path are on stdout.
+    assert result.stderr.count("trace ") >= len(WORKFLOW_ROOTS)
+    for name in WORKFLOW_ROOTS:
+        assert name in result.stderr
+    assert str(traces) in result.stdout
+    assert "vaquero analyze" in result.stdout
+    assert "vaquero report" in result.stdout and "-o report.html" in result.stdout
+    assert "docker compose up -d" in result.stdout
+    assert "http://127.0.0.1:16686" in result.stdout
+
+
+def test_demo_no_console_and_default_file_from_the_environment(tmp_path: Path):
+    traces = tmp_path / "from-env.jsonl"
+    result = _demo_run(
+        "--no-console",
+        VAQUERO_TRACES_FILE=str(traces),
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{_closed_port()}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert WORKFLOW_ROOTS <= {s["name"] for s in _read_spans(traces) if not s.get("parentSpanId")}
+
+
+def test_demo_also_sends_to_a_listening_collector(tmp_path: Path):
+    traces = tmp_path / "both.jsonl"
+    with OtlpReceiver() as collector:
+        result = _demo_run(
+            "--file", str(traces), "--no-console",
+            OTEL_EXPORTER_OTLP_ENDPOINT=collector.grpc_endpoint,
+        )
+        received = collector.spans()
+    assert result.returncode == 0, result.stderr
+    _assert_clean(result.stderr)
+    written = _read_spans(traces)
+    assert {s.span_id for s in received} == {s["spanId"] for s in written}
+    assert WORKFLOW_ROOTS <= {s.name for s in received if not s.parent_span_id}
+    assert {s.resource.get("service.name") for s in received} == {"vaquero-demo"}
+    assert "sent to the OTLP collector" in result.stdout
+    assert "docker compose up -d" not in result.stdout
+
+
+def test_collector_probe():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert _demo.collector_reachable(f"http://127.0.0.1:{port}")
+    assert not _demo.collector_reachable(f"http://127.0.0.1:{_closed_port()}")
+    assert not _demo.collector_reachable("not a url")
+
+
+def test_the_examples_are_found_from_the_source_tree():
+    assert _demo.find_examples_dir() == ROOT / "examples"
