@@ -156,18 +156,17 @@ def test_collector_coming_back_mid_run_receives_later_spans(tmp_path):
     app = tmp_path / "comeback.py"
     app.write_text(
         "import sys, vaquero\n"
-        "for phase in ('down', 'up', 'again'):\n"
+        "for phase, wait in (('down', 0.5), ('up', 15.0)):\n"
         "    sys.stdin.readline()\n"
         "    for i in range(5):\n"
         "        with vaquero.span('phase_' + phase, i=i):\n"
         "            pass\n"
-        "    print(phase, vaquero.flush(3.0), flush=True)\n"
+        "    print(phase, vaquero.flush(wait), flush=True)\n"
     )
     process = subprocess.Popen(
         [sys.executable, str(app)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
-        env=clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint,
-                      OTEL_EXPORTER_OTLP_TIMEOUT="1000"),
+        env=clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint),
     )
     try:
         process.stdin.write("go\n")
@@ -176,17 +175,14 @@ def test_collector_coming_back_mid_run_receives_later_spans(tmp_path):
         receiver.start()
         process.stdin.write("go\n")
         process.stdin.flush()
-        # This flush may still see the 'down' batch fail, and says so; the next one is clean.
-        assert process.stdout.readline().split()[0] == "up"
-        process.stdin.write("go\n")
-        process.stdin.flush()
-        assert process.stdout.readline().strip() == "again True"
+        # The exporter's retries (within OTEL_EXPORTER_OTLP_TIMEOUT) bridge the outage.
+        assert process.stdout.readline().strip() == "up True"
         process.stdin.close()
-        assert process.wait(timeout=20) == 0
+        assert process.wait(timeout=30) == 0
         stderr = process.stderr.read()
     finally:
         process.kill()
         receiver.stop()
     names = [span.name for span in receiver.spans()]
-    assert names.count("phase_up") == 5 and names.count("phase_again") == 5
+    assert names.count("phase_up") == 5
     assert stderr.count("cannot deliver spans") == 1

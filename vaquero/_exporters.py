@@ -7,15 +7,18 @@ lines are folded into one actionable warning that names the endpoint.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
 import threading
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from vaquero._config import Settings
+from vaquero._split import DEFAULT_LIMIT_BYTES, split_batch
 
 logger = logging.getLogger("vaquero")
 
@@ -60,20 +63,67 @@ class UnreachableCollectorNotice(logging.Filter):
 
 
 class OtlpExporter(SpanExporter):
-    """The SDK's OTLP exporter plus vaquero's single 'collector unreachable' warning."""
+    """The SDK's OTLP exporter plus vaquero's single warnings, request splitting and fork care.
 
-    def __init__(self, inner: SpanExporter, notice: UnreachableCollectorNotice) -> None:
+    * Batches are split (:mod:`vaquero._split`) so no request exceeds the gRPC 4 MiB message
+      limit; a span too large to ever be delivered is dropped, counted in ``oversized`` and
+      reported once.
+    * In a forked child the parent's transport (gRPC channel, pooled keep-alive HTTP
+      connections) is shared with the parent and must not be used; ``rebuild`` makes a fresh
+      one on the child's first export. The parent's object is kept, never closed or collected
+      in the child, because tearing down a foreign channel there can hang.
+    """
+
+    def __init__(
+        self,
+        inner: SpanExporter,
+        notice: UnreachableCollectorNotice,
+        rebuild: Callable[[], SpanExporter] | None = None,
+        max_request_bytes: int = DEFAULT_LIMIT_BYTES,
+    ) -> None:
         self.inner = inner
         self.notice = notice
+        self.oversized = 0
+        self._rebuild = rebuild
+        self._pid = os.getpid()
+        self._inherited: list[SpanExporter] = []
+        self._max_request_bytes = max_request_bytes
+        self._warned_oversized = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        result = self.inner.export(spans)
+        if self._pid != os.getpid():
+            self._fresh_transport()
+        chunks, oversized = split_batch(spans, self._max_request_bytes)
+        if oversized:
+            self._drop_oversized(len(oversized))
+        result = SpanExportResult.SUCCESS
+        for chunk in chunks:
+            if self.inner.export(chunk) is not SpanExportResult.SUCCESS:
+                result = SpanExportResult.FAILURE
         if result is not SpanExportResult.SUCCESS:
             self.notice.warn_once()
         return result
 
+    def _fresh_transport(self) -> None:
+        self._pid = os.getpid()
+        if self._rebuild is not None:
+            self._inherited.append(self.inner)
+            self.inner = self._rebuild()
+
+    def _drop_oversized(self, count: int) -> None:
+        self.oversized += count
+        if not self._warned_oversized:
+            self._warned_oversized = True
+            logger.warning(
+                "vaquero: dropped %d span(s) whose encoded size alone exceeds the %d-byte OTLP "
+                "request limit; reduce the size or number of their attributes and events.",
+                count,
+                self._max_request_bytes,
+            )
+
     def shutdown(self) -> None:
-        self.inner.shutdown()
+        if self._pid == os.getpid():
+            self.inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
@@ -100,9 +150,41 @@ def build_otlp_exporter(settings: Settings) -> OtlpExporter:
             if isinstance(existing, UnreachableCollectorNotice):
                 target.removeFilter(existing)
         target.addFilter(notice)
+    _warn_if_cleartext(settings)
     build = _grpc_exporter if settings.protocol == "grpc" else _http_exporter
-    inner = build(settings)
-    return OtlpExporter(inner, notice)
+    return OtlpExporter(build(settings), notice, rebuild=lambda: build(settings))
+
+
+_warned_cleartext: set[str] = set()
+
+
+def _warn_if_cleartext(settings: Settings) -> None:
+    """Warn once per endpoint when spans and headers would cross a network unencrypted.
+
+    Loopback stays quiet (the usual local collector or sidecar), and so does an explicit
+    ``insecure`` setting: the user already chose.
+    """
+    parsed = urllib.parse.urlparse(settings.endpoint)
+    if parsed.scheme != "http" or settings.insecure is not None:
+        return
+    if _is_loopback(parsed.hostname or "") or settings.endpoint in _warned_cleartext:
+        return
+    _warned_cleartext.add(settings.endpoint)
+    logger.warning(
+        "vaquero: the OTLP endpoint %s is not on this machine and uses http://: spans and "
+        "headers (including any credentials) cross the network in clear text. Use https://, "
+        "or set OTEL_EXPORTER_OTLP_INSECURE=true to confirm this is intended.",
+        settings.endpoint,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _grpc_exporter(settings: Settings) -> SpanExporter:

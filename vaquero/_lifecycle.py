@@ -1,8 +1,155 @@
-"""Process lifecycle hooks (signals, fork, worker exit); filled in by the safety work."""
+"""Deliver queued spans when a process ends without running ``atexit``.
+
+vaquero's normal exit path is the ``atexit`` shutdown registered in :mod:`vaquero._setup`.
+Two common ends of a process skip it:
+
+* **SIGTERM** with the default disposition kills the process outright (containers, systemd,
+  ``Pool.terminate()``). If, and only if, SIGTERM still has its default disposition when
+  vaquero installs, it installs a handler that shuts vaquero down within the shutdown budget,
+  puts the default back and re-sends SIGTERM, so the process still dies *by SIGTERM* (exit
+  status and parent expectations unchanged). A handler the application installed, before or
+  after, is never replaced or wrapped.
+* **multiprocessing children** (fork and forkserver start methods, Pool workers) leave with
+  ``os._exit`` right after ``BaseProcess._bootstrap``. Inside ``_bootstrap`` multiprocessing
+  runs its own finalizers (``util._exit_function``) after the target returns; vaquero
+  registers a ``multiprocessing.util.Finalize`` there. This was chosen over wrapping
+  ``_bootstrap`` because it is a public hook, it runs at the point where the child's work is
+  over, and it also covers children whose vaquero pipeline is first configured *inside* the
+  child (a wrapper installed then would come too late: the child already runs inside the
+  original ``_bootstrap``). ``_bootstrap`` clears the finalizer registry right after fork,
+  so for forked children the finalizer is registered from multiprocessing's own after-fork
+  hook (``util.register_after_fork``).
+
+Both paths call :func:`vaquero._setup.shutdown`, not a flush followed later by the ``atexit``
+shutdown: one deadline bounds the whole exit even when the collector is down.
+
+Plain ``os.fork()`` children that exit normally run ``atexit`` and need nothing here; the
+export queue already forgets its parent's spans in the child (``vaquero._batch``) and the
+OTLP exporter opens a fresh connection there (``vaquero._exporters``).
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Any
+
+logger = logging.getLogger("vaquero")
+
+# Higher runs earlier among multiprocessing's finalizers; ahead of the default (0) ones so
+# spans are out before other finalizers tear down queues and managers.
+FINALIZER_PRIORITY = 100
+
+_installed_pid: int | None = None
+_fork_hook_registered = False
+_after_fork_token: _AfterForkToken | None = None
+_finishing = False  # a vaquero-initiated shutdown is running in this process
+_deferred_signal: int | None = None
+
+
+class _AfterForkToken:
+    """A live object for ``util.register_after_fork``, whose registry holds weak references."""
+
 
 def install() -> None:
-    """Called once, after vaquero installed its own provider."""
-    return None
+    """Called once per process, after vaquero installed its own provider; never raises."""
+    global _installed_pid
+    if _installed_pid == os.getpid():
+        return
+    _installed_pid = os.getpid()
+    try:
+        _install_sigterm_handler()
+    except Exception:
+        logger.debug("vaquero: could not install the SIGTERM handler", exc_info=True)
+    try:
+        _install_worker_exit_hooks()
+    except Exception:
+        logger.debug("vaquero: could not hook multiprocessing worker exit", exc_info=True)
+
+
+# --- SIGTERM -----------------------------------------------------------------------------------
+def _install_sigterm_handler() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal.signal() only works on the main thread
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return  # the application's (or SIG_IGN): theirs to keep
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Ship what is queued within the shutdown budget, then die by SIGTERM as if unhandled."""
+    global _deferred_signal
+    signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM during the flush kills at once
+    if _finishing:
+        # The exit finalizer is already delivering spans further down this very stack (a
+        # Pool worker that got its stop sentinel and then terminate()'s SIGTERM). Dying now
+        # would cut that short; it re-sends the signal once it is done, within its budget.
+        _deferred_signal = signum
+        return
+    try:
+        _shutdown()
+    finally:
+        os.kill(os.getpid(), signum)
+
+
+def is_sigterm_handler_installed() -> bool:
+    return signal.getsignal(signal.SIGTERM) is _on_sigterm
+
+
+# --- multiprocessing children ----------------------------------------------------------------
+def _install_worker_exit_hooks() -> None:
+    global _fork_hook_registered
+    multiprocessing = sys.modules.get("multiprocessing")
+    if multiprocessing is not None and multiprocessing.parent_process() is not None:
+        _register_exit_finalizer()  # configured inside a child: its exit is near
+    if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+        _fork_hook_registered = True
+        os.register_at_fork(before=_before_fork)
+    _before_fork()  # multiprocessing may already be imported: children forked later need it
+
+
+def _before_fork() -> None:
+    """Make sure multiprocessing children (forked later) register the exit finalizer."""
+    global _after_fork_token
+    if _after_fork_token is not None or "multiprocessing.util" not in sys.modules:
+        return  # only a program that uses multiprocessing pays for it
+    try:
+        from multiprocessing import util
+
+        token = _AfterForkToken()
+        util.register_after_fork(token, _in_multiprocessing_child)
+        _after_fork_token = token
+    except Exception:
+        logger.debug("vaquero: could not register the multiprocessing hook", exc_info=True)
+
+
+def _in_multiprocessing_child(token: Any) -> None:
+    try:
+        _register_exit_finalizer()
+    except Exception:
+        logger.debug("vaquero: could not register the worker exit finalizer", exc_info=True)
+
+
+def _register_exit_finalizer() -> None:
+    from multiprocessing import util
+
+    util.Finalize(None, _shutdown, exitpriority=FINALIZER_PRIORITY)
+
+
+def _shutdown() -> None:
+    global _finishing
+    _finishing = True
+    try:
+        from vaquero import _setup
+
+        _setup.shutdown()
+    except Exception:
+        logger.debug("vaquero: shutdown at process end failed", exc_info=True)
+    finally:
+        _finishing = False
+    if _deferred_signal is not None:
+        os.kill(os.getpid(), _deferred_signal)

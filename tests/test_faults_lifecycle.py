@@ -1,0 +1,334 @@
+"""Process lifecycle: fork, multiprocessing, exit codes and SIGTERM, against a real receiver.
+
+Every case is a real program in a fresh interpreter exporting over OTLP to an in-test
+``OtlpReceiver``. The export queue's schedule delay is set to 30 s, so a span can only reach
+the receiver through the path under test (exit, fork child exit, SIGTERM, worker finalizer),
+never because the worker happened to wake up first.
+"""
+
+from __future__ import annotations
+
+import collections
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import clean_env
+from otlp_receiver import OtlpReceiver, SpanRecord
+
+PROTOCOLS = {"grpc": "grpc", "http": "http/protobuf"}
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[OtlpReceiver]:
+    with OtlpReceiver() as rx:
+        yield rx
+
+
+@pytest.fixture
+def rx(receiver: OtlpReceiver) -> OtlpReceiver:
+    receiver.clear()
+    return receiver
+
+
+def _env(rx: OtlpReceiver | None, protocol: str = "grpc", **extra: str) -> dict[str, str]:
+    if rx is None:
+        endpoint = "http://127.0.0.1:9"  # discard port: nothing listens
+    else:
+        endpoint = rx.grpc_endpoint if protocol == "grpc" else rx.http_endpoint
+    return clean_env(
+        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL=PROTOCOLS[protocol],
+        OTEL_BSP_SCHEDULE_DELAY="30000",
+        OTEL_SERVICE_NAME="lifecycle-test",
+        **extra,
+    )
+
+
+def _script(tmp_path: Path, code: str) -> Path:
+    # A file, not ``-c``: spawn and forkserver children must be able to import __main__.
+    path = tmp_path / "app.py"
+    path.write_text(textwrap.dedent(code))
+    return path
+
+
+def _run(
+    tmp_path: Path, code: str, env: dict[str, str], timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(_script(tmp_path, code))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tmp_path,
+    )
+
+
+def _names(spans: list[SpanRecord]) -> collections.Counter[str]:
+    return collections.Counter(span.name for span in spans)
+
+
+def _assert_each_span_once(spans: list[SpanRecord]) -> None:
+    ids = collections.Counter(span.span_id for span in spans)
+    assert [span_id for span_id, n in ids.items() if n > 1] == []
+
+
+# --- fork ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_os_fork_child_exports_its_own_spans_and_never_the_parents(rx, tmp_path, protocol):
+    code = """
+        import os, sys, vaquero
+        with vaquero.span("warm"):
+            pass
+        assert vaquero.flush(10)  # the transport is connected before the fork
+        with vaquero.span("parent-queued"):
+            pass
+        pid = os.fork()
+        if pid == 0:
+            for i in range(3):
+                with vaquero.span("child"):
+                    pass
+            sys.exit(0)
+        _, status = os.waitpid(pid, 0)
+        with vaquero.span("parent-after"):
+            pass
+        sys.exit(os.waitstatus_to_exitcode(status))
+    """
+    result = _run(tmp_path, code, _env(rx, protocol))
+    assert result.returncode == 0, result.stderr
+    assert rx.wait_for_spans(6, timeout=10)
+    time.sleep(0.3)  # a duplicate would arrive right behind
+    spans = rx.spans()
+    assert _names(spans) == {"warm": 1, "parent-queued": 1, "child": 3, "parent-after": 1}
+    _assert_each_span_once(spans)
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_prefork_server_workers_export_and_exit_cleanly(rx, tmp_path, protocol):
+    """gunicorn's shape: configure, fork N workers, each serves and leaves via sys.exit."""
+    code = """
+        import os, sys, vaquero
+        vaquero.init()
+        with vaquero.span("master-boot"):
+            pass
+        workers = []
+        for n in range(3):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    for request in range(2):
+                        with vaquero.span("request", worker=n, request=request):
+                            pass
+                    sys.exit(0)
+                finally:
+                    sys.stdout.flush()
+            workers.append(pid)
+        codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in workers]
+        assert codes == [0, 0, 0], codes
+    """
+    result = _run(tmp_path, code, _env(rx, protocol))
+    assert result.returncode == 0, result.stderr
+    assert rx.wait_for_spans(7, timeout=10)
+    time.sleep(0.3)
+    spans = rx.spans()
+    assert _names(spans) == {"master-boot": 1, "request": 6}
+    served = sorted(
+        (s.attributes["worker"], s.attributes["request"]) for s in spans if s.name == "request"
+    )
+    assert served == [(n, r) for n in range(3) for r in range(2)]
+    _assert_each_span_once(spans)
+
+
+MP_CODE = """
+    import multiprocessing, os, sys, vaquero
+
+    def task(n):
+        with vaquero.span("task", n=n):
+            pass
+        return os.getpid()
+
+    def proc(n):
+        with vaquero.span("process", n=n):
+            pass
+
+    if __name__ == "__main__":
+        ctx = multiprocessing.get_context(sys.argv[1] if len(sys.argv) > 1 else "{method}")
+        with vaquero.span("parent-queued"):
+            pass
+        {body}
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_multiprocessing_process_children_export(rx, tmp_path, method, protocol):
+    body = """
+        children = [ctx.Process(target=proc, args=(n,)) for n in range(2)]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(20)
+        assert [c.exitcode for c in children] == [0, 0]
+    """
+    code = MP_CODE.format(method=method, body=textwrap.indent(textwrap.dedent(body), " " * 8))
+    result = _run(tmp_path, code, _env(rx, protocol))
+    assert result.returncode == 0, result.stderr
+    assert rx.wait_for_spans(3, timeout=10)
+    time.sleep(0.3)
+    spans = rx.spans()
+    assert _names(spans) == {"parent-queued": 1, "process": 2}
+    _assert_each_span_once(spans)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_pool_workers_ending_with_os_exit_still_deliver(rx, tmp_path, method):
+    """close()+join(): workers return from _bootstrap and leave by os._exit, skipping atexit."""
+    body = """
+        pool = ctx.Pool(2)
+        pids = pool.map(task, range(6))
+        pool.close()
+        pool.join()
+    """
+    code = MP_CODE.format(method=method, body=textwrap.indent(textwrap.dedent(body), " " * 8))
+    result = _run(tmp_path, code, _env(rx))
+    assert result.returncode == 0, result.stderr
+    assert rx.wait_for_spans(7, timeout=10)
+    time.sleep(0.3)
+    spans = rx.spans()
+    assert _names(spans) == {"parent-queued": 1, "task": 6}
+    assert sorted(s.attributes["n"] for s in spans if s.name == "task") == list(range(6))
+    _assert_each_span_once(spans)
+
+
+def test_pool_terminated_by_context_manager_still_delivers(rx, tmp_path):
+    """``with Pool()`` ends in terminate(): workers get SIGTERM, inherited from the parent."""
+    body = """
+        with ctx.Pool(2) as pool:
+            pool.map(task, range(4))
+    """
+    code = MP_CODE.format(method="fork", body=textwrap.indent(textwrap.dedent(body), " " * 8))
+    result = _run(tmp_path, code, _env(rx))
+    assert result.returncode == 0, result.stderr
+    assert rx.wait_for_spans(5, timeout=10)
+    time.sleep(0.3)
+    assert _names(rx.spans()) == {"parent-queued": 1, "task": 4}
+    _assert_each_span_once(rx.spans())
+
+
+# --- exit ----------------------------------------------------------------------------------------
+def test_normal_exit_keeps_exit_code_and_stderr_empty(rx, tmp_path):
+    code = """
+        import sys, vaquero
+        with vaquero.span("last"):
+            pass
+        sys.exit(3)
+    """
+    result = _run(tmp_path, code, _env(rx))
+    assert result.returncode == 3
+    assert result.stderr == ""
+    assert rx.wait_for_spans(1, timeout=10)
+    assert _names(rx.spans()) == {"last": 1}
+
+
+# --- SIGTERM -------------------------------------------------------------------------------------
+SIGTERM_CODE = """\
+import signal, sys, time, vaquero, vaquero._lifecycle
+{before}
+for i in range(5):
+    with vaquero.span("queued", i=i):
+        pass
+{after}
+print("installed" if vaquero._lifecycle.is_sigterm_handler_installed() else "not-installed")
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def _run_until_sigterm(
+    tmp_path: Path, env: dict[str, str], before: str = "", after: str = ""
+) -> tuple[int, str, str, float]:
+    code = SIGTERM_CODE.format(before=before, after=after)
+    process = subprocess.Popen(
+        [sys.executable, str(_script(tmp_path, code))],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline().strip(), process.stdout.readline().strip()]
+        assert lines[1] == "ready", (lines, process.stderr.read() if process.stderr else "")
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+        return process.returncode, lines[0] + "\n" + out, err, time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_sigterm_flushes_queued_spans_and_still_dies_by_sigterm(rx, tmp_path):
+    code, out, err, _ = _run_until_sigterm(tmp_path, _env(rx))
+    assert code == -signal.SIGTERM
+    assert out.startswith("installed"), out
+    assert rx.wait_for_spans(5, timeout=10)
+    assert sorted(s.attributes["i"] for s in rx.spans()) == list(range(5))
+    assert err == ""
+
+
+def test_sigterm_with_collector_down_ends_within_the_shutdown_budget(tmp_path):
+    # Contract, not speed: a 2 s shutdown budget must end the process well within 6 s.
+    code, _, _, elapsed = _run_until_sigterm(tmp_path, _env(None, VAQUERO_SHUTDOWN_TIMEOUT="2"))
+    assert code == -signal.SIGTERM
+    assert elapsed < 6
+
+
+APP_HANDLER = """
+    def on_term(signum, frame):
+        print("app-handler", flush=True)
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, on_term)
+"""
+
+
+def test_application_handler_installed_first_is_kept(rx, tmp_path):
+    code, out, _, _ = _run_until_sigterm(tmp_path, _env(rx), before=textwrap.dedent(APP_HANDLER))
+    assert out.splitlines()[0] == "not-installed"
+    assert "app-handler" in out
+    assert code == 0  # the application's handler decided how to exit
+    assert rx.wait_for_spans(5, timeout=10)  # its sys.exit ran atexit, which flushed
+
+
+def test_application_handler_installed_later_wins(rx, tmp_path):
+    code, out, _, _ = _run_until_sigterm(tmp_path, _env(rx), after=textwrap.dedent(APP_HANDLER))
+    assert out.splitlines()[0] == "not-installed"
+    assert "app-handler" in out
+    assert code == 0
+    assert rx.wait_for_spans(5, timeout=10)
+
+
+def test_no_handler_when_first_span_is_on_another_thread(rx, tmp_path):
+    before = """
+    import threading
+
+    def first_span():
+        with vaquero.span("on-a-thread"):
+            pass
+
+    worker = threading.Thread(target=first_span)
+    worker.start()
+    worker.join()
+    """
+    code, out, _, _ = _run_until_sigterm(tmp_path, _env(rx), before=textwrap.dedent(before))
+    assert out.splitlines()[0] == "not-installed"
+    assert code == -signal.SIGTERM
