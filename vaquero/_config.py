@@ -176,13 +176,14 @@ class _Resolver:
 
     def get(
         self,
-        arg: str,
+        arg: str | None,
         env_names: tuple[str, ...],
         parse: Callable[[str], T],
         default: T,
         expected: str,
     ) -> T:
-        value = self._overrides.get(arg)
+        """``arg`` is the ``init()`` keyword that may override the variables (None: none may)."""
+        value = self._overrides.get(arg) if arg is not None else None
         if value is not None:
             try:
                 return parse(value if isinstance(value, str) else str(_check_type(value, default)))
@@ -382,7 +383,7 @@ def load_settings(
         exporters = _exporter_list(overrides["exporters"])
     else:
         exporters = r.get(
-            "_", (OTEL_TRACES_EXPORTER,), _parse_exporters, ("otlp",),
+            None, (OTEL_TRACES_EXPORTER,), _parse_exporters, ("otlp",),
             f"a comma-separated list from {EXPORTER_NAMES}",
         )
 
@@ -411,7 +412,7 @@ def load_settings(
         headers = _mapping_arg("headers", overrides["headers"])
 
     timeout_ms = r.get(
-        "_",
+        None,
         (OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT),
         _parse_non_negative_float,
         10000.0,
@@ -422,11 +423,11 @@ def load_settings(
         timeout_s = _number_arg("timeout", overrides["timeout"])
 
     sampler = r.get(
-        "_", (OTEL_TRACES_SAMPLER,), _choice(SAMPLERS), "parentbased_always_on",
+        None, (OTEL_TRACES_SAMPLER,), _choice(SAMPLERS), "parentbased_always_on",
         f"one of {SAMPLERS}",
     )
     sampler_arg = r.get(
-        "_", (OTEL_TRACES_SAMPLER_ARG,), _parse_sample_rate, None, "a number from 0 to 1"
+        None, (OTEL_TRACES_SAMPLER_ARG,), _parse_sample_rate, None, "a number from 0 to 1"
     )
     if "sample_rate" in overrides:
         sampler = "parentbased_traceidratio"
@@ -485,7 +486,7 @@ def load_settings(
             "a number of milliseconds",
         ),
         export_timeout_ms=r.get(
-            "_", (OTEL_BSP_EXPORT_TIMEOUT,), _parse_non_negative_float, 30000.0,
+            None, (OTEL_BSP_EXPORT_TIMEOUT,), _parse_non_negative_float, 30000.0,
             "a number of milliseconds",
         ),
         max_queue_size=r.get(

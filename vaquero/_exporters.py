@@ -136,6 +136,11 @@ def _read(path: str | None) -> bytes | None:
         return handle.read()
 
 
+def _export_timeout_s(settings: Settings) -> float:
+    """An export may take OTEL_EXPORTER_OTLP_TIMEOUT, never more than OTEL_BSP_EXPORT_TIMEOUT."""
+    return min(settings.timeout_s, settings.export_timeout_ms / 1000.0)
+
+
 def _is_insecure(settings: Settings) -> bool:
     if settings.insecure is not None:
         return settings.insecure
@@ -208,7 +213,7 @@ def _grpc_exporter(settings: Settings) -> SpanExporter:
         credentials=credentials,
         # gRPC metadata keys must be lower-case; an upper-case key fails every export.
         headers={key.lower(): value for key, value in settings.headers.items()},
-        timeout=settings.timeout_s,
+        timeout=_export_timeout_s(settings),
         compression=compression,
     )
 
@@ -230,7 +235,7 @@ def _http_exporter(settings: Settings) -> SpanExporter:
         client_key_file=settings.client_key,
         client_certificate_file=settings.client_certificate,
         headers=dict(settings.headers),
-        timeout=settings.timeout_s,
+        timeout=_export_timeout_s(settings),
         compression=(
             Compression.Gzip if settings.compression == "gzip" else Compression.NoCompression
         ),

@@ -98,17 +98,16 @@ def init(**kwargs: Any) -> None:
         if in_force is None:
             logger.warning("vaquero.init() was called again; the first configuration stays.")
             return
-        changed = {
-            name: value
-            for name, value in settings.describe().items()
-            if in_force.describe()[name] != value
-        }
+        in_force_shown = in_force.describe()
+        changed = [
+            name for name, value in settings.describe().items() if in_force_shown[name] != value
+        ]
         logger.warning(
             "vaquero.init() was called again with different settings (%s); vaquero was already "
             "configured, so the settings in force stay: %s. Call vaquero.init() once, before "
             "the first span.",
             ", ".join(sorted(changed)),
-            in_force.describe(),
+            in_force_shown,
         )
 
 
