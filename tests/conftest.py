@@ -49,3 +49,41 @@ def run_python(
 @pytest.fixture
 def python_runner():
     return run_python
+
+
+def closed_port() -> int:
+    """A 127.0.0.1 port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _plain(value: dict) -> object:
+    """An OTLP/JSON AnyValue as a plain Python value."""
+    if "arrayValue" in value:
+        return [_plain(item) for item in value["arrayValue"].get("values", [])]
+    if "intValue" in value:
+        return int(value["intValue"])
+    return next(iter(value.values()), None)
+
+
+def read_trace_file(path: Path) -> list[dict]:
+    """Every span of an OTLP/JSON-lines file, with ``attrs`` and ``resource`` as plain dicts."""
+    import json
+
+    spans = []
+    for line in Path(path).read_text().splitlines():
+        for resource_spans in json.loads(line)["resourceSpans"]:
+            resource = {
+                a["key"]: _plain(a["value"])
+                for a in resource_spans.get("resource", {}).get("attributes", [])
+            }
+            for scope_spans in resource_spans["scopeSpans"]:
+                for span in scope_spans["spans"]:
+                    attributes = span.get("attributes", [])
+                    span["attrs"] = {a["key"]: _plain(a["value"]) for a in attributes}
+                    span["resource"] = resource
+                    spans.append(span)
+    return spans

@@ -5,29 +5,9 @@ Each case runs in a fresh interpreter: what is under test is process-global stat
 
 from __future__ import annotations
 
-import json
-import socket
 import time
 
-from conftest import clean_env, run_python
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _spans_in(path) -> list[dict]:
-    spans = []
-    for line in path.read_text().splitlines():
-        for resource_spans in json.loads(line)["resourceSpans"]:
-            resource = {a["key"]: a["value"] for a in resource_spans["resource"]["attributes"]}
-            for scope_spans in resource_spans["scopeSpans"]:
-                for span in scope_spans["spans"]:
-                    span["_resource"] = resource
-                    spans.append(span)
-    return spans
+from conftest import clean_env, closed_port, read_trace_file, run_python
 
 
 def test_zero_config_reads_the_environment_at_the_first_span(tmp_path):
@@ -51,11 +31,11 @@ def test_zero_config_reads_the_environment_at_the_first_span(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    spans = {s["name"]: s for s in _spans_in(traces)}
+    spans = {s["name"]: s for s in read_trace_file(traces)}
     assert set(spans) == {"work", "step"}
-    resource = spans["work"]["_resource"]
-    assert resource["service.name"] == {"stringValue": "registration_app"}
-    assert resource["telemetry.distro.name"] == {"stringValue": "vaquero"}
+    resource = spans["work"]["resource"]
+    assert resource["service.name"] == "registration_app"
+    assert resource["telemetry.distro.name"] == "vaquero"
     assert "telemetry.distro.version" in resource
     assert spans["step"]["parentSpanId"] == spans["work"]["spanId"]
 
@@ -165,7 +145,7 @@ def test_init_with_a_bad_argument_raises_config_error():
 
 
 def test_collector_down_one_warning_exit_code_kept_and_exit_is_bounded():
-    port = _closed_port()
+    port = closed_port()
     started = time.monotonic()
     result = run_python(
         """

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-from conftest import ROOT, clean_env
+from conftest import ROOT, clean_env, closed_port, read_trace_file
 from otlp_receiver import OtlpReceiver
 
 from vaquero import _demo
@@ -21,23 +19,6 @@ WORKFLOW_ROOTS = {
     "EventDrivenWorkflow.start_workflow",
     "nightly_analytics_run",
 }
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _read_spans(path: Path) -> list[dict[str, Any]]:
-    """Every span of an OTLP/JSON-lines file (one ``TracesData`` object per line)."""
-    return [
-        span
-        for line in path.read_text().splitlines()
-        for resource in json.loads(line)["resourceSpans"]
-        for scope in resource["scopeSpans"]
-        for span in scope["spans"]
-    ]
 
 
 def _demo_run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -61,11 +42,11 @@ def test_demo_without_a_collector_prints_trees_and_writes_the_file(tmp_path: Pat
     traces = tmp_path / "demo.jsonl"
     result = _demo_run(
         "--file", str(traces), "--seed", "7",
-        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{_closed_port()}",
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{closed_port()}",
     )
     assert result.returncode == 0, result.stderr
     _assert_clean(result.stderr)
-    spans = _read_spans(traces)
+    spans = read_trace_file(traces)
     roots = {span["name"] for span in spans if not span.get("parentSpanId")}
     assert WORKFLOW_ROOTS <= roots, roots
     # The console tree shows every workflow on stderr; the hint and the path are on stdout.
@@ -84,11 +65,12 @@ def test_demo_no_console_and_default_file_from_the_environment(tmp_path: Path):
     result = _demo_run(
         "--no-console",
         VAQUERO_TRACES_FILE=str(traces),
-        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{_closed_port()}",
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{closed_port()}",
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    assert WORKFLOW_ROOTS <= {s["name"] for s in _read_spans(traces) if not s.get("parentSpanId")}
+    roots = {s["name"] for s in read_trace_file(traces) if not s.get("parentSpanId")}
+    assert roots >= WORKFLOW_ROOTS
 
 
 def test_demo_also_sends_to_a_listening_collector(tmp_path: Path):
@@ -101,7 +83,7 @@ def test_demo_also_sends_to_a_listening_collector(tmp_path: Path):
         received = collector.spans()
     assert result.returncode == 0, result.stderr
     _assert_clean(result.stderr)
-    written = _read_spans(traces)
+    written = read_trace_file(traces)
     assert {s.span_id for s in received} == {s["spanId"] for s in written}
     assert WORKFLOW_ROOTS <= {s.name for s in received if not s.parent_span_id}
     assert {s.resource.get("service.name") for s in received} == {"vaquero-demo"}
@@ -115,7 +97,7 @@ def test_collector_probe():
         listener.listen()
         port = listener.getsockname()[1]
         assert _demo.collector_reachable(f"http://127.0.0.1:{port}")
-    assert not _demo.collector_reachable(f"http://127.0.0.1:{_closed_port()}")
+    assert not _demo.collector_reachable(f"http://127.0.0.1:{closed_port()}")
     assert not _demo.collector_reachable("not a url")
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from conftest import clean_env, run_python
+from conftest import clean_env, read_trace_file, run_python
 
 import vaquero
 from vaquero.testing import capture_spans
@@ -40,18 +39,11 @@ def test_first_span_configures_lazily_and_its_pool_work_keeps_the_parent(tmp_pat
         env=clean_env(OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces)),
     )
     assert result.returncode == 0, result.stderr
-    spans = {}
-    for line in traces.read_text().splitlines():
-        for resource in json.loads(line)["resourceSpans"]:
-            for scope in resource["scopeSpans"]:
-                for span in scope["spans"]:
-                    attrs = {a["key"]: a["value"] for a in span.get("attributes", [])}
-                    spans[span["name"]] = (span, attrs)
-    first, _ = spans["first"]
-    pooled, pooled_attrs = spans["pooled"]
+    spans = {span["name"]: span for span in read_trace_file(traces)}
+    first, pooled = spans["first"], spans["pooled"]
     assert pooled["traceId"] == first["traceId"]
     assert pooled["parentSpanId"] == first["spanId"]
-    assert pooled_attrs["gen_ai.agent.name"] == {"stringValue": "planner"}
+    assert pooled["attrs"]["gen_ai.agent.name"] == "planner"
 
 
 def test_submit_and_map_keep_the_parent_and_its_agent_name():

@@ -12,9 +12,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from otlp_receiver import OtlpReceiver
-
 from conftest import clean_env
+from otlp_receiver import OtlpReceiver
 
 WORKFLOW = """
 import asyncio, vaquero
@@ -38,7 +37,9 @@ asyncio.run(workflow())
 """
 
 
-def _run(script: str, tmp_path: Path, env: dict[str, str], *argv: str) -> subprocess.CompletedProcess:
+def _run(
+    script: str, tmp_path: Path, env: dict[str, str], *argv: str
+) -> subprocess.CompletedProcess:
     path = tmp_path / "wire_app.py"
     path.write_text(script)
     command = [*argv, str(path)] if argv else [sys.executable, str(path)]
@@ -97,8 +98,8 @@ def test_init_app_over_http_with_headers(tmp_path):
     with OtlpReceiver() as receiver:
         script = (
             "import vaquero\n"
-            f"vaquero.init('wire-http', protocol='http/protobuf', endpoint={receiver.http_endpoint!r},"
-            " headers={'x-api-key': 'k1'})\n" + WORKFLOW
+            "vaquero.init('wire-http', protocol='http/protobuf',"
+            f" endpoint={receiver.http_endpoint!r}, headers={{'x-api-key': 'k1'}})\n" + WORKFLOW
         )
         result = _run(script, tmp_path, clean_env())
         assert result.returncode == 0, result.stderr
