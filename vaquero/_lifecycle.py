@@ -20,8 +20,8 @@ Two common ends of a process skip it:
   so for forked children the finalizer is registered from multiprocessing's own after-fork
   hook (``util.register_after_fork``).
 
-Both paths call :func:`vaquero._setup.shutdown`, not a flush followed later by the ``atexit``
-shutdown: one deadline bounds the whole exit even when the collector is down.
+Both paths call the pipeline shutdown handed to :func:`install`, not a flush followed later
+by the ``atexit`` shutdown: one deadline bounds the whole exit even when the collector is down.
 
 Plain ``os.fork()`` children that exit normally run ``atexit`` and need nothing here; the
 export queue already forgets its parent's spans in the child (``vaquero._batch``) and the
@@ -35,6 +35,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -49,15 +50,21 @@ _fork_hook_registered = False
 _after_fork_token: _AfterForkToken | None = None
 _finishing = False  # a vaquero-initiated shutdown is running in this process
 _deferred_signal: int | None = None
+_shutdown_pipeline: Callable[[], None] | None = None
 
 
 class _AfterForkToken:
     """A live object for ``util.register_after_fork``, whose registry holds weak references."""
 
 
-def install() -> None:
-    """Called once per process, after vaquero installed its own provider; never raises."""
-    global _installed_pid
+def install(shutdown: Callable[[], None]) -> None:
+    """Called once per process, after vaquero installed its own provider; never raises.
+
+    ``shutdown`` is the pipeline's bounded shutdown, handed in so this module stays below
+    :mod:`vaquero._setup` rather than importing it back.
+    """
+    global _installed_pid, _shutdown_pipeline
+    _shutdown_pipeline = shutdown
     if _installed_pid == os.getpid():
         return
     _installed_pid = os.getpid()
@@ -144,9 +151,8 @@ def _shutdown() -> None:
     global _finishing
     _finishing = True
     try:
-        from vaquero import _setup
-
-        _setup.shutdown()
+        if _shutdown_pipeline is not None:
+            _shutdown_pipeline()
     except Exception:
         logger.debug("vaquero: shutdown at process end failed", exc_info=True)
     finally:

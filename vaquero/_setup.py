@@ -142,7 +142,7 @@ def _install(settings: Settings) -> None:
             _adopt(installed, settings)
         return
     atexit.register(_shutdown_at_exit)
-    _lifecycle.install()
+    _lifecycle.install(shutdown)
 
 
 def build_provider(settings: Settings) -> TracerProvider:
