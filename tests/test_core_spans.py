@@ -256,3 +256,32 @@ def test_bad_parent_argument_does_not_break_the_block(caplog):
             with vaquero.span("with_bad_parent", parent=42) as handle:
                 handle.set_attribute("still", "works")
     assert spans.one("with_bad_parent").attributes["still"] == "works"
+
+
+def test_handle_fast_path_keeps_the_documented_forms():
+    """set_attribute skips conversion for plain values; the edge values still convert."""
+    with capture_spans() as spans:
+        with vaquero.span("forms") as handle:
+            handle.set_attribute("text", "plain")
+            handle.set_attribute("flag", False)
+            handle.set_attribute("small", 2**63 - 1)
+            handle.set_attribute("big", 2**63)
+            handle.set_attribute("finite", 0.5)
+            handle.set_attribute("nan", float("nan"))
+            handle.set_attribute("inf", float("-inf"))
+            handle.set_attribute("long", "y" * 20_000)
+    attributes = spans.one("forms").attributes
+    assert attributes["text"] == "plain" and attributes["flag"] is False
+    assert attributes["small"] == 2**63 - 1 and attributes["big"] == str(2**63)
+    assert attributes["finite"] == 0.5
+    assert attributes["nan"] == "NaN" and attributes["inf"] == "-Infinity"
+    assert len(attributes["long"]) <= 8192 and attributes["long"].endswith("chars]")
+
+
+def test_setting_an_attribute_after_the_span_ended_is_ignored_quietly(caplog):
+    with capture_spans() as spans:
+        with vaquero.span("ended") as handle:
+            pass
+        handle.set_attribute("late", 1)
+    assert "late" not in spans.one("ended").attributes
+    assert "internal error" not in caplog.text

@@ -9,9 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from otlp_receiver import OtlpReceiver, make_tls_material
-
 from conftest import clean_env
+from otlp_receiver import OtlpReceiver, make_tls_material
 
 APP = """
 import vaquero

@@ -29,11 +29,24 @@ class AgentNameSpanProcessor(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
-            agent = otel_context.get_value(AGENT_CONTEXT_KEY, parent_context)
+            # Every span of every tracer passes here: read the given context directly.
+            if parent_context is not None:
+                agent = parent_context.get(AGENT_CONTEXT_KEY)
+            else:
+                agent = otel_context.get_value(AGENT_CONTEXT_KEY)
             if isinstance(agent, str):
-                attributes = span.attributes
-                if attributes is None or AGENT_NAME not in attributes:
-                    span.set_attribute(AGENT_NAME, agent)
+                # The SDK's attribute store locks and validates by itself, and nobody else
+                # holds a span that is still starting, so skip Span.set_attribute's own lock;
+                # its plain dict answers "already named?" without the Mapping protocol.
+                store = getattr(span, "_attributes", None)
+                known = getattr(store, "_dict", None)
+                if type(known) is dict:
+                    if AGENT_NAME not in known:
+                        store[AGENT_NAME] = agent  # type: ignore[index]
+                else:
+                    attributes = span.attributes
+                    if not attributes or AGENT_NAME not in attributes:
+                        span.set_attribute(AGENT_NAME, agent)
         except Exception:  # never let a processor fault reach the code starting the span
             pass
 

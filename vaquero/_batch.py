@@ -19,6 +19,7 @@ re-exports its parent's queued spans.
 from __future__ import annotations
 
 import collections
+import contextvars
 import logging
 import os
 import threading
@@ -111,7 +112,10 @@ class ExportQueue(SpanProcessor):
         context = span.context
         if context is None or not context.trace_flags.sampled:
             return
-        if (self._thread is None or self._pid != os.getpid()) and not self._start_worker():
+        # With a fork hook the child resets ``_thread`` itself, so no getpid() per span.
+        if (
+            self._thread is None or (not _HAS_FORK_HOOK and self._pid != os.getpid())
+        ) and not self._start_worker():
             return
         queue = self._queue
         if len(queue) >= self._max_queue_size:
@@ -119,8 +123,8 @@ class ExportQueue(SpanProcessor):
             return
         queue.append(span)
         self._accepted += 1
-        if len(queue) >= self._batch_size:
-            self._wake.set()
+        if len(queue) >= self._batch_size and not self._wake.is_set():
+            self._wake.set()  # set() takes a lock; a busy worker would pay it per span
 
     def _start_worker(self) -> bool:
         """Start the worker on first use, so disabled or unused pipelines cost no thread."""
@@ -132,7 +136,10 @@ class ExportQueue(SpanProcessor):
                     target=self._run, name=f"vaquero-export-{self.name}", daemon=True
                 )
                 try:
-                    thread.start()
+                    # Start from an empty context: the worker is started inside the first
+                    # span's end(), and context-propagating thread instrumentation would
+                    # otherwise pin that span (and parent the worker's work under it).
+                    contextvars.Context().run(thread.start)
                 except RuntimeError:  # interpreter shutting down: no new threads
                     return False
                 self._thread = thread
@@ -235,6 +242,7 @@ class ExportQueue(SpanProcessor):
 
 
 _SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY
+_HAS_FORK_HOOK = hasattr(os, "register_at_fork")
 _warned: set[tuple[int, str]] = set()
 
 
@@ -250,7 +258,7 @@ def _close_exporter(exporter: SpanExporter, deadline: float) -> None:
     """Shut the exporter down on a helper thread so a hanging transport cannot block exit."""
     closer = threading.Thread(target=_shutdown_quietly, args=(exporter,), daemon=True)
     try:
-        closer.start()
+        contextvars.Context().run(closer.start)
     except RuntimeError:
         return
     closer.join(max(0.05, deadline - time.monotonic()))

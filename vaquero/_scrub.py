@@ -365,8 +365,12 @@ class Scrubber:
         found: list[str] = []
         attrs = _plain(getattr(span, "_attributes", None)) or span.attributes or {}
         new_attrs = self._scrub_mapping(attrs, "", found, 0)
-        new_events = self._scrub_events(span, found)
-        new_links = self._scrub_links(span, found)
+        # Most spans have neither events nor links; the public properties build a new tuple
+        # per call, so look at the SDK's fields first.
+        no_events = getattr(span, "_events", None) is not None and not span._events
+        no_links = getattr(span, "_links", None) is not None and not span._links
+        new_events = None if no_events else self._scrub_events(span, found)
+        new_links = None if no_links else self._scrub_links(span, found)
         status = span.status
         new_status = None
         if status.description:

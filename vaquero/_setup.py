@@ -209,6 +209,25 @@ def _set_runtime(runtime: Runtime | None, tracer: trace.Tracer | None) -> None:
     _tracer = tracer if tracer is not None else (runtime.tracer if runtime else None)
 
 
+class _HashOnceResource(Resource):
+    """A resource that computes its hash once.
+
+    The SDK's OTLP encoder groups every span of a batch by resource, and ``Resource``
+    hashes by JSON-dumping all its attributes each time: a per-span cost on the export
+    thread that grows with the resource. A resource is immutable, so its hash can be kept.
+    """
+
+    def __init__(self, attributes: Any, schema_url: str | None = None) -> None:
+        super().__init__(attributes, schema_url)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other)
+
+
 def build_resource(settings: Settings) -> Resource:
     attributes: dict[str, Any] = dict(settings.resource_attributes)
     attributes["service.name"] = settings.service_name
@@ -216,7 +235,8 @@ def build_resource(settings: Settings) -> Resource:
     attributes["telemetry.distro.version"] = __version__
     if settings.agent_name:
         attributes[AGENT_NAME] = settings.agent_name
-    return Resource.create(attributes)
+    created = Resource.create(attributes)
+    return _HashOnceResource(created.attributes, created.schema_url)
 
 
 def build_sampler(settings: Settings) -> otel_sampling.Sampler:

@@ -49,25 +49,49 @@ def _value_size(value: Any) -> int:
 
 
 def attributes_size(attributes: Mapping[str, Any] | None) -> int:
-    """Upper bound of the encoded size of an attribute map."""
+    """Upper bound of the encoded size of an attribute map.
+
+    This runs for every attribute of every exported span, so it reads the SDK's
+    ``BoundedAttributes`` storage directly (its public iteration copies the dict under a
+    lock) and sizes the common scalar and string values inline.
+    """
     if not attributes:
         return 0
-    return sum(
-        _KEY_VALUE + _text_size(key) + _value_size(value) for key, value in attributes.items()
-    )
+    items = getattr(attributes, "_dict", attributes).items()
+    size = 0
+    for key, value in items:
+        kind = type(value)
+        if kind is str:
+            size += len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
+        elif kind is int or kind is bool or kind is float:
+            size += _SCALAR
+        else:
+            size += _value_size(value)
+        size += _KEY_VALUE + (len(key) if key.isascii() else _text_size(key))
+    return size
 
 
 def span_size(span: ReadableSpan) -> int:
     """Upper bound of one span's encoded size, resource and scope excluded."""
-    size = _SPAN_FIXED + _text_size(span.name) + attributes_size(span.attributes)
+    # ``span.attributes`` wraps the storage in a MappingProxyType, whose iteration goes
+    # through the generic Mapping protocol: read the SDK's field when it is there.
+    attributes = getattr(span, "_attributes", None)
+    if attributes is None:
+        attributes = span.attributes
+    size = _SPAN_FIXED + _text_size(span.name) + attributes_size(attributes)
     status = span.status
     if status is not None and status.description:
         size += _text_size(status.description)
     context = span.context
     if context is not None and context.trace_state:
         size += _text_size(context.trace_state.to_header())
-    for event in span.events:
-        size += _EVENT_FIXED + _text_size(event.name) + attributes_size(event.attributes)
+    events = getattr(span, "_events", None)
+    if events is None or events:
+        for event in span.events:
+            size += _EVENT_FIXED + _text_size(event.name) + attributes_size(event.attributes)
+    links = getattr(span, "_links", None)
+    if links is not None and not links:
+        return size
     for link in span.links:
         size += _LINK_FIXED + attributes_size(link.attributes)
         if link.context.trace_state:
