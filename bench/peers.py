@@ -11,7 +11,6 @@ compared is the app-thread cost of one span.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -56,7 +55,9 @@ def one():
         "logfire",
         """
 import logfire
-logfire.configure(send_to_logfire=False, console=False)
+# inspect_arguments=False: the snippet runs under -c, where logfire cannot read the source
+# and would warn and fall back on every span.
+logfire.configure(send_to_logfire=False, console=False, inspect_arguments=False)
 def one():
     with logfire.span("llm.call", **{"llm.model": "gpt-4o-mini"}) as s:
         s.set_attribute("retry.count", 2)
@@ -87,12 +88,20 @@ def one():
     "langfuse": (
         "langfuse",
         """
-from langfuse import Langfuse
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from langfuse import Langfuse, observe
+class Discard(SpanExporter):
+    def export(self, spans):
+        return SpanExportResult.SUCCESS
 client = Langfuse(public_key="pk-bench", secret_key="sk-bench", host="http://127.0.0.1:9",
-                  tracing_enabled=True, flush_at=10**9)
+                  span_exporter=Discard())
+@observe(name="llm.call")
+def call():
+    client.update_current_span(
+        metadata={"llm.model": "gpt-4o-mini", "retry.count": 2, "score": 0.75}
+    )
 def one():
-    with client.start_as_current_span(name="llm.call") as s:
-        s.update(metadata={"llm.model": "gpt-4o-mini", "retry.count": 2, "score": 0.75})
+    call()
 """,
     ),
 }
@@ -120,33 +129,64 @@ def _env() -> dict[str, str]:
     return env
 
 
-def measure(name: str, n: int, rounds: int) -> str:
-    module, snippet = SNIPPETS[name]
-    if importlib.util.find_spec(module.split(".")[0]) is None:
-        return f"| {name} | skipped: `{module.split('.')[0]}` not installed in {sys.executable} |"
+def _has_module(python: str, module: str) -> bool:
+    probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return subprocess.run([python, "-c", probe], env=_env(), capture_output=True).returncode == 0
+
+
+def measure_once(name: str, python: str, n: int, rounds: int) -> float:
+    """Median ns per span of one fresh process running the peer's snippet."""
+    _, snippet = SNIPPETS[name]
     code = RUNNER.format(root=str(ROOT), snippet=snippet, n=n, rounds=rounds)
-    try:
-        out = subprocess.run(
-            [sys.executable, "-c", code], env=_env(), capture_output=True, text=True,
-            timeout=300, check=True,
-        )
-        ns = json.loads(out.stdout.strip().splitlines()[-1])["ns"]
-    except (subprocess.SubprocessError, ValueError, KeyError, IndexError) as exc:
-        detail = getattr(exc, "stderr", "") or str(exc)
-        last = detail.strip().splitlines()[-1] if detail.strip() else type(exc).__name__
-        return f"| {name} | failed: {last[:120]} |"
-    return f"| {name} | {ns:,.0f} ns/span |"
+    out = subprocess.run(
+        [python, "-c", code], env=_env(), capture_output=True, text=True, timeout=300, check=True
+    )
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["ns"])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--python", action="append", default=[], metavar="PEER=INTERPRETER",
+        help="run PEER with another interpreter, e.g. logfire=/tmp/peer-logfire/bin/python "
+        "(peers pin their own OpenTelemetry, so each may need its own virtualenv)",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="fresh processes per library")
     args = parser.parse_args(argv)
     n, rounds = (2_000, 5) if args.quick else (10_000, 9)
+    interpreters = dict(item.split("=", 1) for item in args.python)
+    runnable: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    for name, (module, _) in SNIPPETS.items():
+        python = interpreters.get(name, sys.executable)
+        if _has_module(python, module.split(".")[0]):
+            runnable[name] = python
+        else:
+            notes[name] = f"skipped: `{module.split('.')[0]}` not importable by {python}"
+    samples: dict[str, list[float]] = {name: [] for name in runnable}
+    for _ in range(args.repeat):  # alternate libraries so drift hits all alike
+        for name, python in runnable.items():
+            try:
+                samples[name].append(measure_once(name, python, n, rounds))
+            except (subprocess.SubprocessError, ValueError, KeyError, IndexError) as exc:
+                detail = getattr(exc, "stderr", "") or str(exc)
+                last = detail.strip().splitlines()[-1] if detail.strip() else type(exc).__name__
+                notes[name] = f"failed: {last[:120]}"
+    medians = {
+        name: sorted(values)[len(values) // 2]
+        for name, values in samples.items()
+        if values and name not in notes
+    }
     print("## peers (one span, 3 attributes, exporting nowhere; separate processes)\n")
-    print("| library | median |\n|---|---:|")
+    print("| library | median ns/span | vaquero / library |\n|---|---:|---:|")
+    ours = medians.get("vaquero")
     for name in SNIPPETS:
-        print(measure(name, n, rounds), flush=True)
+        if name in medians:
+            ratio = f"{ours / medians[name]:.2f}x" if ours else "n/a"
+            print(f"| {name} | {medians[name]:,.0f} | {ratio} |")
+        else:
+            print(f"| {name} | {notes.get(name, 'not measured')} | |")
     print()
     return 0
 

@@ -127,15 +127,17 @@ def _decode_span(raw: Any) -> Span | str:
 
     error = False
     failure: str | None = None
+    message: str | None = None
     status = raw.get("status")
     if status and isinstance(status, dict) and _status_code(status.get("code")) == _STATUS_ERROR:
         error = True
-        failure = _exception_type(raw.get("events")) or (status.get("message") or None)
+        message = str(status.get("message") or "")[:300] or None
+        failure = _exception_type(raw.get("events")) or message
         if failure is not None:
             failure = _intern(str(failure))
     # tuple.__new__ skips NamedTuple's Python-level __new__: measurable at a million spans.
     return _new_tuple(Span, (trace_id, span_id, parent_id, name, start, end, error, agent,
-                             failure))
+                             failure, message))
 
 
 def _normalise_id(value: Any, n_bytes: int) -> str | None:

@@ -48,6 +48,7 @@ tr.bad td{color:var(--err);font-weight:600}
  transparent 0 calc(10% - 1px),#eef1f5 calc(10% - 1px) 10%)}
 .wf-bar{position:absolute;top:3px;height:12px;background:var(--bar);border-radius:2px;min-width:2px}
 .wf-row.error .wf-bar{background:var(--err)}.wf-row.error .wf-name{color:var(--err);font-weight:600}
+.wf-err{font-weight:400;font-size:11px;margin-left:6px}
 .wf-dur{position:absolute;top:-2px;font-size:11px;white-space:nowrap;color:var(--fg)}
 .wf-dur.after{left:calc(100% + 4px)}.wf-dur.before{right:calc(100% + 4px)}
 """

@@ -17,7 +17,8 @@ class Span(NamedTuple):
     """One finished span, reduced to what the analysis needs.
 
     ``failure`` is only set on spans whose status is ERROR: the ``exception.type`` of the last
-    ``exception`` event, else the status message, else ``None``.
+    ``exception`` event, else the status message, else ``None``. ``message`` is the ERROR
+    status description (cut to 300 characters), shown on the report's waterfall.
     """
 
     trace_id: str
@@ -29,3 +30,4 @@ class Span(NamedTuple):
     error: bool
     agent: str | None
     failure: str | None
+    message: str | None = None

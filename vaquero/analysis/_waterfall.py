@@ -33,7 +33,10 @@ def waterfall_html(trace: KeptTrace) -> str:
         width = max(100 * (span.end_ns - span.start_ns) / total, 0.2)
         duration = f"{(span.end_ns - span.start_ns) / 1e6:,.2f} ms"
         name = escape(span.name)
-        tip = escape(f"{span.name} · {duration}" + (f" · {span.failure}" if span.failure else ""))
+        detail = span.message or span.failure
+        if span.error and detail:
+            name += f' <span class="wf-err">{escape(detail)}</span>'
+        tip = escape(f"{span.name} · {duration}" + (f" · {detail}" if detail else ""))
         status = " error" if span.error else ""
         # The duration sits right of the bar, or left of it when the bar ends near the edge.
         label_side = "after" if left + width < 80 else "before"
