@@ -11,9 +11,11 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from otlp_receiver import OtlpReceiver
 
 os.environ.setdefault("OTEL_TRACES_EXPORTER", "none")
 os.environ.pop("OTEL_SDK_DISABLED", None)
@@ -49,6 +51,20 @@ def run_python(
 @pytest.fixture
 def python_runner():
     return run_python
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[OtlpReceiver]:
+    """A real OTLP receiver on 127.0.0.1 shared by a test module (see otlp_receiver.py)."""
+    with OtlpReceiver() as started:
+        yield started
+
+
+@pytest.fixture
+def rx(receiver: OtlpReceiver) -> OtlpReceiver:
+    """The module's receiver, emptied for this test."""
+    receiver.clear()
+    return receiver
 
 
 def closed_port() -> int:

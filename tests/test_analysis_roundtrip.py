@@ -1,4 +1,4 @@
-"""Round trip: vaquero's own file exporter writes, ``vaquero analyze`` reads, stats come out right."""
+"""Round trip: vaquero's file exporter writes, `vaquero analyze` reads, the stats come out right."""
 
 from __future__ import annotations
 

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,16 +23,6 @@ from otlp_receiver import OtlpReceiver, SpanRecord
 PROTOCOLS = {"grpc": "grpc", "http": "http/protobuf"}
 
 
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[OtlpReceiver]:
-    with OtlpReceiver() as rx:
-        yield rx
-
-
-@pytest.fixture
-def rx(receiver: OtlpReceiver) -> OtlpReceiver:
-    receiver.clear()
-    return receiver
 
 
 def _env(rx: OtlpReceiver | None, protocol: str = "grpc", **extra: str) -> dict[str, str]:

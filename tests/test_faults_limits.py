@@ -11,7 +11,6 @@ import logging
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 
 import pytest
 from conftest import clean_env
@@ -26,16 +25,6 @@ from vaquero._split import GRPC_MAX_MESSAGE_BYTES, encoded_size, split_batch
 MiB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[OtlpReceiver]:
-    with OtlpReceiver() as rx:
-        yield rx
-
-
-@pytest.fixture
-def rx(receiver: OtlpReceiver) -> OtlpReceiver:
-    receiver.clear()
-    return receiver
 
 
 def _run(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
