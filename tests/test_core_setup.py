@@ -170,3 +170,24 @@ def test_collector_down_one_warning_exit_code_kept_and_exit_is_bounded():
     assert "Transient error" not in result.stderr
     # The contract is "exit within the 2 s budget"; the stock SDK takes 10-30 s here.
     assert elapsed < 8, elapsed
+
+
+def test_init_agent_name_is_a_resource_attribute_and_resource_overrides_apply(tmp_path):
+    traces = tmp_path / "traces.jsonl"
+    result = run_python(
+        f"""
+        import vaquero
+        vaquero.init("solo-service", agent_name="solo_agent", exporters=["vaquero_file"],
+                     traces_file={str(traces)!r},
+                     resource_attributes={{"deployment.environment": "test"}})
+        with vaquero.span("step"):
+            pass
+        """,
+        env=clean_env(OTEL_RESOURCE_ATTRIBUTES="team=payments,deployment.environment=prod"),
+    )
+    assert result.returncode == 0, result.stderr
+    (span,) = read_trace_file(traces)
+    assert span["resource"]["service.name"] == "solo-service"
+    assert span["resource"]["gen_ai.agent.name"] == "solo_agent"
+    assert span["resource"]["team"] == "payments"
+    assert span["resource"]["deployment.environment"] == "test"
