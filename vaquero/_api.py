@@ -32,7 +32,7 @@ def init(
     Further options: ``timeout``, ``compression``, ``insecure``, ``certificate``,
     ``client_key``, ``client_certificate``, ``shutdown_timeout``, ``max_queue_size``,
     ``max_export_batch_size``, ``schedule_delay_ms``, ``attribute_value_length``,
-    ``scrub``, ``pii``, ``disabled``.
+    ``scrub``, ``scrub_patterns``, ``scrub_allow``, ``scrub_callback``, ``pii``, ``disabled``.
     """
     _setup.init(
         service_name=service_name,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import sys
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -64,6 +65,8 @@ VAQUERO_CONSOLE = "VAQUERO_CONSOLE"
 VAQUERO_TRACES_FILE = "VAQUERO_TRACES_FILE"
 VAQUERO_SHUTDOWN_TIMEOUT = "VAQUERO_SHUTDOWN_TIMEOUT"
 VAQUERO_SCRUB = "VAQUERO_SCRUB"
+VAQUERO_SCRUB_PATTERNS = "VAQUERO_SCRUB_PATTERNS"
+VAQUERO_SCRUB_ALLOW = "VAQUERO_SCRUB_ALLOW"
 VAQUERO_PII = "VAQUERO_PII"
 VAQUERO_PII_KEY = "VAQUERO_PII_KEY"
 
@@ -127,7 +130,11 @@ class Settings:
     attribute_value_length: int = DEFAULT_ATTRIBUTE_VALUE_LENGTH
     shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
     scrub: bool = True
+    scrub_patterns: tuple[str, ...] = ()
+    scrub_allow: tuple[str, ...] = ()
+    scrub_callback: Callable[[Any], object] | None = None
     pii: str = "keep"
+    pii_key: str | None = field(default=None, repr=False)
 
     def describe(self) -> dict[str, Any]:
         """The settings as a printable dict, with header values masked."""
@@ -136,6 +143,8 @@ class Settings:
             value = getattr(self, name)
             if name == "headers":
                 value = {key: "***" for key in value}
+            elif name == "pii_key" and value is not None:
+                value = "***"
             elif isinstance(value, Mapping):
                 value = dict(value)
             shown[name] = value
@@ -329,6 +338,9 @@ KNOWN_ARGS = frozenset(
         "schedule_delay_ms",
         "attribute_value_length",
         "scrub",
+        "scrub_patterns",
+        "scrub_allow",
+        "scrub_callback",
         "pii",
         "disabled",
     }
@@ -437,6 +449,7 @@ def load_settings(
                 f"vaquero.init(sample_rate={sampler_arg!r}): expected a number from 0 to 1."
             )
 
+    pii_key = r.env(VAQUERO_PII_KEY)  # a secret: kept out of describe() and repr()
     traces_file = overrides.get("traces_file")
     if traces_file is None:
         env_file = r.env(VAQUERO_TRACES_FILE)
@@ -507,8 +520,61 @@ def load_settings(
             DEFAULT_SHUTDOWN_TIMEOUT_S, "a number of seconds",
         ),
         scrub=r.get("scrub", (VAQUERO_SCRUB,), parse_bool, True, "true or false"),
+        scrub_patterns=_scrub_patterns(r, overrides),
+        scrub_allow=_string_list(r, overrides, "scrub_allow", VAQUERO_SCRUB_ALLOW),
+        scrub_callback=_callable_arg(overrides, "scrub_callback"),
         pii=r.get("pii", (VAQUERO_PII,), _choice(PII_MODES), "keep", f"one of {PII_MODES}"),
+        pii_key=pii_key[1] if pii_key else None,
     )
+
+
+def _string_list(
+    r: _Resolver, overrides: Mapping[str, Any], arg: str, env_name: str
+) -> tuple[str, ...]:
+    """A list argument, or a comma-separated variable."""
+    value = overrides.get(arg)
+    if value is None:
+        found = r.env(env_name)
+        return tuple(p.strip() for p in found[1].split(",") if p.strip()) if found else ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"vaquero.init({arg}={value!r}): expected a list of strings.")
+    return tuple(value)
+
+
+def _scrub_patterns(r: _Resolver, overrides: Mapping[str, Any]) -> tuple[str, ...]:
+    """Extra secret-key regexes; one that does not compile is named, with where it came from."""
+    patterns = _string_list(r, overrides, "scrub_patterns", VAQUERO_SCRUB_PATTERNS)
+    bad = [p for p in patterns if not _compiles(p)]
+    if not bad:
+        return patterns
+    if "scrub_patterns" in overrides:
+        raise ConfigError(
+            f"vaquero.init(scrub_patterns=...): {bad[0]!r} is not a valid regular expression."
+        )
+    logger.warning(
+        "vaquero: ignoring %s entries that are not valid regular expressions: %s. The others "
+        "apply; fix or remove the bad ones.",
+        VAQUERO_SCRUB_PATTERNS,
+        bad,
+    )
+    return tuple(p for p in patterns if p not in bad)
+
+
+def _compiles(pattern: str) -> bool:
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True
+
+
+def _callable_arg(overrides: Mapping[str, Any], arg: str) -> Callable[[Any], object] | None:
+    value = overrides.get(arg)
+    if value is not None and not callable(value):
+        raise ConfigError(f"vaquero.init({arg}={value!r}): expected a function.")
+    return value
 
 
 def _number_arg(arg: str, value: Any) -> float:

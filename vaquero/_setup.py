@@ -25,6 +25,7 @@ from vaquero._agent import AGENT_NAME, AgentNameSpanProcessor
 from vaquero._batch import ExportQueue
 from vaquero._config import Settings, load_settings
 from vaquero._exporters import build_exporters
+from vaquero._scrub import Scrubber
 from vaquero._version import __version__
 
 logger = logging.getLogger("vaquero")
@@ -175,21 +176,16 @@ def build_provider(settings: Settings) -> TracerProvider:
 
 
 def _build_scrubber(settings: Settings) -> Any:
+    """The export-side transform, or None when nothing is to be scrubbed (zero cost)."""
     if not settings.scrub and settings.pii == "keep":
         return None
-    try:
-        from vaquero._scrub import Scrubber
-    except ImportError:
-        return None
-    import os
-
-    from vaquero._config import VAQUERO_PII_KEY
-
-    key = os.environ.get(VAQUERO_PII_KEY)
     scrubber = Scrubber(
         enabled=settings.scrub,
+        extra_patterns=settings.scrub_patterns,
+        allow_keys=settings.scrub_allow,
+        callback=settings.scrub_callback,
         pii=settings.pii,  # type: ignore[arg-type]
-        pii_key=key.encode() if key else None,
+        pii_key=settings.pii_key.encode() if settings.pii_key else None,
     )
     return scrubber.scrub_spans
 
