@@ -23,6 +23,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from vaquero._exporters import DEFAULT_TRACES_FILE
+
 EXAMPLES = (
     "01_sequential_registration.py",
     "02_parallel_batch.py",
@@ -31,7 +33,6 @@ EXAMPLES = (
     "05_workflow_analytics.py",
 )
 SIM_MODULE = "_sim"
-DEFAULT_TRACES_FILE = "vaquero-traces.jsonl"
 JAEGER_URL = "http://127.0.0.1:16686"
 PROBE_TIMEOUT_S = 0.3
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -22,6 +22,8 @@ from vaquero._split import DEFAULT_LIMIT_BYTES, split_batch
 
 logger = logging.getLogger("vaquero")
 
+DEFAULT_TRACES_FILE = "vaquero-traces.jsonl"
+
 _OTLP_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
@@ -276,5 +278,3 @@ def _build_one(name: str, settings: Settings) -> SpanExporter | None:
         return JsonLinesSpanExporter(settings.traces_file or DEFAULT_TRACES_FILE)
     raise ValueError(name)
 
-
-DEFAULT_TRACES_FILE = "vaquero-traces.jsonl"
