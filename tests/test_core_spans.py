@@ -285,3 +285,45 @@ def test_setting_an_attribute_after_the_span_ended_is_ignored_quietly(caplog):
         handle.set_attribute("late", 1)
     assert "late" not in spans.one("ended").attributes
     assert "internal error" not in caplog.text
+
+
+def test_handle_writes_keep_the_sdk_attribute_limits_and_eviction_order():
+    """The handle's fast attribute path must store exactly what the SDK's own path stores."""
+    from opentelemetry import trace as otel
+
+    def fill(set_attribute) -> None:
+        for index in range(130):
+            set_attribute(f"k{index}", index)
+        set_attribute("k5", "again")  # a re-set key moves to the end, as in the SDK
+
+    raw_tracer = otel.get_tracer("raw-compare")
+    with capture_spans() as spans:
+        with vaquero.span("via_vaquero") as handle:
+            fill(handle.set_attribute)
+        with raw_tracer.start_as_current_span("via_sdk") as raw:
+            fill(raw.set_attribute)
+    ours, theirs = (next(s for s in spans._raw if s.name == n) for n in ("via_vaquero", "via_sdk"))
+    assert list(ours.attributes.items()) == list(theirs.attributes.items())
+    assert len(ours.attributes) == 128
+    assert ours.dropped_attributes == theirs.dropped_attributes == 2
+
+
+def test_a_stricter_provider_length_limit_still_applies(python_runner):
+    result = python_runner(
+        """
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider(span_limits=SpanLimits(max_attribute_length=10))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        import vaquero
+        with vaquero.span("limited") as span:
+            span.set_attribute("text", "x" * 50)
+        print(len(exporter.get_finished_spans()[0].attributes["text"]))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "10"

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.propagate import extract
 from opentelemetry.sdk.trace import _Span as _SdkSpan
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
@@ -217,18 +218,19 @@ class Span:
             if type(key) is not str or not key:
                 key = to_attribute_key(key)
             kind = type(value)
-            if not (
+            scalar = (
                 kind is bool
                 or (kind is str and len(value) <= _attributes._max_length)
                 or (kind is int and _INT64_MIN <= value <= _INT64_MAX)
                 or (kind is float and value - value == 0.0)  # finite: inf and NaN give NaN
-            ):
+            )
+            if not scalar:
                 value = to_attribute_value(value)
             span = self._span
-            if type(span) is _SdkSpan and span._end_time is None:
-                span._attributes[key] = value  # type: ignore[index]
-            else:
+            if type(span) is not _SdkSpan or span._end_time is not None:
                 span.set_attribute(key, value)
+            elif not (scalar and _store_scalar(span._attributes, key, value)):
+                span._attributes[key] = value  # type: ignore[index]
         except Exception:
             _internal_error("setting an attribute")
 
@@ -288,6 +290,31 @@ class Span:
             return f"<vaquero.Span {name!r} trace_id={self.trace_id} span_id={self.span_id}>"
         except Exception:
             return "<vaquero.Span>"
+
+
+def _store_scalar(store: Any, key: str, value: Any) -> bool:
+    """Write a validated scalar into the SDK's attribute store; False: let the store do it.
+
+    ``BoundedAttributes.__setitem__`` re-validates and re-cleans a value vaquero has already
+    made valid and bounded, which is three quarters of an attribute's cost. This does the
+    same bookkeeping under the store's own lock (a re-set key moves to the end, as there),
+    and leaves to the store every case it decides differently: an immutable store, a full
+    one (it evicts and counts), and a string over its own length limit (a provider's
+    ``SpanLimits`` may be stricter than vaquero's).
+    """
+    if type(store) is not BoundedAttributes or store._immutable:
+        return False
+    limit = store.max_value_len
+    if limit is not None and type(value) is str and len(value) > limit:
+        return False
+    with store._lock:
+        values = store._dict
+        if key in values:
+            del values[key]
+        elif store.maxlen is not None and len(values) >= store.maxlen:
+            return False
+        values[key] = value
+    return True
 
 
 class _NoopSpan(Span):
