@@ -144,3 +144,16 @@ def test_describe_masks_header_values():
     described = load_settings({"headers": {"authorization": "Bearer abc"}}, {}).describe()
     assert described["headers"] == {"authorization": "***"}
     assert "abc" not in repr(described)
+
+
+def test_unreadable_tls_files_are_named_as_argument_errors_and_env_warnings(tmp_path, caplog):
+    missing = str(tmp_path / "no-such-ca.pem")
+    with pytest.raises(ConfigError, match="certificate=.*no-such-ca.pem.*readable PEM file"):
+        load_settings({"certificate": missing}, {})
+    with caplog.at_level(logging.WARNING, logger="vaquero"):
+        settings = load_settings({}, {"OTEL_EXPORTER_OTLP_CLIENT_KEY": missing})
+    assert settings.client_key is None
+    assert "OTEL_EXPORTER_OTLP_CLIENT_KEY" in caplog.text and "no-such-ca.pem" in caplog.text
+    present = tmp_path / "ca.pem"
+    present.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert load_settings({"certificate": present}, {}).certificate == str(present)

@@ -226,6 +226,14 @@ def parse_bool(raw: str) -> bool:
     raise ValueError(raw)
 
 
+def _readable_file(raw: str) -> str:
+    """A TLS file is checked here, so a typo is named at configuration, not at first export."""
+    path = os.path.expanduser(raw)
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise ValueError(raw)
+    return path
+
+
 def _parse_positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
@@ -479,16 +487,16 @@ def load_settings(
         certificate=r.get(
             "certificate",
             (OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, OTEL_EXPORTER_OTLP_CERTIFICATE),
-            str, None, "a path to a PEM file",
+            _readable_file, None, "the path of a readable PEM file",
         ),
         client_key=r.get(
             "client_key", (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY, OTEL_EXPORTER_OTLP_CLIENT_KEY),
-            str, None, "a path to a PEM file",
+            _readable_file, None, "the path of a readable PEM file",
         ),
         client_certificate=r.get(
             "client_certificate",
             (OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE),
-            str, None, "a path to a PEM file",
+            _readable_file, None, "the path of a readable PEM file",
         ),
         sampler=sampler,
         sampler_arg=sampler_arg,
