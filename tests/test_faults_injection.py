@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
 import vaquero
-from vaquero import _agent, _spans
+from vaquero import _agent, _span_core, _spans
 from vaquero._batch import ExportQueue
 from vaquero.exporters.console import ConsoleTreeSpanExporter
 from vaquero.exporters.jsonl import JsonLinesSpanExporter
@@ -24,7 +24,7 @@ def _explode(*args, **kwargs):
 
 @pytest.fixture
 def fresh_internal_warning(monkeypatch):
-    monkeypatch.setattr(_spans, "_warned_internal", False)
+    monkeypatch.setattr(_span_core, "_warned_internal", False)
 
 
 def _user_workflow() -> str:
@@ -48,7 +48,7 @@ def test_attribute_normalisation_raising_never_reaches_user_code(
 
 
 def test_user_exception_passes_unchanged_when_vaquero_faults(monkeypatch, fresh_internal_warning):
-    monkeypatch.setattr(_spans, "mark_exception", _explode)
+    monkeypatch.setattr(_span_core, "mark_exception", _explode)
     error = KeyError("user's own")
 
     @vaquero.trace

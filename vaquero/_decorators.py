@@ -22,7 +22,7 @@ from typing import Any, TypeVar, overload
 
 from vaquero import _setup
 from vaquero._attributes import normalize_attributes, to_attribute_value
-from vaquero._spans import agent_attributes, close_span, open_span
+from vaquero._span_core import agent_attributes, close_span, open_span
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")

@@ -1,16 +1,13 @@
 """``vaquero.span()``: one class that is a sync and async context manager, a decorator and the
 handle users hold.
 
-It is a plain class calling ``start_span`` and ``attach`` directly rather than the SDK's
-generator-based ``start_as_current_span``: that saves a generator, a nested context manager
-and two frames per span, which is most of what the API costs. The open/close helpers here
-are shared with :mod:`vaquero._decorators` so both paths record errors identically.
+A plain class (not a generator-based context manager) so entering and leaving a span costs
+two method calls; the span itself is opened and closed by :mod:`vaquero._span_core`, the
+same code ``@vaquero.trace`` uses, so both record errors identically.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
@@ -23,126 +20,15 @@ from opentelemetry.sdk.trace import _Span as _SdkSpan
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from vaquero import _attributes, _setup
-from vaquero._agent import AGENT_CONTEXT_KEY, AGENT_NAME, INVOKE_AGENT, OPERATION_NAME
 from vaquero._attributes import INT64_MAX as _INT64_MAX
 from vaquero._attributes import INT64_MIN as _INT64_MIN
 from vaquero._attributes import normalize_attributes, to_attribute_key, to_attribute_value
-
-logger = logging.getLogger("vaquero")
+from vaquero._span_core import agent_attributes, close_span, internal_error, open_span
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-CANCELLED = "vaquero.cancelled"
-INTERRUPTED = "vaquero.interrupted"
-
 _set_span_in_context = trace.set_span_in_context
-_set_value = otel_context.set_value
 _ERROR = StatusCode.ERROR
-
-
-def _context_operations() -> tuple[Callable[[], Any], Callable[[Any], Any], Callable[[Any], Any]]:
-    """get/attach/detach of the current Context, as direct ContextVar calls when possible.
-
-    OpenTelemetry's default runtime context is a thin wrapper over one ``ContextVar``; each
-    of its functions costs two Python calls around a C one, six per span. When that default
-    is in use, vaquero calls the ContextVar itself; any other runtime context (selected by
-    ``OTEL_PYTHON_CONTEXT``) goes through the API as usual.
-    """
-    from contextvars import ContextVar
-
-    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
-
-    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
-    variable = getattr(runtime, "_current_context", None)
-    if type(runtime) is ContextVarsRuntimeContext and isinstance(variable, ContextVar):
-        return variable.get, variable.set, variable.reset
-    return otel_context.get_current, otel_context.attach, otel_context.detach
-
-
-_get_current, _attach, _detach = _context_operations()
-
-
-def agent_attributes(agent_name: str) -> dict[str, Any]:
-    return {AGENT_NAME: agent_name, OPERATION_NAME: INVOKE_AGENT}
-
-
-def open_span(
-    tracer: trace.Tracer,
-    name: str,
-    attributes: Mapping[str, Any] | None,
-    agent_name: str | None,
-    parent: otel_context.Context | None = None,
-    links: list[Link] | None = None,
-    kind: SpanKind = SpanKind.INTERNAL,
-) -> tuple[Any, object]:
-    """Start a span and make it current; never raises (returns a non-recording span).
-
-    The current context is read once and handed on explicitly: given ``None``, the SDK's
-    start_span, its parent-based sampler, every span processor and ``set_span_in_context``
-    would each look it up again (five lookups per span instead of one).
-    """
-    try:
-        if parent is None:
-            parent = _get_current()
-        span = tracer.start_span(name, parent, kind, attributes, links)
-        context = _set_span_in_context(span, parent)
-        if agent_name is not None:
-            context = _set_value(AGENT_CONTEXT_KEY, agent_name, context)
-        return span, _attach(context)
-    except Exception:
-        _internal_error("opening a span")
-        return trace.INVALID_SPAN, None
-
-
-def close_span(
-    span: Any, token: Any, exc: BaseException | None, recorded: object = None
-) -> None:
-    """End ``span``, recording ``exc`` unless the user already recorded that very object."""
-    try:
-        if exc is not None:
-            mark_exception(span, exc, recorded)
-        span.end()
-    except Exception:
-        _internal_error("closing a span")
-    if token is not None:
-        try:
-            _detach(token)
-        except Exception:
-            pass
-
-
-def mark_exception(span: Any, exc: BaseException, recorded: object = None) -> None:
-    """Cancellation and interpreter exit are not failures: mark them, do not mark ERROR."""
-    if isinstance(exc, asyncio.CancelledError):
-        span.set_attribute(CANCELLED, True)
-    elif isinstance(exc, (KeyboardInterrupt, SystemExit)):
-        span.set_attribute(INTERRUPTED, type(exc).__name__)
-    elif isinstance(exc, GeneratorExit):
-        return
-    else:
-        if exc is not recorded:
-            span.record_exception(exc, escaped=True)
-        span.set_status(Status(_ERROR, _describe(exc)))
-
-
-def _describe(exc: BaseException) -> str:
-    try:
-        message = str(exc)
-    except Exception:
-        message = "<unprintable>"
-    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    return to_attribute_value(text)  # type: ignore[return-value]
-
-
-_warned_internal = False
-
-
-def _internal_error(what: str) -> None:
-    """One log line for a vaquero fault, so a broken exporter cannot flood the host's logs."""
-    global _warned_internal
-    if not _warned_internal:
-        _warned_internal = True
-        logger.warning("vaquero: internal error while %s; tracing continues.", what, exc_info=True)
 
 
 def resolve_parent(parent: Any) -> otel_context.Context | None:
@@ -232,7 +118,7 @@ class Span:
             elif not (scalar and _store_scalar(span._attributes, key, value)):
                 span._attributes[key] = value  # type: ignore[index]
         except Exception:
-            _internal_error("setting an attribute")
+            internal_error("setting an attribute")
 
     def set_attributes(self, attributes: Mapping[Any, Any] | None = None, **attrs: Any) -> None:
         try:
@@ -242,7 +128,7 @@ class Span:
             if converted:
                 self._span.set_attributes(converted)
         except Exception:
-            _internal_error("setting attributes")
+            internal_error("setting attributes")
 
     def add_event(
         self, name: str, attributes: Mapping[Any, Any] | None = None, **attrs: Any
@@ -253,7 +139,7 @@ class Span:
                 converted.update(normalize_attributes(attrs))
             self._span.add_event(str(name), converted or None)
         except Exception:
-            _internal_error("adding an event")
+            internal_error("adding an event")
 
     def record_exception(
         self, exception: BaseException, attributes: Mapping[Any, Any] | None = None
@@ -263,7 +149,7 @@ class Span:
             self._span.record_exception(exception, normalize_attributes(attributes) or None)
             self._recorded = exception
         except Exception:
-            _internal_error("recording an exception")
+            internal_error("recording an exception")
 
     def set_status(self, status: Any, description: str | None = None) -> None:
         """Accepts ``"ok"``, ``"error"``, ``"unset"``, a ``StatusCode`` or a ``Status``."""
@@ -276,13 +162,13 @@ class Span:
             text = None if description is None else str(description)
             self._span.set_status(Status(status, text if status is _ERROR else None))
         except Exception:
-            _internal_error("setting a status")
+            internal_error("setting a status")
 
     def update_name(self, name: str) -> None:
         try:
             self._span.update_name(str(name))
         except Exception:
-            _internal_error("renaming a span")
+            internal_error("renaming a span")
 
     def __repr__(self) -> str:
         try:
@@ -391,7 +277,7 @@ class SpanScope(Span):
             try:
                 attributes = normalize_attributes(attrs)
             except Exception:
-                _internal_error("preparing a span")
+                internal_error("preparing a span")
         self._span, self._token = open_span(tracer, self._name, attributes, None)
         return self
 
@@ -406,7 +292,7 @@ class SpanScope(Span):
             parent = resolve_parent(parent_arg) if parent_arg is not None else None
             links = resolve_links(links_arg) if links_arg is not None else None
         except Exception:
-            _internal_error("preparing a span")
+            internal_error("preparing a span")
             attributes = parent = links = None
         self._span, self._token = open_span(
             tracer, self._name, attributes, agent, parent, links, kind
