@@ -74,7 +74,8 @@ def truncate(text: str) -> str:
     return text[:keep] + _TRUNCATION_MARK.format(len(text) - keep)
 
 
-def _float_value(value: float) -> float | str:
+def json_safe_float(value: float) -> float | str:
+    """NaN and infinities are not JSON numbers; proto3's JSON mapping spells them as strings."""
     if math.isfinite(value):
         return value
     if math.isnan(value):
@@ -117,7 +118,7 @@ def to_attribute_value(value: Any) -> AttributeValue:
     if kind is int:
         return value if INT64_MIN <= value <= INT64_MAX else str(value)
     if kind is float:
-        return _float_value(value)
+        return json_safe_float(value)
     if kind is list:
         native = _native_list(value)
         if native is not None:
@@ -185,7 +186,7 @@ def _jsonable(value: Any, depth: int, active: set[int]) -> Any:
     if isinstance(value, int):
         return value if INT64_MIN <= value <= INT64_MAX else str(value)
     if isinstance(value, float):
-        return _float_value(value)
+        return json_safe_float(value)
     if depth >= MAX_DEPTH:
         return "<max depth>"
     if isinstance(value, enum.Enum):
