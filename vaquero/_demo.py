@@ -15,15 +15,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import socket
 import sys
 import time
 import types
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from vaquero._exporters import DEFAULT_TRACES_FILE
+from vaquero._exporters import DEFAULT_TRACES_FILE, probe_endpoint
 
 EXAMPLES = (
     "01_sequential_registration.py",
@@ -35,7 +33,6 @@ EXAMPLES = (
 SIM_MODULE = "_sim"
 JAEGER_URL = "http://127.0.0.1:16686"
 PROBE_TIMEOUT_S = 0.3
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def add_command(subparsers: Any) -> None:
@@ -102,16 +99,7 @@ def find_examples_dir() -> Path | None:
 
 def collector_reachable(endpoint: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
     """A TCP connect to the endpoint's host:port; enough to tell 'nothing listening'."""
-    try:
-        parsed = urllib.parse.urlparse(endpoint)
-        host = parsed.hostname
-        port = parsed.port or _DEFAULT_PORTS.get(parsed.scheme, 4317)
-        if not host:
-            return False
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except (OSError, ValueError):
-        return False
+    return probe_endpoint(endpoint, timeout) is None
 
 
 def load_module(path: Path, name: str) -> types.ModuleType:

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 import threading
-import urllib.parse
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
 from vaquero._config import ConfigError, Settings, load_settings
-from vaquero._exporters import build_otlp_exporter
+from vaquero._exporters import build_otlp_exporter, probe_endpoint
 from vaquero._setup import build_resource
 
 DOCTOR_TIMEOUT_S = 5.0
+PROBE_TIMEOUT_S = 2.0
 
 
 def add_command(subparsers: Any) -> None:
@@ -52,22 +51,6 @@ def _test_span(settings: Settings) -> ReadableSpan:
     with provider.get_tracer("vaquero.doctor").start_as_current_span("vaquero.doctor") as span:
         span.set_attribute("vaquero.doctor", True)
     return keep.spans[0]
-
-
-def _reachability(endpoint: str) -> str | None:
-    """None when a TCP connection opens, else a sentence saying why not."""
-    parsed = urllib.parse.urlparse(endpoint)
-    host = parsed.hostname or "localhost"
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        with socket.create_connection((host, port), timeout=2.0):
-            return None
-    except socket.gaierror:
-        return f"the host {host!r} cannot be resolved"
-    except ConnectionRefusedError:
-        return f"nothing is listening at {host}:{port}"
-    except OSError as exc:
-        return f"{host}:{port} cannot be reached ({exc.strerror or exc})"
 
 
 def _send(settings: Settings, span: ReadableSpan) -> bool:
@@ -103,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     probe = replace(settings, timeout_s=min(settings.timeout_s, DOCTOR_TIMEOUT_S))
     span = _test_span(settings)
     trace_id = format(span.context.trace_id, "032x") if span.context else "?"
-    problem = _reachability(settings.endpoint)
+    problem = probe_endpoint(settings.endpoint, PROBE_TIMEOUT_S)
     delivered = problem is None and _send(probe, span)
     report["endpoint"] = settings.endpoint
     report["protocol"] = settings.protocol

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import socket
 import threading
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -136,6 +137,31 @@ def _read(path: str | None) -> bytes | None:
         return None
     with open(path, "rb") as handle:
         return handle.read()
+
+
+def probe_endpoint(endpoint: str, timeout: float) -> str | None:
+    """None when a TCP connection to the endpoint opens, else a sentence saying why not.
+
+    Used where a person is waiting for an answer (``vaquero doctor``, ``vaquero demo``),
+    never on an application's path.
+    """
+    try:
+        parsed = urllib.parse.urlparse(endpoint)
+        host = parsed.hostname
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    except ValueError:
+        return f"{endpoint!r} is not a URL with a valid port"
+    if not host:
+        return f"{endpoint!r} names no host"
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except socket.gaierror:
+        return f"the host {host!r} cannot be resolved"
+    except ConnectionRefusedError:
+        return f"nothing is listening at {host}:{port}"
+    except OSError as exc:
+        return f"{host}:{port} cannot be reached ({exc.strerror or exc})"
 
 
 def _export_timeout_s(settings: Settings) -> float:

@@ -254,8 +254,10 @@ def build_sampler(settings: Settings) -> otel_sampling.Sampler:
 # --- flush and shutdown ------------------------------------------------------------------------
 def flush(timeout: float) -> bool:
     current = _runtime
-    if current is None or current.shut_down:
-        return _tracer is None or current is None or not current.queues
+    if current is None:
+        return True  # nothing configured (yet, or disabled): nothing is waiting
+    if current.shut_down:
+        return not current.queues  # what was still queued at shutdown is already counted
     deadline = time.monotonic() + max(0.0, timeout)
     if current.owned:
         ok = True
