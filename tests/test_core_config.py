@@ -19,7 +19,7 @@ def test_defaults_without_environment():
     assert settings.exporters == ("otlp",)
     assert settings.protocol == "grpc"
     assert settings.endpoint == DEFAULT_GRPC_ENDPOINT
-    assert settings.shutdown_timeout_s == 2.0
+    assert settings.shutdown_timeout == 2.0
     assert settings.attribute_value_length == 8192
     assert settings.service_name != "unknown_service"
     assert settings.scrub is True and settings.pii == "keep"
@@ -48,8 +48,8 @@ def test_standard_otel_variables_are_honoured():
     assert s.protocol == "http/protobuf"
     assert s.endpoint == "http://collector:4318/v1/traces"
     assert s.headers == {"api-key": "secret=1", "x-tenant": "a"}
-    assert s.timeout_s == 2.5 and s.compression == "gzip"
-    assert (s.sampler, s.sampler_arg) == ("parentbased_traceidratio", 0.25)
+    assert s.timeout == 2.5 and s.compression == "gzip"
+    assert (s.sampler, s.sample_rate) == ("parentbased_traceidratio", 0.25)
     assert s.max_queue_size == 100 and s.schedule_delay_ms == 50
     assert s.attribute_value_length == 1024
 
@@ -81,7 +81,7 @@ def test_init_arguments_override_environment():
     s = load_settings({"exporters": ["none"], "console": True, "sample_rate": 0.5,
                        "endpoint": "http://other:4317", "headers": {"a": "b"}}, env)
     assert s.exporters == ("none",) and s.console is True
-    assert (s.sampler, s.sampler_arg) == ("parentbased_traceidratio", 0.5)
+    assert (s.sampler, s.sample_rate) == ("parentbased_traceidratio", 0.5)
     assert s.endpoint == "http://other:4317" and s.headers == {"a": "b"}
 
 

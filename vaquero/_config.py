@@ -1,20 +1,34 @@
-"""One frozen :class:`Settings` object, resolved once from every configuration source.
+"""Configuration as one table: every option is one row of :data:`OPTIONS`.
 
-Precedence: ``init()`` keyword arguments > ``VAQUERO_*`` variables > standard ``OTEL_*``
-variables > defaults. Every variable is named exactly once, as a constant, so a reader can
-grep for it and the ``vaquero doctor`` output can list them.
+A row names the ``init()`` argument (which is also the :class:`Settings` field), the
+environment variables that set it (the standard ``OTEL_*`` name wherever OpenTelemetry has
+one, a ``VAQUERO_*`` name only where it has none), how text from a variable is parsed, how
+an argument value is checked, the default and a one-line description. ``load_settings`` is a
+loop over the table, ``init()``'s signature and the README's configuration table are checked
+against it by the tests, so an option cannot exist in one place and be missing in another.
+
+Precedence: ``init()`` argument > ``VAQUERO_*`` variable > ``OTEL_*`` variable > default.
+Within a row the most specific variable comes first (``..._TRACES_...`` before the generic one).
 
 Bad values are treated differently by source, on purpose:
 
-* a bad *keyword argument* is a programming error visible at the call site, so ``init()``
-  raises :class:`ConfigError` naming the argument and the accepted values;
+* a bad *argument* is a programming error visible at the call site, so ``init()`` raises
+  :class:`ConfigError` (and nothing else, whatever the value) naming the argument and what it
+  accepts;
 * a bad *environment value* must never take a production service down (an operator typo
-  should cost telemetry, not the application), so it is reported once as a warning naming
-  the variable, the value and the fix, and the default is used instead.
+  should cost telemetry, not the application), so it gives exactly one warning naming the
+  variable, what is wrong and the value in force (the next variable of the row, else the
+  default). Values that are only out of range (a timeout of ``1e10``) are clamped to the
+  nearest usable value, with the same single warning.
+
+Secrets never appear in a message: header values and the PII key are hidden, and the
+userinfo of an endpoint URL (``http://user:password@host``) is masked by
+:func:`mask_endpoint` wherever an endpoint is shown.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
 import os
@@ -23,7 +37,7 @@ import sys
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Final
 
 logger = logging.getLogger("vaquero")
 
@@ -76,6 +90,13 @@ HTTP_TRACES_PATH = "/v1/traces"
 DEFAULT_ATTRIBUTE_VALUE_LENGTH = 8 * 1024
 DEFAULT_SHUTDOWN_TIMEOUT_S = 2.0
 
+# Every duration is clamped to ten minutes: longer than any orchestrator's grace period, far
+# below what the timers accept (``threading.TIMEOUT_MAX``; ``1e10`` s overflowed at exit).
+MAX_DURATION_S = 600.0
+# What "wait without limit" (``flush(math.inf)``) means to a timer: 11.6 days, still far
+# below ``threading.TIMEOUT_MAX`` on every platform.
+UNBOUNDED_WAIT_S = 1e6
+
 PROTOCOLS = ("grpc", "http/protobuf")
 EXPORTER_NAMES = ("otlp", "console", "none", "vaquero_console", "vaquero_file")
 SAMPLERS = (
@@ -91,6 +112,26 @@ COMPRESSIONS = ("none", "gzip")
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
+# The characters of an HTTP header name (RFC 9110 "token"); gRPC metadata keys are a subset
+# once lower-cased, which the gRPC exporter does.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# A header value gRPC and HTTP both accept: printable ASCII and space, nothing else (a CR or
+# LF would split the header; gRPC's C core rejects and logs at every export attempt).
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
+_SHOWN_MAX = 120  # characters of a bad value quoted in a message
+
+
+class NotPassed(enum.Enum):
+    """The type of :data:`NOT_PASSED`: an ``init()`` argument the caller left out."""
+
+    NOT_PASSED = "NOT_PASSED"
+
+    def __repr__(self) -> str:
+        return "NOT_PASSED"
+
+
+NOT_PASSED: Final = NotPassed.NOT_PASSED
+"""The default of every ``init()`` argument: "not passed, use the environment"."""
 
 
 class ConfigError(ValueError):
@@ -102,25 +143,26 @@ class Settings:
     """Everything vaquero needs to build its pipeline, resolved once.
 
     Frozen so that two ``init()`` calls can be compared field by field and a running
-    pipeline can never be mutated behind its back.
+    pipeline can never be mutated behind its back. One field per row of :data:`OPTIONS`, in
+    the same order (a test checks it).
     """
 
     disabled: bool = False
+    resource_attributes: Mapping[str, str] = field(default_factory=dict)
     service_name: str = "python"
     agent_name: str | None = None
-    resource_attributes: Mapping[str, str] = field(default_factory=dict)
     exporters: tuple[str, ...] = ("otlp",)
     protocol: str = "grpc"
     endpoint: str = DEFAULT_GRPC_ENDPOINT
     headers: Mapping[str, str] = field(default_factory=dict)
-    timeout_s: float = 10.0
+    timeout: float = 10.0
     compression: str = "none"
     insecure: bool | None = None
     certificate: str | None = None
     client_key: str | None = None
     client_certificate: str | None = None
     sampler: str = "parentbased_always_on"
-    sampler_arg: float | None = None
+    sample_rate: float | None = None
     console: bool = False
     traces_file: str | None = None
     schedule_delay_ms: float = 1000.0
@@ -128,7 +170,7 @@ class Settings:
     max_queue_size: int = 2048
     max_export_batch_size: int = 512
     attribute_value_length: int = DEFAULT_ATTRIBUTE_VALUE_LENGTH
-    shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT_S
     scrub: bool = True
     scrub_patterns: tuple[str, ...] = ()
     scrub_allow: tuple[str, ...] = ()
@@ -137,87 +179,41 @@ class Settings:
     pii_key: str | None = field(default=None, repr=False)
 
     def describe(self) -> dict[str, Any]:
-        """The settings as a printable dict, with header values masked."""
-        shown: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            if name == "headers":
-                value = {key: "***" for key in value}
-            elif name == "pii_key" and value is not None:
-                value = "***"
-            elif isinstance(value, Mapping):
-                value = dict(value)
-            shown[name] = value
-        return shown
+        """The settings as a printable dict: header values, keys and endpoint userinfo masked."""
+        return {option.name: option.show(getattr(self, option.name)) for option in OPTIONS}
 
 
-def _warn_bad_env(name: str, raw: str, expected: str, default: object) -> None:
-    logger.warning(
-        "vaquero: ignoring %s=%r: expected %s. Using the default (%r); fix or unset %s.",
-        name,
-        raw,
-        expected,
-        default,
-        name,
-    )
+def mask_endpoint(url: str) -> str:
+    """``url`` with any userinfo (``user:password@``) replaced by ``***@``, for printing.
 
-
-T = TypeVar("T")
-
-
-class _Resolver:
-    """Reads one value from kwargs, then the environment, then a default.
-
-    Keeps the precedence and the error policy (raise for kwargs, warn for env) in one place.
+    Works on text that is not a valid URL too (a bad variable is quoted in a warning), and
+    masks up to the *last* ``@`` so that a password holding ``@`` or ``/`` is hidden whole.
+    Over-masking an odd URL is harmless; printing a credential is not.
     """
-
-    def __init__(self, overrides: Mapping[str, Any], environ: Mapping[str, str]) -> None:
-        self._overrides = overrides
-        self._env = environ
-
-    def env(self, *names: str) -> tuple[str, str] | None:
-        """The first set (non-empty) variable among ``names``, most specific first."""
-        for name in names:
-            raw = self._env.get(name)
-            if raw is not None and raw.strip() != "":
-                return name, raw.strip()
-        return None
-
-    def get(
-        self,
-        arg: str | None,
-        env_names: tuple[str, ...],
-        parse: Callable[[str], T],
-        default: T,
-        expected: str,
-    ) -> T:
-        """``arg`` is the ``init()`` keyword that may override the variables (None: none may)."""
-        value = self._overrides.get(arg) if arg is not None else None
-        if value is not None:
-            try:
-                return parse(value if isinstance(value, str) else str(_check_type(value, default)))
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(f"vaquero.init({arg}={value!r}): expected {expected}.") from exc
-        found = self.env(*env_names)
-        if found is None:
-            return default
-        name, raw = found
-        try:
-            return parse(raw)
-        except (ValueError, TypeError):
-            _warn_bad_env(name, raw, expected, default)
-            return default
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    if "@" not in rest:
+        return url
+    return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"
 
 
-def _check_type(value: Any, default: Any) -> Any:
-    if default is None or isinstance(value, type(default)):
-        return value
-    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    raise TypeError(type(value).__name__)
+# --- parsing text from a variable ------------------------------------------------------------
+class _Rejected(ValueError):
+    """A value that cannot be used; ``str()`` says what is wrong with it."""
+
+
+class _Adjusted(Exception):
+    """A value usable only once changed (clamped, bad parts dropped); carries the result."""
+
+    def __init__(self, value: object, problem: str) -> None:
+        super().__init__(problem)
+        self.value = value
+        self.problem = problem
 
 
 def parse_bool(raw: str) -> bool:
+    """``true``/``1``/``yes``/``on`` or ``false``/``0``/``no``/``off``, any case."""
     lowered = raw.strip().lower()
     if lowered in _TRUE:
         return True
@@ -226,12 +222,18 @@ def parse_bool(raw: str) -> bool:
     raise ValueError(raw)
 
 
-def _readable_file(raw: str) -> str:
-    """A TLS file is checked here, so a typo is named at configuration, not at first export."""
-    path = os.path.expanduser(raw)
-    if not os.path.isfile(path) or not os.access(path, os.R_OK):
-        raise ValueError(raw)
-    return path
+def _parse_text(raw: str) -> str:
+    return raw
+
+
+def _parse_choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        lowered = raw.strip().lower()
+        if lowered not in options:
+            raise ValueError(raw)
+        return lowered
+
+    return parse
 
 
 def _parse_positive_int(raw: str) -> int:
@@ -241,21 +243,28 @@ def _parse_positive_int(raw: str) -> int:
     return value
 
 
-def _parse_non_negative_float(raw: str) -> float:
-    value = float(raw)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(raw)
+def _parse_duration(scale: float, maximum: float, unit: str) -> Callable[[str], float]:
+    """A non-negative number, times ``scale``, clamped to ``maximum`` (``inf`` included)."""
+
+    def parse(raw: str) -> float:
+        return _clamped_duration(float(raw) * scale, maximum, unit)
+
+    return parse
+
+
+def _clamped_duration(value: float, maximum: float, unit: str) -> float:
+    if math.isnan(value) or value < 0:
+        raise ValueError(value)
+    if value > maximum:
+        raise _Adjusted(maximum, f"above the maximum of {maximum:g} {unit}")
     return value
 
 
-def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        lowered = raw.strip().lower()
-        if lowered not in options:
-            raise ValueError(raw)
-        return lowered
-
-    return parse
+def _parse_sample_rate(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:  # NaN fails this too
+        raise ValueError(raw)
+    return value
 
 
 def parse_key_value_list(raw: str) -> dict[str, str]:
@@ -271,6 +280,30 @@ def parse_key_value_list(raw: str) -> dict[str, str]:
     return result
 
 
+def _check_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Header names and values every transport accepts; the message never quotes a value."""
+    for position, (name, value) in enumerate(headers.items(), start=1):
+        if not _HEADER_NAME.fullmatch(name):
+            raise _Rejected(
+                f"header #{position} has a name that is not a valid header name "
+                "(letters, digits and !#$%&'*+-.^_`|~ only)"
+            )
+        if not _HEADER_VALUE.fullmatch(value):
+            raise _Rejected(
+                f"the value of header {name!r} holds a character that is not printable ASCII "
+                "(a line break such as %0A, a control or non-ASCII character)"
+            )
+    return dict(headers)
+
+
+def _parse_headers(raw: str) -> dict[str, str]:
+    try:
+        headers = parse_key_value_list(raw)
+    except ValueError:
+        raise _Rejected("expected 'key=value,key2=value2' (URL-encoded)") from None
+    return _check_headers(headers)
+
+
 def _parse_exporters(raw: str) -> tuple[str, ...]:
     names = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
     if not names or any(name not in EXPORTER_NAMES for name in names):
@@ -280,13 +313,468 @@ def _parse_exporters(raw: str) -> tuple[str, ...]:
     return names
 
 
-def _parse_sample_rate(raw: str) -> float:
-    value = float(raw)
-    if not 0.0 <= value <= 1.0:
+def _parse_endpoint(raw: str) -> str:
+    """An http(s) URL with a host and a valid port, usable as is by both OTLP exporters."""
+    if not raw.isascii() or not raw.isprintable() or " " in raw:
+        raise _Rejected(
+            "expected a URL such as 'http://localhost:4317' (printable ASCII, no spaces; "
+            "write an international host name in its xn-- form)"
+        )
+    try:
+        parsed = urllib.parse.urlsplit(raw)
+        parsed.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+        host = parsed.hostname
+    except ValueError as exc:
+        raise _Rejected(f"not a valid URL ({exc})") from None
+    if parsed.scheme not in ("http", "https") or not host:
+        raise _Rejected("expected a URL such as 'http://localhost:4317'")
+    return raw
+
+
+def _readable_file(raw: str) -> str:
+    """A TLS file is checked here, so a typo is named at configuration, not at first export."""
+    path = os.path.expanduser(raw)
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
         raise ValueError(raw)
+    return path
+
+
+def _parse_path(raw: str) -> str:
+    os.fsencode(raw)  # raises for text the file system cannot name
+    if "\x00" in raw:
+        raise ValueError(raw)
+    return raw
+
+
+def _parse_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _parse_patterns(raw: str) -> tuple[str, ...]:
+    """Extra secret-key regexes: one that does not compile is dropped, the others apply."""
+    patterns = _parse_list(raw)
+    bad = [p for p in patterns if not _compiles(p)]
+    if bad:
+        raise _Adjusted(
+            tuple(p for p in patterns if p not in bad),
+            f"{_shown(bad)} are not valid regular expressions (the others apply)",
+        )
+    return patterns
+
+
+def _compiles(pattern: str) -> bool:
+    try:
+        re.compile(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return False
+    return True
+
+
+# --- checking an init() argument -------------------------------------------------------------
+# Each returns the value in the Settings field's type, or raises (anything: the loop turns
+# it into a ConfigError), or raises _Adjusted to clamp with a warning.
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _utf8(value: str) -> str:
+    value.encode("utf-8")  # a lone surrogate would break the exporters' encoders later
     return value
 
 
+def _arg_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return parse_bool(value)
+    raise TypeError(value)
+
+
+def _arg_text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return _utf8(value)
+
+
+def _arg_service_name(value: object) -> str | NotPassed:
+    """An empty name means "not passed": the environment and the program's name apply."""
+    return _arg_text(value) or NOT_PASSED
+
+
+def _arg_choice(options: tuple[str, ...]) -> Callable[[object], str]:
+    parse = _parse_choice(options)
+
+    def accept(value: object) -> str:
+        return parse(_arg_text(value))
+
+    return accept
+
+
+def _arg_positive_int(value: object) -> int:
+    if isinstance(value, str):
+        return _parse_positive_int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise TypeError(value)
+    return int(value)
+
+
+def _arg_duration(maximum: float, unit: str, text: bool) -> Callable[[object], float]:
+    """A number of ``unit``; ``text`` says whether a numeric string is accepted too."""
+
+    def accept(value: object) -> float:
+        if text and isinstance(value, str):
+            value = float(value)
+        if not _is_number(value):
+            raise TypeError(value)
+        return _clamped_duration(float(value), maximum, unit)  # type: ignore[arg-type]
+
+    return accept
+
+
+def _arg_sample_rate(value: object) -> float:
+    if not _is_number(value):
+        raise TypeError(value)
+    rate = float(value)  # type: ignore[arg-type]
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(value)
+    return rate
+
+
+def _arg_mapping(value: object) -> dict[str, str]:
+    if isinstance(value, str):
+        return parse_key_value_list(value)
+    if isinstance(value, Mapping):
+        return {_utf8(str(k)): _utf8(str(v)) for k, v in value.items()}
+    raise TypeError(value)
+
+
+def _arg_headers(value: object) -> dict[str, str]:
+    return _check_headers(_arg_mapping(value))
+
+
+def _arg_exporters(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return _parse_exporters(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return _parse_exporters(",".join(value))
+    raise TypeError(value)
+
+
+def _arg_endpoint(value: object) -> str:
+    return _parse_endpoint(_arg_text(value))
+
+
+def _arg_path(value: object) -> str:
+    path = os.fspath(value)  # type: ignore[call-overload]
+    if not isinstance(path, str):
+        raise TypeError(value)
+    return _parse_path(path)
+
+
+def _arg_file(value: object) -> str:
+    return _readable_file(_arg_path(value))
+
+
+def _arg_strings(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise TypeError(value)
+    return tuple(_utf8(v) for v in value)
+
+
+def _arg_patterns(value: object) -> tuple[str, ...]:
+    patterns = _arg_strings(value)
+    for pattern in patterns:
+        if not _compiles(pattern):
+            raise _Rejected(f"{_shown(pattern)} is not a valid regular expression")
+    return patterns
+
+
+def _arg_callable(value: object) -> Callable[[Any], object]:
+    if not callable(value):
+        raise TypeError(value)
+    return value
+
+
+# --- showing values without leaking them --------------------------------------------------------
+def _shown(value: object) -> str:
+    """A short, ASCII-only, never-raising rendering of any value, for messages."""
+    try:
+        text = ascii(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 4] + "...'"
+
+
+def _as_is(value: Any) -> Any:
+    return dict(value) if isinstance(value, Mapping) else value
+
+
+def _hide_values(value: Any) -> Any:
+    return {key: "***" for key in value} if isinstance(value, Mapping) else "***"
+
+
+def _hide(value: Any) -> Any:
+    return None if value is None else "***"
+
+
+def _mask_url(value: Any) -> Any:
+    return mask_endpoint(value) if isinstance(value, str) else value
+
+
+def _shown_url(raw: str) -> str:
+    return _shown(mask_endpoint(raw))
+
+
+def _hidden_text(raw: str) -> str:
+    return "<value hidden>"
+
+
+# --- the table ---------------------------------------------------------------------------------
+Resolved = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One configuration option: one ``init()`` argument, one ``Settings`` field, one row.
+
+    ``parse`` turns a variable's (stripped, non-empty) text into the field's value and
+    ``accept`` checks an argument; both raise to reject and raise ``_Adjusted`` to clamp.
+    ``default_from`` computes a default from the options resolved before this one, and
+    ``finish`` adjusts a value by where it came from (the endpoint's path rules).
+    """
+
+    name: str
+    env: tuple[str, ...]
+    parse: Callable[[str], Any] | None
+    accept: Callable[[Any], Any]
+    default: Any
+    expected: str
+    doc: str
+    default_doc: str = ""
+    default_from: Callable[[Resolved], Any] | None = None
+    finish: Callable[[Any, str, Resolved], Any] | None = None
+    arg_extends_env: bool = False
+    show: Callable[[Any], Any] = _as_is
+    show_text: Callable[[str], str] = _shown
+
+
+def _service_name_default(resolved: Resolved) -> str:
+    return str(resolved["resource_attributes"].get("service.name") or default_service_name())
+
+
+def _endpoint_default(resolved: Resolved) -> str:
+    return DEFAULT_GRPC_ENDPOINT if resolved["protocol"] == "grpc" else DEFAULT_HTTP_ENDPOINT
+
+
+def _endpoint_finish(value: str, source: str, resolved: Resolved) -> str:
+    """The OTLP spec's rule: the signal-specific variable is used verbatim; the generic one
+    (and ``init(endpoint=...)``) gets ``/v1/traces`` appended for HTTP unless already there."""
+    if source == OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or resolved["protocol"] == "grpc":
+        return value
+    if value.rstrip("/").endswith(HTTP_TRACES_PATH):
+        return value
+    return value.rstrip("/") + HTTP_TRACES_PATH
+
+
+_BOOL = "true or false"
+_PEM = "the path of a readable PEM file"
+_MS = "a number of milliseconds"
+
+# fmt: off
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "disabled", (OTEL_SDK_DISABLED,), parse_bool, _arg_bool, False, _BOOL,
+        doc="`true`: every vaquero call is a cheap no-op and no thread starts",
+        default_doc="`false`",
+    ),
+    Option(
+        "resource_attributes", (OTEL_RESOURCE_ATTRIBUTES,), parse_key_value_list, _arg_mapping,
+        {}, "'key=value,key2=value2' (URL-encoded) or a dict of strings",
+        doc="extra resource attributes, `k=v,k2=v2`; the argument adds to the variable",
+        arg_extends_env=True,
+    ),
+    Option(
+        "service_name", (OTEL_SERVICE_NAME,), _parse_text, _arg_service_name, None, "a string",
+        doc="`service.name` (never `unknown_service`)",
+        default_doc="`service.name` from the resource attributes, else the program's name",
+        default_from=_service_name_default,
+    ),
+    Option(
+        "agent_name", (VAQUERO_AGENT_NAME,), _parse_text, _arg_text, None, "a string",
+        doc="resource attribute `gen_ai.agent.name`, for a one-agent process",
+    ),
+    Option(
+        "exporters", (OTEL_TRACES_EXPORTER,), _parse_exporters, _arg_exporters, ("otlp",),
+        f"a comma-separated list (or a list) of names from {EXPORTER_NAMES}",
+        doc="`otlp`, `console` (the SDK's JSON dump), `vaquero_console` (trees), "
+        "`vaquero_file` (OTLP JSON lines), `none`",
+        default_doc="`otlp`",
+    ),
+    Option(
+        "protocol", (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_PROTOCOL),
+        _parse_choice(PROTOCOLS), _arg_choice(PROTOCOLS), "grpc", f"one of {PROTOCOLS}",
+        doc="`grpc` or `http/protobuf`",
+        default_doc="`grpc`",
+    ),
+    Option(
+        "endpoint", (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT),
+        _parse_endpoint, _arg_endpoint, None, "a URL such as 'http://localhost:4317'",
+        doc="per the OTLP spec, the generic variable and the argument get `/v1/traces` "
+        "appended for HTTP; userinfo (`user:password@`) is never printed",
+        default_doc="`http://localhost:4317` (gRPC), `http://localhost:4318/v1/traces` (HTTP)",
+        default_from=_endpoint_default,
+        finish=_endpoint_finish,
+        show=_mask_url,
+        show_text=_shown_url,
+    ),
+    Option(
+        "headers", (OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_HEADERS),
+        _parse_headers, _arg_headers, {},
+        "'key=value,key2=value2' (URL-encoded) or a dict, values printable ASCII",
+        doc="`k=v,k2=v2`, URL-encoded; values must be printable ASCII and are never printed",
+        show=_hide_values,
+        show_text=_hidden_text,
+    ),
+    Option(
+        "timeout", (OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT),
+        _parse_duration(0.001, MAX_DURATION_S, "s"), _arg_duration(MAX_DURATION_S, "s", False),
+        10.0, "a number of seconds (of milliseconds in the variables)",
+        doc="per export request: seconds in the argument, milliseconds in the variables; "
+        "at most 600 s",
+        default_doc="10 s",
+    ),
+    Option(
+        "compression", (OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, OTEL_EXPORTER_OTLP_COMPRESSION),
+        _parse_choice(COMPRESSIONS), _arg_choice(COMPRESSIONS), "none",
+        f"one of {COMPRESSIONS}",
+        doc="`none` or `gzip`",
+        default_doc="`none`",
+    ),
+    Option(
+        "insecure", (OTEL_EXPORTER_OTLP_TRACES_INSECURE, OTEL_EXPORTER_OTLP_INSECURE),
+        parse_bool, _arg_bool, None, _BOOL,
+        doc="plaintext gRPC",
+        default_doc="from the scheme",
+    ),
+    Option(
+        "certificate", (OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, OTEL_EXPORTER_OTLP_CERTIFICATE),
+        _readable_file, _arg_file, None, _PEM,
+        doc="TLS with a custom CA",
+    ),
+    Option(
+        "client_key", (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY, OTEL_EXPORTER_OTLP_CLIENT_KEY),
+        _readable_file, _arg_file, None, _PEM,
+        doc="mTLS: the client's private key",
+    ),
+    Option(
+        "client_certificate",
+        (OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE),
+        _readable_file, _arg_file, None, _PEM,
+        doc="mTLS: the client's certificate",
+    ),
+    Option(
+        "sampler", (OTEL_TRACES_SAMPLER,), _parse_choice(SAMPLERS), _arg_choice(SAMPLERS),
+        "parentbased_always_on", f"one of {SAMPLERS}",
+        doc="the head sampler; `init(sample_rate=r)` alone means `parentbased_traceidratio`",
+        default_doc="`parentbased_always_on`",
+    ),
+    Option(
+        "sample_rate", (OTEL_TRACES_SAMPLER_ARG,), _parse_sample_rate, _arg_sample_rate, None,
+        "a number from 0 to 1",
+        doc="the ratio of the `traceidratio` samplers",
+        default_doc="1.0",
+    ),
+    Option(
+        "console", (VAQUERO_CONSOLE,), parse_bool, _arg_bool, False, _BOOL,
+        doc="add the console tree exporter",
+        default_doc="`false`",
+    ),
+    Option(
+        "traces_file", (VAQUERO_TRACES_FILE,), _parse_path, _arg_path, None, "a file path",
+        doc="add the OTLP-JSON-lines file exporter writing there",
+    ),
+    Option(
+        "schedule_delay_ms", (OTEL_BSP_SCHEDULE_DELAY,),
+        _parse_duration(1.0, MAX_DURATION_S * 1000, "ms"),
+        _arg_duration(MAX_DURATION_S * 1000, "ms", True), 1000.0, _MS,
+        doc="the export queue's wait between batches; at most 600000 ms",
+        default_doc="1000 ms",
+    ),
+    Option(
+        "export_timeout_ms", (OTEL_BSP_EXPORT_TIMEOUT,),
+        _parse_duration(1.0, MAX_DURATION_S * 1000, "ms"),
+        _arg_duration(MAX_DURATION_S * 1000, "ms", True), 30000.0, _MS,
+        doc="caps `timeout` for one export; at most 600000 ms",
+        default_doc="30000 ms",
+    ),
+    Option(
+        "max_queue_size", (OTEL_BSP_MAX_QUEUE_SIZE,), _parse_positive_int, _arg_positive_int,
+        2048, "a positive integer",
+        doc="spans waiting for export; a full queue drops and counts",
+        default_doc="2048",
+    ),
+    Option(
+        "max_export_batch_size", (OTEL_BSP_MAX_EXPORT_BATCH_SIZE,), _parse_positive_int,
+        _arg_positive_int, 512, "a positive integer",
+        doc="spans per export request",
+        default_doc="512",
+    ),
+    Option(
+        "attribute_value_length",
+        (OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT),
+        _parse_positive_int, _arg_positive_int, DEFAULT_ATTRIBUTE_VALUE_LENGTH,
+        "a positive integer",
+        doc="longer strings are cut with a `…[truncated N chars]` marker",
+        default_doc="8192",
+    ),
+    Option(
+        "shutdown_timeout", (VAQUERO_SHUTDOWN_TIMEOUT,),
+        _parse_duration(1.0, MAX_DURATION_S, "s"), _arg_duration(MAX_DURATION_S, "s", True),
+        DEFAULT_SHUTDOWN_TIMEOUT_S, "a number of seconds",
+        doc="the most exit may wait for export, even with the collector gone; at most 600 s",
+        default_doc="2 s",
+    ),
+    Option(
+        "scrub", (VAQUERO_SCRUB,), parse_bool, _arg_bool, True, _BOOL,
+        doc="secret scrubbing on the export side (rules in `vaquero/_scrub.py`)",
+        default_doc="`true`",
+    ),
+    Option(
+        "scrub_patterns", (VAQUERO_SCRUB_PATTERNS,), _parse_patterns, _arg_patterns, (),
+        "a list of regular expressions (comma-separated in the variable)",
+        doc="extra regexes for secret attribute keys; a bad one in the variable is skipped",
+    ),
+    Option(
+        "scrub_allow", (VAQUERO_SCRUB_ALLOW,), _parse_list, _arg_strings, (),
+        "a list of attribute keys (comma-separated in the variable)",
+        doc="attribute keys never scrubbed",
+    ),
+    Option(
+        "scrub_callback", (), None, _arg_callable, None, "a function",
+        doc="`f(match) -> str | None`: the replacement for one finding (None: the marker)",
+    ),
+    Option(
+        "pii", (VAQUERO_PII,), _parse_choice(PII_MODES), _arg_choice(PII_MODES), "keep",
+        f"one of {PII_MODES}",
+        doc="`keep`, `hash` (keyed HMAC, the key is `pii_key`) or `drop` e-mail-like keys and "
+        "values. `keep` is the default because the guide's own workflows record `user_email` "
+        "for debugging; what to do with PII is the operator's policy",
+        default_doc="`keep`",
+    ),
+    Option(
+        "pii_key", (VAQUERO_PII_KEY,), _parse_text, _arg_text, None, "a string",
+        doc="the HMAC key of `pii=hash`; never printed",
+        show=_hide,
+        show_text=_hidden_text,
+    ),
+)
+# fmt: on
+OPTION_NAMES: Final = tuple(option.name for option in OPTIONS)
+
+
+# --- resolution --------------------------------------------------------------------------------
 def default_service_name() -> str:
     """The program's name, so Jaeger never shows ``unknown_service``."""
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
@@ -298,335 +786,171 @@ def default_service_name() -> str:
     return base
 
 
-def _exporter_list(value: Any) -> tuple[str, ...]:
-    try:
-        if isinstance(value, str):
-            return _parse_exporters(value)
-        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            return _parse_exporters(",".join(value))
-    except ValueError:
-        pass
-    raise ConfigError(
-        f"vaquero.init(exporters={value!r}): expected a list of names from {EXPORTER_NAMES}."
-    )
-
-
-def _mapping_arg(arg: str, value: Any) -> dict[str, str]:
-    if isinstance(value, str):
-        try:
-            return parse_key_value_list(value)
-        except ValueError as exc:
-            raise ConfigError(f"vaquero.init({arg}={value!r}): expected 'k=v,k2=v2'.") from exc
-    if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items()}
-    raise ConfigError(f"vaquero.init({arg}={value!r}): expected a dict of strings.")
-
-
-KNOWN_ARGS = frozenset(
-    {
-        "service_name",
-        "agent_name",
-        "endpoint",
-        "protocol",
-        "headers",
-        "exporters",
-        "sample_rate",
-        "resource_attributes",
-        "console",
-        "traces_file",
-        "timeout",
-        "compression",
-        "insecure",
-        "certificate",
-        "client_key",
-        "client_certificate",
-        "shutdown_timeout",
-        "max_queue_size",
-        "max_export_batch_size",
-        "schedule_delay_ms",
-        "attribute_value_length",
-        "scrub",
-        "scrub_patterns",
-        "scrub_allow",
-        "scrub_callback",
-        "pii",
-        "disabled",
-    }
-)
-
-
 def load_settings(
     overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
-    """Resolve :class:`Settings`; raises :class:`ConfigError` only for bad ``overrides``."""
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    unknown = set(overrides) - KNOWN_ARGS
+    """Resolve :class:`Settings` from ``overrides`` (``init()`` arguments) over ``environ``.
+
+    An override that is None or :data:`NOT_PASSED` counts as not passed.
+
+    Raises:
+        ConfigError: for an unknown or unusable override, and for nothing else; the
+            environment only ever causes warnings (at most one per variable).
+    """
+    passed = {
+        name: value
+        for name, value in (overrides or {}).items()
+        if value is not None and value is not NOT_PASSED
+    }
+    unknown = sorted(set(passed) - set(OPTION_NAMES))
     if unknown:
         raise ConfigError(
-            f"vaquero.init() got unknown argument(s) {sorted(unknown)}; "
-            f"accepted: {sorted(KNOWN_ARGS)}."
+            f"vaquero.init() got unknown argument(s) {unknown}; accepted: {sorted(OPTION_NAMES)}."
         )
     env = os.environ if environ is None else environ
-    r = _Resolver(overrides, env)
+    resolved: dict[str, Any] = {}
+    for option in OPTIONS:
+        resolved[option.name] = _resolve(option, passed, env, resolved)
+    if "sample_rate" in passed and "sampler" not in passed:
+        resolved["sampler"] = "parentbased_traceidratio"
+    return Settings(**resolved)
 
-    disabled = r.get("disabled", (OTEL_SDK_DISABLED,), parse_bool, False, "true or false")
 
-    resource_attributes: dict[str, str] = {}
-    found = r.env(OTEL_RESOURCE_ATTRIBUTES)
-    if found:
-        try:
-            resource_attributes = parse_key_value_list(found[1])
-        except ValueError:
-            _warn_bad_env(found[0], found[1], "'key=value,key2=value2'", {})
-    if "resource_attributes" in overrides:
-        resource_attributes.update(
-            _mapping_arg("resource_attributes", overrides["resource_attributes"])
+def _resolve(
+    option: Option, passed: Mapping[str, Any], env: Mapping[str, str], resolved: Resolved
+) -> Any:
+    """One row: the argument if passed, else the first usable variable, else the default.
+
+    Each unusable variable gives one warning, issued once the value in force is known.
+    """
+    value: Any = NOT_PASSED
+    source = "init()"
+    if option.name in passed:
+        value = _accept(option, passed[option.name])
+    unusable: list[tuple[str, str, str]] = []
+    if value is NOT_PASSED or option.arg_extends_env:
+        found = _from_environment(option, env, unusable)
+        if found is not None and value is NOT_PASSED:
+            value, source = found
+        elif found is not None:
+            value = {**found[0], **value}
+    if value is NOT_PASSED:
+        value, source = _default(option, resolved), "the default"
+    elif option.finish is not None:
+        value = option.finish(value, source, resolved)
+    for name, shown, problem in unusable:
+        in_force = _shown(option.show(value))
+        logger.warning(
+            "vaquero: ignoring %s=%s: %s. Using %s; fix or unset %s.",
+            name,
+            shown,
+            problem,
+            f"the default ({in_force})" if source == "the default" else f"{in_force} from {source}",
+            name,
         )
-
-    service_name = overrides.get("service_name")
-    if service_name is not None and not isinstance(service_name, str):
-        raise ConfigError(f"vaquero.init(service_name={service_name!r}): expected a string.")
-    if not service_name:
-        env_service = r.env(OTEL_SERVICE_NAME)
-        service_name = (
-            env_service[1]
-            if env_service
-            else resource_attributes.get("service.name") or default_service_name()
-        )
-
-    agent_name = overrides.get("agent_name")
-    if agent_name is None:
-        env_agent = r.env(VAQUERO_AGENT_NAME)
-        agent_name = env_agent[1] if env_agent else None
-
-    if "exporters" in overrides:
-        exporters = _exporter_list(overrides["exporters"])
-    else:
-        exporters = r.get(
-            None, (OTEL_TRACES_EXPORTER,), _parse_exporters, ("otlp",),
-            f"a comma-separated list from {EXPORTER_NAMES}",
-        )
-
-    protocol = r.get(
-        "protocol",
-        (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_PROTOCOL),
-        _choice(PROTOCOLS),
-        "grpc",
-        f"one of {PROTOCOLS}",
-    )
-    endpoint = _resolve_endpoint(r, overrides, protocol)
-
-    headers: dict[str, str] = {}
-    found = r.env(OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_HEADERS)
-    if found:
-        try:
-            headers = parse_key_value_list(found[1])
-        except ValueError:
-            # The raw value may hold a token: never echo it.
-            logger.warning(
-                "vaquero: ignoring %s: expected 'key=value,key2=value2' (URL-encoded). "
-                "Sending no headers; fix the variable.",
-                found[0],
-            )
-    if "headers" in overrides:
-        headers = _mapping_arg("headers", overrides["headers"])
-
-    timeout_ms = r.get(
-        None,
-        (OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT),
-        _parse_non_negative_float,
-        10000.0,
-        "a number of milliseconds",
-    )
-    timeout_s = timeout_ms / 1000.0
-    if overrides.get("timeout") is not None:
-        timeout_s = _number_arg("timeout", overrides["timeout"])
-
-    sampler = r.get(
-        None, (OTEL_TRACES_SAMPLER,), _choice(SAMPLERS), "parentbased_always_on",
-        f"one of {SAMPLERS}",
-    )
-    sampler_arg = r.get(
-        None, (OTEL_TRACES_SAMPLER_ARG,), _parse_sample_rate, None, "a number from 0 to 1"
-    )
-    if "sample_rate" in overrides:
-        sampler = "parentbased_traceidratio"
-        sampler_arg = _number_arg("sample_rate", overrides["sample_rate"])
-        if not 0.0 <= sampler_arg <= 1.0:
-            raise ConfigError(
-                f"vaquero.init(sample_rate={sampler_arg!r}): expected a number from 0 to 1."
-            )
-
-    pii_key = r.env(VAQUERO_PII_KEY)  # a secret: kept out of describe() and repr()
-    traces_file = overrides.get("traces_file")
-    if traces_file is None:
-        env_file = r.env(VAQUERO_TRACES_FILE)
-        traces_file = env_file[1] if env_file else None
-    else:
-        traces_file = os.fspath(traces_file)
-
-    return Settings(
-        disabled=disabled,
-        service_name=service_name,
-        agent_name=agent_name,
-        resource_attributes=resource_attributes,
-        exporters=exporters,
-        protocol=protocol,
-        endpoint=endpoint,
-        headers=headers,
-        timeout_s=timeout_s,
-        compression=r.get(
-            "compression",
-            (OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, OTEL_EXPORTER_OTLP_COMPRESSION),
-            _choice(COMPRESSIONS), "none", f"one of {COMPRESSIONS}",
-        ),
-        insecure=r.get(
-            "insecure", (OTEL_EXPORTER_OTLP_TRACES_INSECURE, OTEL_EXPORTER_OTLP_INSECURE),
-            parse_bool, None, "true or false",
-        ),
-        certificate=r.get(
-            "certificate",
-            (OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, OTEL_EXPORTER_OTLP_CERTIFICATE),
-            _readable_file, None, "the path of a readable PEM file",
-        ),
-        client_key=r.get(
-            "client_key", (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY, OTEL_EXPORTER_OTLP_CLIENT_KEY),
-            _readable_file, None, "the path of a readable PEM file",
-        ),
-        client_certificate=r.get(
-            "client_certificate",
-            (OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE),
-            _readable_file, None, "the path of a readable PEM file",
-        ),
-        sampler=sampler,
-        sampler_arg=sampler_arg,
-        console=r.get("console", (VAQUERO_CONSOLE,), parse_bool, False, "true or false"),
-        traces_file=traces_file,
-        schedule_delay_ms=r.get(
-            "schedule_delay_ms", (OTEL_BSP_SCHEDULE_DELAY,), _parse_non_negative_float, 1000.0,
-            "a number of milliseconds",
-        ),
-        export_timeout_ms=r.get(
-            None, (OTEL_BSP_EXPORT_TIMEOUT,), _parse_non_negative_float, 30000.0,
-            "a number of milliseconds",
-        ),
-        max_queue_size=r.get(
-            "max_queue_size", (OTEL_BSP_MAX_QUEUE_SIZE,), _parse_positive_int, 2048,
-            "a positive integer",
-        ),
-        max_export_batch_size=r.get(
-            "max_export_batch_size", (OTEL_BSP_MAX_EXPORT_BATCH_SIZE,), _parse_positive_int, 512,
-            "a positive integer",
-        ),
-        attribute_value_length=r.get(
-            "attribute_value_length",
-            (OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT),
-            _parse_positive_int, DEFAULT_ATTRIBUTE_VALUE_LENGTH, "a positive integer",
-        ),
-        shutdown_timeout_s=r.get(
-            "shutdown_timeout", (VAQUERO_SHUTDOWN_TIMEOUT,), _parse_non_negative_float,
-            DEFAULT_SHUTDOWN_TIMEOUT_S, "a number of seconds",
-        ),
-        scrub=r.get("scrub", (VAQUERO_SCRUB,), parse_bool, True, "true or false"),
-        scrub_patterns=_scrub_patterns(r, overrides),
-        scrub_allow=_string_list(r, overrides, "scrub_allow", VAQUERO_SCRUB_ALLOW),
-        scrub_callback=_callable_arg(overrides, "scrub_callback"),
-        pii=r.get("pii", (VAQUERO_PII,), _choice(PII_MODES), "keep", f"one of {PII_MODES}"),
-        pii_key=pii_key[1] if pii_key else None,
-    )
-
-
-def _string_list(
-    r: _Resolver, overrides: Mapping[str, Any], arg: str, env_name: str
-) -> tuple[str, ...]:
-    """A list argument, or a comma-separated variable."""
-    value = overrides.get(arg)
-    if value is None:
-        found = r.env(env_name)
-        return tuple(p.strip() for p in found[1].split(",") if p.strip()) if found else ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"vaquero.init({arg}={value!r}): expected a list of strings.")
-    return tuple(value)
-
-
-def _scrub_patterns(r: _Resolver, overrides: Mapping[str, Any]) -> tuple[str, ...]:
-    """Extra secret-key regexes; one that does not compile is named, with where it came from."""
-    patterns = _string_list(r, overrides, "scrub_patterns", VAQUERO_SCRUB_PATTERNS)
-    bad = [p for p in patterns if not _compiles(p)]
-    if not bad:
-        return patterns
-    if "scrub_patterns" in overrides:
-        raise ConfigError(
-            f"vaquero.init(scrub_patterns=...): {bad[0]!r} is not a valid regular expression."
-        )
-    logger.warning(
-        "vaquero: ignoring %s entries that are not valid regular expressions: %s. The others "
-        "apply; fix or remove the bad ones.",
-        VAQUERO_SCRUB_PATTERNS,
-        bad,
-    )
-    return tuple(p for p in patterns if p not in bad)
-
-
-def _compiles(pattern: str) -> bool:
-    try:
-        re.compile(pattern)
-    except re.error:
-        return False
-    return True
-
-
-def _callable_arg(overrides: Mapping[str, Any], arg: str) -> Callable[[Any], object] | None:
-    value = overrides.get(arg)
-    if value is not None and not callable(value):
-        raise ConfigError(f"vaquero.init({arg}={value!r}): expected a function.")
     return value
 
 
-def _number_arg(arg: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"vaquero.init({arg}={value!r}): expected a finite number.")
-    if value < 0:
-        raise ConfigError(f"vaquero.init({arg}={value!r}): expected a number >= 0.")
-    return float(value)
+def _default(option: Option, resolved: Resolved) -> Any:
+    if option.default_from is not None:
+        return option.default_from(resolved)
+    default = option.default
+    return dict(default) if isinstance(default, dict) else default
 
 
-def _resolve_endpoint(r: _Resolver, overrides: Mapping[str, Any], protocol: str) -> str:
-    """Apply the OTLP exporter spec's endpoint rules for the chosen protocol.
+def _accept(option: Option, value: object) -> Any:
+    """An ``init()`` argument's value, or :class:`ConfigError`; no other exception escapes."""
+    try:
+        return option.accept(value)
+    except _Adjusted as adjusted:
+        logger.warning(
+            "vaquero: adjusting vaquero.init(%s=%s): %s. Using %s.",
+            option.name,
+            _shown_arg(option, value),
+            adjusted.problem,
+            _shown(option.show(adjusted.value)),
+        )
+        return adjusted.value
+    except Exception as exc:
+        problem = str(exc) if isinstance(exc, _Rejected) else f"expected {option.expected}"
+        raise ConfigError(
+            f"vaquero.init({option.name}={_shown_arg(option, value)}): {problem}."
+        ) from None
 
-    The signal-specific variable is used as is; the generic one gets ``/v1/traces``
-    appended for HTTP. An ``init(endpoint=...)`` is treated like the generic variable
-    unless it already ends with the traces path.
+
+def _shown_arg(option: Option, value: object) -> str:
+    if option.show in (_hide, _hide_values):
+        return "<value hidden>"
+    return option.show_text(value) if isinstance(value, str) else _shown(value)
+
+
+def _from_environment(
+    option: Option, env: Mapping[str, str], unusable: list[tuple[str, str, str]]
+) -> tuple[Any, str] | None:
+    """The first variable of the row that holds a usable value, and its name.
+
+    Unusable ones are appended to ``unusable`` as (variable, text to show, problem); a value
+    used only once adjusted is reported here, with the value in force.
     """
-    explicit = overrides.get("endpoint")
-    if explicit is not None:
-        if not isinstance(explicit, str) or not _looks_like_url(explicit):
-            raise ConfigError(
-                f"vaquero.init(endpoint={explicit!r}): expected a URL such as "
-                f"'{DEFAULT_GRPC_ENDPOINT}'."
+    if option.parse is None:
+        return None
+    for name in option.env:
+        raw = env.get(name)
+        if not isinstance(raw, str) or raw.strip() == "":
+            continue
+        text, note = _valid_text(raw.strip())
+        try:
+            value = option.parse(text)
+        except _Adjusted as adjusted:
+            value, note = adjusted.value, _joined(note, adjusted.problem)
+        except Exception as exc:
+            problem = str(exc) if isinstance(exc, _Rejected) else f"expected {option.expected}"
+            unusable.append((name, option.show_text(raw), _joined(note, problem)))
+            continue
+        if note:
+            logger.warning(
+                "vaquero: adjusting %s=%s: %s. Using %s; fix or unset %s.",
+                name,
+                option.show_text(raw),
+                note,
+                _shown(option.show(value)),
+                name,
             )
-        return _with_traces_path(explicit, protocol)
-    specific = r.env(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
-    if specific and _looks_like_url(specific[1]):
-        return specific[1]
-    generic = r.env(OTEL_EXPORTER_OTLP_ENDPOINT)
-    if generic and _looks_like_url(generic[1]):
-        return _with_traces_path(generic[1], protocol)
-    default = DEFAULT_GRPC_ENDPOINT if protocol == "grpc" else DEFAULT_HTTP_ENDPOINT
-    for bad in (specific, generic):
-        if bad:
-            _warn_bad_env(bad[0], bad[1], "a URL such as 'http://localhost:4317'", default)
-    return default
+        return value, name
+    return None
 
 
-def _looks_like_url(value: str) -> bool:
-    parsed = urllib.parse.urlparse(value)
-    return parsed.scheme in ("http", "https") and bool(parsed.hostname)
+def _valid_text(raw: str) -> tuple[str, str]:
+    """Text every later stage can encode: undecodable bytes become U+FFFD, with a note."""
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        fixed = raw.encode("utf-8", "surrogateescape" if _escaped(raw) else "replace")
+        return (
+            fixed.decode("utf-8", "replace"),
+            "not valid UTF-8 (the bad bytes were replaced with U+FFFD)",
+        )
+    return raw, ""
 
 
-def _with_traces_path(base: str, protocol: str) -> str:
-    if protocol == "grpc" or base.rstrip("/").endswith(HTTP_TRACES_PATH):
-        return base
-    return base.rstrip("/") + HTTP_TRACES_PATH
+def _escaped(raw: str) -> bool:
+    """True when every surrogate is one ``os.environ`` made of an undecodable byte."""
+    return all("\udc80" <= ch <= "\udcff" for ch in raw if "\ud800" <= ch <= "\udfff")
+
+
+def _joined(first: str, second: str) -> str:
+    return f"{first}; {second}" if first and second else first or second
+
+
+# --- the README's configuration table ------------------------------------------------------------
+def markdown_table() -> str:
+    """The README's configuration table, generated from :data:`OPTIONS` (a test compares)."""
+    lines = [
+        "| `init()` argument | variables | default | effect |",
+        "|---|---|---|---|",
+    ]
+    for option in OPTIONS:
+        variables = ", ".join(f"`{name}`" for name in option.env)
+        doc = option.doc.replace("|", "\\|")
+        lines.append(f"| `{option.name}` | {variables} | {option.default_doc} | {doc} |")
+    return "\n".join(lines) + "\n"

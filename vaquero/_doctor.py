@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from dataclasses import replace
 
-    probe = replace(settings, timeout_s=min(settings.timeout_s, DOCTOR_TIMEOUT_S))
+    probe = replace(settings, timeout=min(settings.timeout, DOCTOR_TIMEOUT_S))
     span = _test_span(settings)
     trace_id = format(span.context.trace_id, "032x") if span.context else "?"
     problem = probe_endpoint(settings.endpoint, PROBE_TIMEOUT_S)

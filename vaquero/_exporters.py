@@ -166,7 +166,7 @@ def probe_endpoint(endpoint: str, timeout: float) -> str | None:
 
 def _export_timeout_s(settings: Settings) -> float:
     """An export may take OTEL_EXPORTER_OTLP_TIMEOUT, never more than OTEL_BSP_EXPORT_TIMEOUT."""
-    return min(settings.timeout_s, settings.export_timeout_ms / 1000.0)
+    return min(settings.timeout, settings.export_timeout_ms / 1000.0)
 
 
 def _is_insecure(settings: Settings) -> bool:

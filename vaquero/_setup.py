@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import sampling as otel_sampling
 from vaquero import _attributes, _integrations, _lifecycle
 from vaquero._agent import AGENT_NAME, AgentNameSpanProcessor
 from vaquero._batch import ExportQueue
-from vaquero._config import Settings, load_settings
+from vaquero._config import UNBOUNDED_WAIT_S, Settings, load_settings
 from vaquero._exporters import build_exporters
 from vaquero._scrub import Scrubber
 from vaquero._version import __version__
@@ -236,7 +236,7 @@ def build_resource(settings: Settings) -> Resource:
 
 
 def build_sampler(settings: Settings) -> otel_sampling.Sampler:
-    rate = 1.0 if settings.sampler_arg is None else settings.sampler_arg
+    rate = 1.0 if settings.sample_rate is None else settings.sample_rate
     name = settings.sampler
     if name == "always_on":
         return otel_sampling.ALWAYS_ON
@@ -258,7 +258,8 @@ def flush(timeout: float) -> bool:
         return True  # nothing configured (yet, or disabled): nothing is waiting
     if current.shut_down:
         return not current.queues  # what was still queued at shutdown is already counted
-    deadline = time.monotonic() + max(0.0, timeout)
+    # math.inf means "wait": a bounded stand-in, since the timers overflow on infinity.
+    deadline = time.monotonic() + min(max(0.0, timeout), UNBOUNDED_WAIT_S)
     if current.owned:
         ok = True
         for queue in current.queues:
@@ -291,7 +292,9 @@ def shutdown(timeout: float | None = None) -> None:
         if current is None or current.shut_down or not current.owned:
             return
         current.shut_down = True
-    budget = current.settings.shutdown_timeout_s if timeout is None else max(0.0, timeout)
+    budget = current.settings.shutdown_timeout
+    if timeout is not None:
+        budget = min(max(0.0, timeout), UNBOUNDED_WAIT_S)  # math.inf would overflow the timers
     deadline = time.monotonic() + budget
     for queue in current.queues:
         queue.shutdown_within(deadline)
