@@ -176,11 +176,16 @@ class Settings:
     scrub_allow: tuple[str, ...] = ()
     scrub_callback: Callable[[Any], object] | None = None
     pii: str = "keep"
-    pii_key: str | None = field(default=None, repr=False)
+    pii_key: str | None = None
 
     def describe(self) -> dict[str, Any]:
         """The settings as a printable dict: header values, keys and endpoint userinfo masked."""
         return {option.name: option.show(getattr(self, option.name)) for option in OPTIONS}
+
+    def __repr__(self) -> str:
+        """The masked view of :meth:`describe`: a logged ``Settings`` leaks no credential."""
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.describe().items())
+        return f"Settings({shown})"
 
 
 def mask_endpoint(url: str) -> str:
@@ -879,9 +884,13 @@ def _accept(option: Option, value: object) -> Any:
 
 
 def _shown_arg(option: Option, value: object) -> str:
+    """The argument as a message may quote it: masked, short, and never raising."""
     if option.show in (_hide, _hide_values):
         return "<value hidden>"
-    return option.show_text(value) if isinstance(value, str) else _shown(value)
+    try:
+        return option.show_text(str.__str__(value)) if isinstance(value, str) else _shown(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
 
 
 def _from_environment(
