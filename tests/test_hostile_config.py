@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import vaquero
-from vaquero import _config
+from vaquero import _config, _config_values
 from vaquero._config import OPTION_NAMES, OPTIONS, ConfigError, load_settings
 
 VARIABLES = tuple(name for option in OPTIONS for name in option.env)
@@ -119,8 +119,8 @@ def vaquero_records() -> Iterator[list[logging.LogRecord]]:
 
 def assert_usable(s: _config.Settings) -> None:
     """Whatever the input, what comes out is something every later stage can use."""
-    _config._parse_endpoint(s.endpoint)
-    _config._check_headers(s.headers)
+    _config_values.parse_endpoint(s.endpoint)
+    _config_values.check_headers(s.headers)
     for name in ("timeout", "shutdown_timeout"):
         assert 0 <= getattr(s, name) <= _config.MAX_DURATION_S, name
     for name in ("schedule_delay_ms", "export_timeout_ms"):
