@@ -6,8 +6,8 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from vaquero import _setup
 from vaquero._config import NOT_PASSED, NotPassed
+from vaquero._pipeline import install as _setup
 
 
 def init(
