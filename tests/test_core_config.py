@@ -18,6 +18,15 @@ from vaquero._config import (
     ConfigError,
     load_settings,
 )
+from vaquero._state import STATE
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state():
+    """Configuration warnings are once per process: each test starts with none given."""
+    STATE.reset()
+    yield
+    STATE.reset()
 
 
 def test_defaults_without_environment():
@@ -240,10 +249,10 @@ def test_init_signature_names_exactly_the_options_with_a_not_passed_default():
 
 
 def test_init_forwards_every_argument_by_name(monkeypatch):
-    from vaquero import _setup
+    from vaquero._pipeline import install
 
     seen: dict = {}
-    monkeypatch.setattr(_setup, "init", lambda **kwargs: seen.update(kwargs))
+    monkeypatch.setattr(install, "init", lambda **kwargs: seen.update(kwargs))
     markers = {name: object() for name in _config.OPTION_NAMES}
     vaquero.init(**markers)
     assert seen == markers

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import logging
 import math
+import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -24,7 +25,9 @@ from hypothesis import strategies as st
 import vaquero
 from vaquero import _config, _config_values
 from vaquero._config import OPTION_NAMES, OPTIONS, ConfigError, load_settings
+from vaquero._state import STATE
 
+PATHS = {"traces_file", "certificate", "client_key", "client_certificate"}
 VARIABLES = tuple(name for option in OPTIONS for name in option.env)
 # Every warning about a variable starts this way; group 1 is the variable it is about.
 SUBJECT = re.compile(r"^vaquero: (?:ignoring|adjusting) ([A-Z0-9_]+)=")
@@ -105,7 +108,11 @@ any_value = st.one_of(
 
 @contextlib.contextmanager
 def vaquero_records() -> Iterator[list[logging.LogRecord]]:
-    """Every record the vaquero logger emits inside the block (caplog cannot be per-example)."""
+    """Every record the vaquero logger emits inside the block (caplog cannot be per-example).
+
+    Warnings are once per process, so each example starts and ends with a fresh state.
+    """
+    STATE.reset()
     records: list[logging.LogRecord] = []
     handler = logging.Handler(logging.DEBUG)
     handler.emit = records.append  # type: ignore[method-assign]
@@ -115,6 +122,7 @@ def vaquero_records() -> Iterator[list[logging.LogRecord]]:
         yield records
     finally:
         log.removeHandler(handler)
+        STATE.reset()
 
 
 def assert_usable(s: _config.Settings) -> None:
@@ -135,7 +143,9 @@ def assert_usable(s: _config.Settings) -> None:
             else value if isinstance(value, tuple) else [value]
         )
         for text in texts:
-            if isinstance(text, str):
+            if f.name in PATHS and isinstance(text, str):
+                os.fsencode(text)  # a file name may hold undecodable bytes, as the OS gave them
+            elif isinstance(text, str):
                 text.encode("utf-8")  # no lone surrogate reaches an encoder
 
 
@@ -146,7 +156,7 @@ def check_environment(env: dict[str, str]) -> None:
     for record in records:
         message = record.getMessage()
         assert record.levelno == logging.WARNING, message
-        assert record.exc_info is None, message  # never a traceback
+        assert not record.exc_info, message  # never a traceback
         match = SUBJECT.match(message)
         assert match, message
         subjects.append(match.group(1))
@@ -176,6 +186,18 @@ def test_one_bad_variable_alone_is_named_with_the_value_in_force(name, raw):
     assert len(records) <= 1
     for record in records:
         assert SUBJECT.match(record.getMessage()).group(1) == name
+
+
+def test_a_bad_variable_is_reported_once_per_process_however_often_settings_load():
+    env = {"OTEL_BSP_MAX_QUEUE_SIZE": "-3", "VAQUERO_SHUTDOWN_TIMEOUT": "1e10"}
+    with vaquero_records() as records:
+        for _ in range(3):
+            load_settings({}, env)  # the first span, then init(), then doctor...
+        load_settings({}, {"OTEL_BSP_MAX_QUEUE_SIZE": "-4"})  # a new value is news
+    subjects = [SUBJECT.match(r.getMessage()).group(1) for r in records]
+    assert sorted(subjects) == [
+        "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_QUEUE_SIZE", "VAQUERO_SHUTDOWN_TIMEOUT"
+    ]
 
 
 # A credential: a digit-bearing prefix no message or field name contains, then letters.

@@ -16,8 +16,8 @@ Bad values are treated differently by source, on purpose:
   :class:`ConfigError` (and nothing else, whatever the value) naming the argument and what it
   accepts;
 * a bad *environment value* must never take a production service down (an operator typo
-  should cost telemetry, not the application), so it gives exactly one warning naming the
-  variable, what is wrong and the value in force (the next variable of the row, else the
+  should cost telemetry, not the application), so it gives one warning per process naming
+  the variable, what is wrong and the value in force (the next variable of the row, else the
   default). Values that are only out of range (a timeout of ``1e10``) are clamped to the
   nearest usable value, with the same single warning.
 
@@ -29,7 +29,6 @@ userinfo of an endpoint URL (``http://user:password@host``) is masked by
 from __future__ import annotations
 
 import enum
-import logging
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -78,8 +77,7 @@ from vaquero._config_values import (
     shown_url,
 )
 from vaquero._config_values import mask_endpoint as mask_endpoint  # part of this API
-
-logger = logging.getLogger("vaquero")
+from vaquero._diagnostics import warn_once
 
 # --- standard OpenTelemetry variables -------------------------------------------------------
 OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED"
@@ -530,7 +528,8 @@ def _resolve(
         value = option.finish(value, source, resolved)
     for name, text, problem in unusable:
         in_force = shown(option.show(value))
-        logger.warning(
+        warn_once(
+            f"config:{name}={env[name]}",
             "vaquero: ignoring %s=%s: %s. Using %s; fix or unset %s.",
             name,
             text,
@@ -553,7 +552,8 @@ def _accept(option: Option, value: object) -> Any:
     try:
         return option.accept(value)
     except Adjusted as adjusted:
-        logger.warning(
+        warn_once(
+            f"config:init:{option.name}={_shown_arg(option, value)}",
             "vaquero: adjusting vaquero.init(%s=%s): %s. Using %s.",
             option.name,
             _shown_arg(option, value),
@@ -602,7 +602,8 @@ def _from_environment(
             unusable.append((name, option.show_text(raw), _joined(note, problem)))
             continue
         if note:
-            logger.warning(
+            warn_once(
+                f"config:{name}={raw}",
                 "vaquero: adjusting %s=%s: %s. Using %s; fix or unset %s.",
                 name,
                 option.show_text(raw),
