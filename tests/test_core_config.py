@@ -224,8 +224,9 @@ def test_readme_configuration_table_lists_every_option_and_nothing_else():
     assert set(rows) == set(_config.OPTION_NAMES)
     for option in _config.OPTIONS:
         assert rows[option.name] == list(option.env), option.name
-    # The table is generated: paste markdown_table() into the README when a row changes.
-    assert _config.markdown_table() in README.read_text()
+    # The table is generated from OPTIONS: after changing a row, paste what this prints.
+    regenerate = 'python -c "from vaquero._config import markdown_table as t; print(t())"'
+    assert _config.markdown_table() in README.read_text(), f"paste the output of: {regenerate}"
 
 
 def test_init_signature_names_exactly_the_options_with_a_not_passed_default():

@@ -147,6 +147,7 @@ SAMPLERS = (
 PII_MODES = ("keep", "hash", "drop")
 COMPRESSIONS = ("none", "gzip")
 
+
 class NotPassed(enum.Enum):
     """The type of :data:`NOT_PASSED`: an ``init()`` argument the caller left out."""
 
@@ -205,7 +206,7 @@ class Settings:
     pii_key: str | None = None
 
     def describe(self) -> dict[str, Any]:
-        """The settings as a printable dict: header values, keys and endpoint userinfo masked."""
+        """The settings as a printable dict; header values, PII key and endpoint userinfo masked."""
         return {option.name: option.show(getattr(self, option.name)) for option in OPTIONS}
 
     def __repr__(self) -> str:
@@ -227,10 +228,16 @@ Resolved = Mapping[str, Any]
 class Option:
     """One configuration option: one ``init()`` argument, one ``Settings`` field, one row.
 
-    ``parse`` turns a variable's (stripped, non-empty) text into the field's value and
-    ``accept`` checks an argument; both raise to reject and raise ``Adjusted`` to clamp.
-    ``default_from`` computes a default from the options resolved before this one, and
-    ``finish`` adjusts a value by where it came from (the endpoint's path rules).
+    * ``name``: the argument and the field; ``env``: its variables, most specific first
+      (none for an option only code can set, such as a callback).
+    * ``parse`` turns a variable's (stripped, non-empty) text into the field's value and
+      ``accept`` checks an argument; both raise to reject and raise ``Adjusted`` to clamp.
+      ``expected`` says what they accept, for messages.
+    * ``default``, or ``default_from`` computing it from the rows resolved before this one;
+      ``finish`` adjusts a value by where it came from (the endpoint's path rules);
+      ``arg_extends_env``: the argument adds to the variable instead of replacing it.
+    * ``doc`` and ``default_doc`` are the README's columns; ``show`` and ``show_text``
+      render a value and a raw text for messages and ``describe()`` without secrets.
     """
 
     name: str
@@ -649,3 +656,4 @@ def markdown_table() -> str:
         doc = option.doc.replace("|", "\\|")
         lines.append(f"| `{option.name}` | {variables} | {option.default_doc} | {doc} |")
     return "\n".join(lines) + "\n"
+
