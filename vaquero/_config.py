@@ -536,7 +536,7 @@ def _resolve(
     for name, text, problem in unusable:
         in_force = shown(option.show(value))
         warn_once(
-            f"config:{name}={env[name]}",
+            _warning_key(name, env[name]),
             "vaquero: ignoring %s=%s: %s. Using %s; fix or unset %s.",
             name,
             text,
@@ -610,7 +610,7 @@ def _from_environment(
             continue
         if note:
             warn_once(
-                f"config:{name}={raw}",
+                _warning_key(name, raw),
                 "vaquero: adjusting %s=%s: %s. Using %s; fix or unset %s.",
                 name,
                 option.show_text(raw),
@@ -620,6 +620,11 @@ def _from_environment(
             )
         return value, name
     return None
+
+
+def _warning_key(variable: str, raw: str) -> str:
+    """Once per variable and value; the value only as a hash, so no secret is kept around."""
+    return f"config:{variable}:{hash(raw):x}"
 
 
 def _valid_text(raw: str) -> tuple[str, str]:
