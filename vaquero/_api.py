@@ -16,6 +16,7 @@ def init(
     disabled: bool | NotPassed | None = NOT_PASSED,
     resource_attributes: Mapping[str, str] | str | NotPassed | None = NOT_PASSED,
     agent_name: str | NotPassed | None = NOT_PASSED,
+    propagate_agent: bool | NotPassed | None = NOT_PASSED,
     exporters: Sequence[str] | str | NotPassed | None = NOT_PASSED,
     protocol: str | NotPassed | None = NOT_PASSED,
     endpoint: str | NotPassed | None = NOT_PASSED,
@@ -58,6 +59,8 @@ def init(
         resource_attributes: extra resource attributes, a dict or ``"k=v,k2=v2"``; added to
             ``OTEL_RESOURCE_ATTRIBUTES``.
         agent_name: ``gen_ai.agent.name`` on the resource, for a one-agent process.
+        propagate_agent: False keeps agent names inside the process; by default the current
+            one travels as W3C baggage to every instrumented downstream call.
         exporters: names from ``otlp``, ``console``, ``vaquero_console``, ``vaquero_file``,
             ``none`` (``OTEL_TRACES_EXPORTER``).
         protocol: ``"grpc"`` or ``"http/protobuf"``.
@@ -96,6 +99,7 @@ def init(
         disabled=disabled,
         resource_attributes=resource_attributes,
         agent_name=agent_name,
+        propagate_agent=propagate_agent,
         exporters=exporters,
         protocol=protocol,
         endpoint=endpoint,

@@ -113,6 +113,7 @@ OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT
 
 # --- vaquero's own, only where OpenTelemetry has no name ------------------------------------
 VAQUERO_AGENT_NAME = "VAQUERO_AGENT_NAME"
+VAQUERO_PROPAGATE_AGENT = "VAQUERO_PROPAGATE_AGENT"
 VAQUERO_CONSOLE = "VAQUERO_CONSOLE"
 VAQUERO_TRACES_FILE = "VAQUERO_TRACES_FILE"
 VAQUERO_SHUTDOWN_TIMEOUT = "VAQUERO_SHUTDOWN_TIMEOUT"
@@ -178,6 +179,7 @@ class Settings:
     resource_attributes: Mapping[str, str] = field(default_factory=dict)
     service_name: str = "python"
     agent_name: str | None = None
+    propagate_agent: bool = True
     exporters: tuple[str, ...] = ("otlp",)
     protocol: str = "grpc"
     endpoint: str = DEFAULT_GRPC_ENDPOINT
@@ -299,6 +301,13 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "agent_name", (VAQUERO_AGENT_NAME,), parse_text, arg_text, None, "a string",
         doc="resource attribute `gen_ai.agent.name`, for a one-agent process",
+    ),
+    Option(
+        "propagate_agent", (VAQUERO_PROPAGATE_AGENT,), parse_bool, arg_bool, True, _BOOL,
+        doc="`false` keeps agent names inside the process; `true` sends the current one as "
+        "W3C baggage (`gen_ai.agent.name`) to every instrumented downstream call, third "
+        "parties included",
+        default_doc="`true`",
     ),
     Option(
         "exporters", (OTEL_TRACES_EXPORTER,), parse_exporters, arg_exporters, ("otlp",),

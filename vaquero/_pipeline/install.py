@@ -121,6 +121,7 @@ def _install(settings: Settings) -> None:
         _set_runtime(None, None)
         return
     _attributes.set_max_length(settings.attribute_value_length)
+    STATE.propagate_agent = settings.propagate_agent
     _integrations.enable_executor_context()
     existing = trace.get_tracer_provider()
     owned: Runtime | None = getattr(existing, "_vaquero_runtime", None)
