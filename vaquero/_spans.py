@@ -209,6 +209,19 @@ class _NoopSpan(Span):
     ) -> None:
         return None
 
+    def record_exception(
+        self, exception: BaseException, attributes: Mapping[Any, Any] | None = None
+    ) -> None:
+        """Nothing is recorded, and nothing kept: the one shared handle must not pin the
+        last exception (and every frame of its traceback) for the life of the process."""
+        return None
+
+    def set_status(self, status: Any, description: str | None = None) -> None:
+        return None
+
+    def update_name(self, name: str) -> None:
+        return None
+
     def __call__(self, func: F) -> F:
         return func
 
@@ -221,9 +234,17 @@ class SpanScope(Span):
 
     The rarely used options (parent, links, kind, agent) travel together in ``_extra`` so the
     common ``with vaquero.span("step"):`` pays for four fewer stores and reads.
+
+    One object may be entered again while open: by two asyncio tasks sharing it, or nested
+    in itself. Each entry is its own span. The first entry lives in this object (the fast
+    path); later ones each get a scope of their own in ``_others``, returned by ``__enter__``
+    so ``as s`` names the right span. At exit, the entry leaving is the one whose span is
+    current in the exiting context (``with`` blocks nest per task and per thread).
+    Entering one object from two *threads* at the same instant is not supported: give each
+    thread its own ``vaquero.span(...)``.
     """
 
-    __slots__ = ("_attrs", "_extra", "_name", "_token")
+    __slots__ = ("_attrs", "_extra", "_name", "_others", "_token")
 
     def __init__(
         self,
@@ -237,6 +258,7 @@ class SpanScope(Span):
         self._attrs = attributes
         self._extra = extra
         self._token: object = None
+        self._others: list[SpanScope] | None = None
 
     def __enter__(self) -> Span:
         tracer = STATE.tracer  # set once configured; get_tracer() configures lazily
@@ -244,6 +266,8 @@ class SpanScope(Span):
             tracer = _setup.get_tracer()
             if tracer is None:
                 return NOOP_SPAN
+        if self._token is not None:
+            return self._enter_again()
         if self._extra is not None:
             return self._enter_with_options(tracer, self._extra)
         attrs = self._attrs
@@ -255,6 +279,15 @@ class SpanScope(Span):
                 internal_error("preparing a span")
         self._span, self._token = open_span(tracer, self._name, attributes, None)
         return self
+
+    def _enter_again(self) -> Span:
+        """A second entry while the first is open: a span of its own, never a lost one."""
+        other = SpanScope(self._name, self._attrs, self._extra)
+        handle = other.__enter__()
+        if self._others is None:
+            self._others = []
+        self._others.append(other)
+        return handle
 
     def _enter_with_options(
         self, tracer: trace.Tracer, extra: tuple[Any, Iterable[Any] | None, SpanKind, str | None]
@@ -280,8 +313,38 @@ class SpanScope(Span):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._others:
+            self._exit_one_of_many(exc)
+            return
         close_span(self._span, self._token, exc, self._recorded)
         self._token = None
+        self._recorded = None  # the exception and its frames are not ours to keep alive
+
+    def _exit_one_of_many(self, exc: BaseException | None) -> None:
+        others = self._others
+        assert others is not None
+        try:
+            current = trace.get_current_span()
+        except Exception:
+            current = None
+        if self._token is not None and current is self._span:
+            close_span(self._span, self._token, exc, self._recorded)
+            self._token = None
+            self._recorded = None
+            return
+        for index, other in enumerate(others):
+            if other._span is current:
+                del others[index]
+                other.__exit__(None, exc, None)
+                return
+        # The context no longer says which entry is leaving (someone attached a context and
+        # never detached it): end the latest entry, so every span still ends exactly once.
+        if others:
+            others.pop().__exit__(None, exc, None)
+        elif self._token is not None:
+            close_span(self._span, self._token, exc, self._recorded)
+            self._token = None
+            self._recorded = None
 
     async def __aenter__(self) -> Span:
         return self.__enter__()
@@ -295,11 +358,22 @@ class SpanScope(Span):
         self.__exit__(exc_type, exc, tb)
 
     def __call__(self, func: F) -> F:
-        """``@vaquero.span("name")``: a new span around every call of ``func``."""
+        """``@vaquero.span("name")``: a new span around every call of ``func``.
+
+        Args:
+            func: anything ``@vaquero.trace`` accepts (a function of any kind, a partial,
+                a callable object).
+
+        Returns:
+            The traced object, of the same kind as ``func``.
+        """
         from vaquero._decorators import wrap_callable
 
         agent = self._extra[3] if self._extra is not None else None
-        return wrap_callable(func, name=self._name, attributes=self._attrs, agent_name=agent)
+        traced: F = wrap_callable(
+            func, name=self._name, attributes=self._attrs, agent_name=agent
+        )
+        return traced
 
 
 def span(
