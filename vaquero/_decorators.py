@@ -140,8 +140,10 @@ class _TracedInstance:
     """A callable instance whose calls are spans, in every other way the instance itself.
 
     A function wrapper would lose the instance's type and attributes; a subclass would have
-    to be swapped into the user's object. The proxy forwards attribute reads and writes and
-    reports the instance's class, so ``isinstance`` and ``obj.setting`` keep working.
+    to be swapped into the user's object. The proxy forwards attribute reads and writes,
+    ``repr``/``str``/``==``/``hash``, and reports the instance's class, so ``isinstance`` and
+    ``obj.setting`` keep working. Other protocols (``len``, iteration, operators) are not
+    forwarded: ``type(proxy)`` is still this class.
     """
 
     __slots__ = ("__vaquero_traced__", "__wrapped__", "_vaquero_call")
@@ -155,6 +157,8 @@ class _TracedInstance:
         return type(self.__wrapped__)
 
     def __getattr__(self, name: str) -> Any:
+        if name in _TracedInstance.__slots__:
+            raise AttributeError(name)  # not set yet (copy, unpickle): never recurse
         return getattr(self.__wrapped__, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -165,6 +169,15 @@ class _TracedInstance:
 
     def __repr__(self) -> str:
         return repr(self.__wrapped__)
+
+    def __str__(self) -> str:
+        return str(self.__wrapped__)
+
+    def __eq__(self, other: object) -> bool:
+        return bool(self.__wrapped__ == other)
+
+    def __hash__(self) -> int:
+        return hash(self.__wrapped__)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._vaquero_call(*args, **kwargs)

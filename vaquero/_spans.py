@@ -70,7 +70,11 @@ def resolve_links(links: Iterable[Any] | None) -> list[Link] | None:
 
 
 class Span:
-    """The handle users hold. Every method accepts any value and never raises."""
+    """The handle users hold (``with vaquero.span(...) as span``, ``vaquero.current_span()``).
+
+    Every method accepts any value and never raises: a value the wire cannot carry is
+    converted (see :mod:`vaquero._attributes`), a fault inside vaquero is contained.
+    """
 
     __slots__ = ("_recorded", "_span")
 
@@ -85,13 +89,16 @@ class Span:
 
     @property
     def trace_id(self) -> str:
+        """The trace id as 32 lowercase hex digits (all zeros for a non-recording span)."""
         return format(self._span.get_span_context().trace_id, "032x")
 
     @property
     def span_id(self) -> str:
+        """The span id as 16 lowercase hex digits (all zeros for a non-recording span)."""
         return format(self._span.get_span_context().span_id, "016x")
 
     def is_recording(self) -> bool:
+        """True while the span records (False when disabled, sampled out or ended)."""
         try:
             return bool(self._span.is_recording())
         except Exception:
@@ -121,6 +128,12 @@ class Span:
             internal_error("setting an attribute")
 
     def set_attributes(self, attributes: Mapping[Any, Any] | None = None, **attrs: Any) -> None:
+        """Set several attributes at once, from ``attributes`` and keyword arguments.
+
+        Args:
+            attributes: a mapping of keys to values; any key and value are accepted.
+            **attrs: more attributes; they win over ``attributes`` on the same key.
+        """
         try:
             converted = normalize_attributes(attributes)
             if attrs:
@@ -133,6 +146,13 @@ class Span:
     def add_event(
         self, name: str, attributes: Mapping[Any, Any] | None = None, **attrs: Any
     ) -> None:
+        """Add a timestamped event, e.g. a retry or a tool result, to the span.
+
+        Args:
+            name: the event name (converted to a string).
+            attributes: the event's attributes; any key and value are accepted.
+            **attrs: more attributes; they win over ``attributes`` on the same key.
+        """
         try:
             converted = normalize_attributes(attributes)
             if attrs:
@@ -165,6 +185,7 @@ class Span:
             internal_error("setting a status")
 
     def update_name(self, name: str) -> None:
+        """Rename the span (for a name known only once the work has started)."""
         try:
             self._span.update_name(str(name))
         except Exception:
@@ -388,10 +409,29 @@ def span(
 ) -> SpanScope:
     """A span around a block (``with`` / ``async with``) or a function (as a decorator).
 
-    ``attributes`` and keyword arguments become attributes (any value is accepted and
-    converted, see :mod:`vaquero._attributes`). ``parent`` continues a trace from a carrier
-    dict written by :func:`vaquero.inject`, a Context or a span; ``links`` relates the span
-    to others (e.g. a consumer to its producer) without parenting it.
+    The object returned may be entered more than once at the same time (by several asyncio
+    tasks, or nested in itself): each entry is a span of its own, and ``as`` names it.
+
+    Args:
+        name: the span name; keep it low-cardinality (ids belong in attributes).
+        attributes: attributes for the span; any value is accepted and converted (see
+            :mod:`vaquero._attributes`).
+        parent: continue a trace: a carrier dict written by :func:`vaquero.inject`, an
+            OpenTelemetry ``Context``, a vaquero or OpenTelemetry span, or a ``SpanContext``.
+        links: spans this one relates to without being their child (e.g. a consumer and
+            its producers); each item is anything ``parent`` accepts, or an OTel ``Link``.
+        kind: the OpenTelemetry span kind (``SpanKind.INTERNAL`` by default).
+        agent_name: the agent this block runs as; spans opened inside inherit it.
+        **attrs: more attributes; they win over ``attributes`` on the same key.
+
+    Returns:
+        A :class:`SpanScope`: a sync and async context manager whose ``__enter__`` gives the
+        :class:`Span` handle, and a decorator tracing each call of a function. With tracing
+        disabled, a shared no-op handle that records nothing.
+
+    Raises:
+        Nothing at creation; a ``parent`` of an unsupported type is reported when the span is
+        entered, and the span then starts a new trace.
     """
     if STATE.disabled:
         return NOOP_SPAN  # type: ignore[return-value]
