@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import gc
 import inspect
+import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -445,3 +446,36 @@ def test_tracing_a_traced_function_records_one_span(
     assert len(spans) == 1
     innermost_name = next((d["name"] for d in decorations if "name" in d), None)
     assert spans.spans[0].name == (innermost_name or ("_coro" if is_async else "_plain"))
+
+
+def test_one_span_object_shared_by_threads_gives_each_entry_its_own_span() -> None:
+    shared = vaquero.span("shared")
+    both_inside = threading.Barrier(2, timeout=30)
+    first_entered = threading.Event()
+    handles: dict[str, str] = {}
+
+    def worker(label: str) -> None:
+        if label == "second":
+            first_entered.wait(30)
+        with shared as handle:
+            first_entered.set()
+            both_inside.wait()
+            with vaquero.span(f"child_{label}"):
+                pass
+            handles[label] = handle.span_id
+            if label == "first":
+                both_inside.wait()  # the second thread leaves first
+
+        if label == "second":
+            both_inside.wait()
+
+    with capture_spans() as spans:
+        threads = [threading.Thread(target=worker, args=(label,)) for label in ("first", "second")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert len({s.span_id for s in spans.named("shared")}) == 2
+    for label, span_id in handles.items():
+        child = spans.one(f"child_{label}")
+        assert child.parent is not None and child.parent.span_id == span_id

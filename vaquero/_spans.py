@@ -261,8 +261,9 @@ class SpanScope(Span):
     path); later ones each get a scope of their own in ``_others``, returned by ``__enter__``
     so ``as s`` names the right span. At exit, the entry leaving is the one whose span is
     current in the exiting context (``with`` blocks nest per task and per thread).
-    Entering one object from two *threads* at the same instant is not supported: give each
-    thread its own ``vaquero.span(...)``.
+    Threads sharing one object work the same way: the slot is checked and claimed with no
+    call in between, which CPython's GIL does not interrupt. On a free-threaded build, give
+    each thread its own ``vaquero.span(...)``.
     """
 
     __slots__ = ("_attrs", "_extra", "_name", "_others", "_token")
@@ -287,8 +288,6 @@ class SpanScope(Span):
             tracer = _setup.get_tracer()
             if tracer is None:
                 return NOOP_SPAN
-        if self._token is not None:
-            return self._enter_again()
         if self._extra is not None:
             return self._enter_with_options(tracer, self._extra)
         attrs = self._attrs
@@ -298,17 +297,20 @@ class SpanScope(Span):
                 attributes = normalize_attributes(attrs)
             except Exception:
                 internal_error("preparing a span")
-        self._span, self._token = open_span(tracer, self._name, attributes, None)
-        return self
+        span, token = open_span(tracer, self._name, attributes, None)
+        if self._token is None:  # checked after opening: no call between check and store
+            self._span, self._token = span, token
+            return self
+        return self._keep_another(span, token)
 
-    def _enter_again(self) -> Span:
+    def _keep_another(self, span: Any, token: object) -> Span:
         """A second entry while the first is open: a span of its own, never a lost one."""
         other = SpanScope(self._name, self._attrs, self._extra)
-        handle = other.__enter__()
+        other._span, other._token = span, token
         if self._others is None:
             self._others = []
         self._others.append(other)
-        return handle
+        return other
 
     def _enter_with_options(
         self, tracer: trace.Tracer, extra: tuple[Any, Iterable[Any] | None, SpanKind, str | None]
@@ -323,10 +325,11 @@ class SpanScope(Span):
         except Exception:
             internal_error("preparing a span")
             attributes = parent = links = None
-        self._span, self._token = open_span(
-            tracer, self._name, attributes, agent, parent, links, kind
-        )
-        return self
+        span, token = open_span(tracer, self._name, attributes, agent, parent, links, kind)
+        if self._token is None:
+            self._span, self._token = span, token
+            return self
+        return self._keep_another(span, token)
 
     def __exit__(
         self,
