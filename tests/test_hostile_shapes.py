@@ -283,6 +283,93 @@ def test_contextmanager_span_records_the_bodys_error_and_a_suppressed_one_is_no_
     assert spans.one("suppressing").status == "UNSET"
 
 
+def _managed(suppress: bool, is_async: bool) -> Any:
+    """A context manager generator that sets a ContextVar and may swallow ``Boom``."""
+    if is_async:
+        async def managed_async() -> AsyncIterator[str]:
+            token = REQUEST.set("set-before-yield")
+            try:
+                yield "resource"
+            except Boom:
+                if not suppress:
+                    raise
+            finally:
+                REQUEST.reset(token)
+
+        return managed_async
+
+    def managed() -> Iterator[str]:
+        token = REQUEST.set("set-before-yield")
+        try:
+            yield "resource"
+        except Boom:
+            if not suppress:
+                raise
+        finally:
+            REQUEST.reset(token)
+
+    return managed
+
+
+def _use(cm: Any, is_async: bool, raises: bool, children: int) -> tuple[Any, ...]:
+    """Enter ``cm`` once; the body opens ``children`` spans and may raise ``Boom``."""
+
+    def body() -> str | None:
+        for index in range(children):
+            with vaquero.span(f"child{index}"):
+                pass
+        seen = REQUEST.get()
+        if raises:
+            raise Boom("from the body")
+        return seen
+
+    async def run_async() -> tuple[Any, ...]:
+        seen: Any = "suppressed"
+        try:
+            async with cm() as resource:
+                seen = body()
+        except Boom:
+            return ("raised", REQUEST.get())
+        return (resource, seen, REQUEST.get())
+
+    if is_async:
+        return asyncio.run(run_async())
+    seen: Any = "suppressed"
+    try:
+        with cm() as resource:
+            seen = body()
+    except Boom:
+        return ("raised", REQUEST.get())
+    return (resource, seen, REQUEST.get())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    order=st.sampled_from(["trace-above", "trace-below"]),
+    is_async=st.booleans(),
+    suppress=st.booleans(),
+    raises=st.booleans(),
+    children=st.integers(0, 3),
+)
+def test_traced_context_manager_behaves_like_the_plain_one_and_parents_its_body(
+    order: str, is_async: bool, suppress: bool, raises: bool, children: int
+) -> None:
+    decorator = contextlib.asynccontextmanager if is_async else contextlib.contextmanager
+    generator = _managed(suppress, is_async)
+    plain = decorator(generator)
+    traced = (
+        vaquero.trace(name="managed")(decorator(generator))
+        if order == "trace-above"
+        else decorator(vaquero.trace(name="managed")(generator))
+    )
+    expected = _use(plain, is_async, raises, children)
+    with capture_spans() as spans:
+        assert _use(traced, is_async, raises, children) == expected
+    managed = spans.one("managed")
+    assert all(spans.one(f"child{i}").parent is managed for i in range(children))
+    assert managed.status == ("ERROR" if raises and not suppress else "UNSET")
+
+
 def test_traced_contextmanager_stays_a_contextmanager_and_a_decorator() -> None:
     cm = _sync_cms()["trace-above"]
     assert isinstance(cm(), contextlib.AbstractContextManager)
