@@ -119,7 +119,7 @@ def _install(settings: Settings) -> None:
         _set_runtime(None, None)
         return
     _attributes.set_max_length(settings.attribute_value_length)
-    _integrations.enable_threading()
+    _integrations.enable_executor_context()
     existing = trace.get_tracer_provider()
     owned: Runtime | None = getattr(existing, "_vaquero_runtime", None)
     if owned is not None:
