@@ -7,8 +7,10 @@ click command, the class of a callable instance.
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import inspect
+import pickle
 from typing import Any
 
 import click
@@ -213,3 +215,15 @@ def test_bound_method_of_a_traced_function_is_not_traced_again() -> None:
 def test_a_non_callable_is_refused_at_decoration_naming_what_is_accepted(value: Any) -> None:
     with pytest.raises(TypeError, match="expected a function, a method, a class or a callable"):
         vaquero.trace(value)
+
+
+def test_callable_instance_survives_copy_and_pickle_still_traced() -> None:
+    counter = vaquero.trace(agent_name="copied")(Counter())
+    counter(5)
+    for clone in (copy.copy(counter), copy.deepcopy(counter),
+                  pickle.loads(pickle.dumps(counter))):
+        assert isinstance(clone, Counter) and clone.calls == 5
+        with capture_spans() as spans:
+            assert clone(1) == 6
+        assert spans.one("Counter").agent == "copied"
+    assert counter.calls == 5

@@ -25,6 +25,7 @@ command's callback, the instance's class.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import inspect
 import sys
@@ -181,6 +182,25 @@ class _TracedInstance:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._vaquero_call(*args, **kwargs)
+
+    # copy and pickle give a traced proxy of a copy of the instance, not a bare instance.
+    def _options(self) -> dict[str, Any]:
+        mark = getattr(self, TRACED_MARK, None)
+        return dict(mark[1]) if isinstance(mark, tuple) else {}
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return (retrace, (self.__wrapped__, self._options()))
+
+    def __copy__(self) -> Any:
+        return retrace(copy.copy(self.__wrapped__), self._options())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return retrace(copy.deepcopy(self.__wrapped__, memo), self._options())
+
+
+def retrace(obj: Any, options: dict[str, Any]) -> Any:
+    """Trace ``obj`` again with ``options``: how a copied or unpickled proxy comes back."""
+    return wrap_callable(obj, **options)
 
 
 class _TracedAsyncInstance(_TracedInstance):
