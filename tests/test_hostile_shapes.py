@@ -496,6 +496,43 @@ def test_object_with_async_call_is_traced_as_async() -> None:
     assert call.agent == "planner"
 
 
+@pytest.mark.parametrize("fails", [False, True])
+def test_sync_callable_returning_a_coroutine_keeps_its_span_until_the_work_ends(
+    fails: bool,
+) -> None:
+    async def fetch() -> int:
+        await asyncio.sleep(0)
+        with vaquero.span("io"):
+            await asyncio.sleep(0)
+        if fails:
+            raise Boom("remote")
+        return 7
+
+    @vaquero.trace
+    def handler() -> Any:
+        return fetch()  # an async wrapper that is not ``async def`` itself
+
+    assert not inspect.iscoroutinefunction(handler)
+
+    async def main() -> int:
+        with vaquero.span("request") as request:
+            pending = handler()
+            assert vaquero.current_span().span_id == request.span_id
+            return await asyncio.create_task(pending)
+
+    with capture_spans() as spans:
+        if fails:
+            with pytest.raises(Boom):
+                asyncio.run(main())
+        else:
+            assert asyncio.run(main()) == 7
+    call = spans.one("handler")
+    assert call.parent is spans.one("request")
+    assert spans.one("io").parent is call
+    assert call.end_ns >= spans.one("io").end_ns
+    assert call.status == ("ERROR" if fails else "UNSET")
+
+
 def _plain(x: int) -> int:
     return x + 1
 

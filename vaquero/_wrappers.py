@@ -48,9 +48,11 @@ from typing import Any, TypeVar
 from vaquero._attributes import normalize_attributes, to_attribute_value
 from vaquero._pipeline import install as _setup
 from vaquero._semconv import ARG_PREFIX, RESULT
-from vaquero._span_core import agent_attributes, close_span, open_span
+from vaquero._span_core import agent_attributes, close_span, hand_over, open_span, resume
 
 T = TypeVar("T")
+
+_COROUTINE = types.CoroutineType
 
 TRACED_MARK = "__vaquero_traced__"
 
@@ -179,12 +181,31 @@ def _wrap_plain(func: Callable[..., T], spec: Spec) -> Callable[..., T]:
         except BaseException as exc:
             close_span(span, token, exc)
             raise
+        if type(result) is _COROUTINE:
+            # A sync callable whose work is a coroutine (an undecorated async wrapper, a
+            # ``def`` returning ``fetch()``): the span lasts until the coroutine finishes.
+            later: Any = _finish_when_awaited(result, span, hand_over(token), spec)
+            return later  # type: ignore[no-any-return]
         if spec.capture_result:
             span.set_attribute(RESULT, to_attribute_value(result))
         close_span(span, token, None)
         return result
 
     return traced
+
+
+async def _finish_when_awaited(work: Any, span: Any, context: Any, spec: Spec) -> Any:
+    """Await ``work`` inside the span ``context`` names, then end the span as usual."""
+    token = resume(context)
+    try:
+        result = await work
+    except BaseException as exc:
+        close_span(span, token, exc)
+        raise
+    if spec.capture_result:
+        span.set_attribute(RESULT, to_attribute_value(result))
+    close_span(span, token, None)
+    return result
 
 
 def _wrap_coroutine(
