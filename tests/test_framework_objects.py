@@ -227,3 +227,30 @@ def test_callable_instance_survives_copy_and_pickle_still_traced() -> None:
             assert clone(1) == 6
         assert spans.one("Counter").agent == "copied"
     assert counter.calls == 5
+
+
+@pytest.mark.parametrize(
+    ("make", "read", "expected"),
+    [
+        (property, lambda obj: obj.value, 0),
+        (functools.cached_property, lambda obj: obj.value, 0),
+        (lambda f: functools.partialmethod(f, 1), lambda obj: obj.value(), 1),
+    ],
+)
+def test_a_descriptor_is_refused_naming_where_the_decorator_goes(
+    make: Any, read: Any, expected: int
+) -> None:
+    def getter(self: Any, x: int = 0) -> int:
+        return x
+
+    descriptor = make(getter)
+    kind = type(descriptor).__name__
+    with pytest.raises(TypeError, match=rf"put @vaquero.trace below @{kind}, directly on"):
+        vaquero.trace(descriptor)
+
+    class Fine:
+        value = make(vaquero.trace(getter))
+
+    with capture_spans() as spans:
+        assert read(Fine()) == expected
+    assert spans.names() == ["getter"]

@@ -105,7 +105,7 @@ def _wrap_by_kind(obj: Any, in_class: bool, options: dict[str, Any]) -> Any:
         spec = make_spec(gen_func, in_class=in_class, **options)
         decorator = contextlib.asynccontextmanager if is_async else contextlib.contextmanager
         return decorator(wrap_function(gen_func, spec, context_manager=True))
-    if inspect.isroutine(obj) or isinstance(obj, type):  # a class here: @span("x") on it
+    if (callable(obj) and inspect.isroutine(obj)) or isinstance(obj, type):  # type: @span on it
         return wrap_function(obj, make_spec(obj, in_class=in_class, **options))
     command = _click_command(obj)
     if command is not None:
@@ -114,6 +114,12 @@ def _wrap_by_kind(obj: Any, in_class: bool, options: dict[str, Any]) -> Any:
         return command
     if callable(obj):
         return _traced_instance(obj, options)
+    if hasattr(type(obj), "__get__"):  # property, cached_property, partialmethod ...
+        kind = type(obj).__name__
+        raise TypeError(
+            f"vaquero.trace cannot decorate a {kind!r} object, which is not callable itself: "
+            f"put @vaquero.trace below @{kind}, directly on the function."
+        )
     raise TypeError(
         f"vaquero.trace cannot decorate {type(obj).__name__!r}: expected a function, "
         "a method, a class or a callable object."
