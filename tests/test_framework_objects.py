@@ -254,3 +254,41 @@ def test_a_descriptor_is_refused_naming_where_the_decorator_goes(
     with capture_spans() as spans:
         assert read(Fine()) == expected
     assert spans.names() == ["getter"]
+
+
+def test_lru_cache_keeps_its_cache_api_and_binds_as_a_method() -> None:
+    @vaquero.trace
+    @functools.lru_cache
+    def square(x: int) -> int:
+        return x * x
+
+    class Geometry:
+        @vaquero.trace(capture_args=True)
+        @functools.lru_cache  # noqa: B019 - the test is about this very shape
+        def area(self, side: int) -> int:
+            return side * side
+
+    with capture_spans() as spans:
+        assert square(3) == 9 and square(3) == 9
+        assert Geometry().area(2) == 4
+    assert square.cache_info().hits == 1
+    square.cache_clear()
+    assert square.cache_info().currsize == 0
+    assert spans.names() == ["square", "square", "Geometry.area"]
+    assert spans.one("Geometry.area").attributes == {"vaquero.arg.side": 2}
+
+
+def test_pydantic_validate_call_stays_validating_and_async() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    @vaquero.trace
+    @pydantic.validate_call
+    async def add(a: int, b: int) -> int:
+        return a + b
+
+    assert inspect.iscoroutinefunction(add)
+    with capture_spans() as spans:
+        assert asyncio.run(add("1", 2)) == 3
+        with pytest.raises(pydantic.ValidationError):
+            asyncio.run(add("x", 2))
+    assert [s.status for s in spans.named("add")] == ["UNSET", "ERROR"]

@@ -29,6 +29,7 @@ import copy
 import functools
 import inspect
 import sys
+import types
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
@@ -105,7 +106,7 @@ def _wrap_by_kind(obj: Any, in_class: bool, options: dict[str, Any]) -> Any:
         spec = make_spec(gen_func, in_class=in_class, **options)
         decorator = contextlib.asynccontextmanager if is_async else contextlib.contextmanager
         return decorator(wrap_function(gen_func, spec, context_manager=True))
-    if (callable(obj) and inspect.isroutine(obj)) or isinstance(obj, type):  # type: @span on it
+    if isinstance(obj, (*_FUNCTION_TYPES, type)):  # a type here: @vaquero.span("x") on it
         return wrap_function(obj, make_spec(obj, in_class=in_class, **options))
     command = _click_command(obj)
     if command is not None:
@@ -124,6 +125,19 @@ def _wrap_by_kind(obj: Any, in_class: bool, options: dict[str, Any]) -> Any:
         f"vaquero.trace cannot decorate {type(obj).__name__!r}: expected a function, "
         "a method, a class or a callable object."
     )
+
+
+# Plain functions and the interpreter's own callables become wrapper functions. Any other
+# callable (lru_cache, validate_call, a user's instance) keeps its type behind a proxy.
+_FUNCTION_TYPES = (
+    types.FunctionType,
+    types.MethodType,
+    types.BuiltinFunctionType,
+    types.MethodDescriptorType,
+    types.WrapperDescriptorType,
+    types.MethodWrapperType,
+    types.ClassMethodDescriptorType,
+)
 
 
 def _partial_target(obj: functools.partial[Any]) -> Any:
@@ -189,6 +203,12 @@ class _TracedInstance:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._vaquero_call(*args, **kwargs)
 
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        """Bind like the wrapped object binds (``@lru_cache`` on a method), else stay put."""
+        if instance is None or not hasattr(type(self.__wrapped__), "__get__"):
+            return self
+        return types.MethodType(self, instance)
+
     # copy and pickle give a traced proxy of a copy of the instance, not a bare instance.
     def _options(self) -> dict[str, Any]:
         mark = getattr(self, TRACED_MARK, None)
@@ -220,10 +240,20 @@ class _TracedAsyncInstance(_TracedInstance):
 
 def _traced_instance(obj: Any, options: dict[str, Any]) -> _TracedInstance:
     call = type(obj).__call__
-    kind = type(obj)
-    named = {**options, "name": options.get("name") or span_name(kind)}
-    bound = obj.__call__  # the bound method: ``self`` stays out of captured arguments
-    traced_call = wrap_function(bound, make_spec(bound, **named))
+    # What the user wrote: a decorated function (lru_cache, validate_call...) carries its own
+    # name; a plain callable instance does not, and is named after its class.
+    try:
+        own_name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    except Exception:
+        own_name = None
+    default_name = span_name(obj) if isinstance(own_name, str) else span_name(type(obj))
+    named = {**options, "name": options.get("name") or default_name}
+    bound = obj.__call__  # its kind (sync or async) is the kind of the wrapper
+    try:
+        spec = make_spec(obj, **named)  # the signature seen by callers, without ``self``
+    except Exception:
+        spec = make_spec(bound, **named)
+    traced_call = wrap_function(bound, spec)
     proxy_type = _TracedAsyncInstance if inspect.iscoroutinefunction(call) else _TracedInstance
     return proxy_type(obj, traced_call)
 
