@@ -13,13 +13,18 @@ class                           each public method traced; the class itself unch
 staticmethod / classmethod      the same descriptor around a traced function
 ``functools.partial``           a partial of the traced function (named after the function)
 click ``Command`` / ``Group``   its callback traced in place; the command object returned
-other callable instance         a transparent proxy: attributes, ``isinstance``, and an
-                                ``async def __call__`` stay async
+other callable object           a transparent proxy (``lru_cache``, ``validate_call``, a
+                                user's instance): attributes, ``isinstance``, binding as a
+                                method, copy and pickle kept; ``async def __call__`` stays
+                                async
+non-callable descriptor         refused: ``TypeError`` saying to put the decorator below
+                                ``@property`` / ``@cached_property`` / ``partialmethod``
 already traced                  traced once, with the options of both decorations merged
 ==============================  ============================================================
 
 Spans are named after what the user wrote: the function, the partial's function, the
-command's callback, the instance's class.
+command's callback, a decorated function's own name, else the instance's class. A sync
+callable that returns a coroutine keeps its span open until that coroutine ends.
 """
 
 from __future__ import annotations
