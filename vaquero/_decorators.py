@@ -313,8 +313,9 @@ def trace(
     kind: a coroutine function stays one, a generator's span covers its whole iteration
     (and, under ``@contextmanager``, the whole ``with`` block), a class stays the same class,
     a ``functools.partial`` stays a partial, a click command stays a command, a callable
-    instance keeps its attributes and ``isinstance``. Tracing something twice records one
-    span. Exceptions pass through unchanged (and mark the span ERROR); with tracing
+    object (an ``lru_cache`` function, an instance) keeps its attributes, ``isinstance``
+    and method binding, and an ``async def __call__`` stays async. Tracing something twice
+    records one span. Exceptions pass through unchanged (and mark the span ERROR); with tracing
     disabled (``OTEL_SDK_DISABLED=true``) the wrapper only forwards the call.
 
     Args:
@@ -335,7 +336,9 @@ def trace(
     Raises:
         TypeError: at decoration, if ``agent_name`` or ``name`` is not a string,
             ``attributes`` is not a mapping, the agent name is given twice, or ``target``
-            is not callable. Nothing is raised at call time by vaquero itself.
+            is not callable (for a ``property``, ``cached_property`` or ``partialmethod``
+            the message says to put ``@vaquero.trace`` below it, on the function). Nothing
+            is raised at call time by vaquero itself.
     """
     if isinstance(target, str):
         if agent_name is not None:
