@@ -292,3 +292,35 @@ def test_pydantic_validate_call_stays_validating_and_async() -> None:
         with pytest.raises(pydantic.ValidationError):
             asyncio.run(add("x", 2))
     assert [s.status for s in spans.named("add")] == ["UNSET", "ERROR"]
+
+
+def test_proxies_answer_inspect_as_the_objects_they_wrap() -> None:
+    cached = functools.lru_cache(scale)
+    for original in (Counter(), cached, _AsyncAuth()):
+        traced = vaquero.trace(original)
+        assert inspect.isroutine(traced) is inspect.isroutine(original)
+        assert inspect.iscoroutinefunction(traced.__call__) is inspect.iscoroutinefunction(
+            original.__call__
+        )
+
+
+class _AsyncAuth:
+    async def __call__(self, token: str = "anon") -> str:
+        return token.upper()
+
+
+def test_fastapi_dependency_that_is_a_traced_async_callable_instance() -> None:
+    fastapi = pytest.importorskip("fastapi")
+    testclient = pytest.importorskip("fastapi.testclient")
+    auth = vaquero.trace(_AsyncAuth())
+    app = fastapi.FastAPI()
+
+    @app.get("/me")
+    async def me(user: str = fastapi.Depends(auth)) -> dict[str, str]:  # noqa: B008
+        return {"user": user}
+
+    with capture_spans() as spans:
+        response = testclient.TestClient(app).get("/me", params={"token": "ada"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"user": "ADA"}
+    assert len(spans.named("_AsyncAuth")) == 1

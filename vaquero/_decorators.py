@@ -36,7 +36,7 @@ import inspect
 import sys
 import types
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from vaquero._wrappers import (
     TRACED_MARK,
@@ -208,12 +208,6 @@ class _TracedInstance:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._vaquero_call(*args, **kwargs)
 
-    def __get__(self, instance: Any, owner: Any = None) -> Any:
-        """Bind like the wrapped object binds (``@lru_cache`` on a method), else stay put."""
-        if instance is None or not hasattr(type(self.__wrapped__), "__get__"):
-            return self
-        return types.MethodType(self, instance)
-
     # copy and pickle give a traced proxy of a copy of the instance, not a bare instance.
     def _options(self) -> dict[str, Any]:
         mark = getattr(self, TRACED_MARK, None)
@@ -229,6 +223,22 @@ class _TracedInstance:
         return retrace(copy.deepcopy(self.__wrapped__, memo), self._options())
 
 
+class _Binding:
+    """For proxies of objects that bind as methods (``@lru_cache`` on a method).
+
+    Only those get ``__get__``: it makes ``inspect.isroutine`` answer True, and frameworks
+    (FastAPI's dependency check among them) then stop looking at ``__call__`` to tell an
+    async callable from a sync one. The proxy answers as the object it wraps would.
+    """
+
+    __slots__ = ()
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self
+        return types.MethodType(cast("Callable[..., Any]", self), instance)
+
+
 def retrace(obj: Any, options: dict[str, Any]) -> Any:
     """Trace ``obj`` again with ``options``: how a copied or unpickled proxy comes back."""
     return wrap_callable(obj, **options)
@@ -241,6 +251,22 @@ class _TracedAsyncInstance(_TracedInstance):
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return await self._vaquero_call(*args, **kwargs)
+
+
+class _TracedBindingInstance(_Binding, _TracedInstance):
+    __slots__ = ()
+
+
+class _TracedBindingAsyncInstance(_Binding, _TracedAsyncInstance):
+    __slots__ = ()
+
+
+_PROXY_TYPES: dict[tuple[bool, bool], type[_TracedInstance]] = {
+    (False, False): _TracedInstance,
+    (True, False): _TracedAsyncInstance,
+    (False, True): _TracedBindingInstance,
+    (True, True): _TracedBindingAsyncInstance,
+}
 
 
 def _traced_instance(obj: Any, options: dict[str, Any]) -> _TracedInstance:
@@ -259,8 +285,9 @@ def _traced_instance(obj: Any, options: dict[str, Any]) -> _TracedInstance:
     except Exception:
         spec = make_spec(bound, **named)
     traced_call = wrap_function(bound, spec)
-    proxy_type = _TracedAsyncInstance if inspect.iscoroutinefunction(call) else _TracedInstance
-    return proxy_type(obj, traced_call)
+    is_async = inspect.iscoroutinefunction(call)
+    binds = hasattr(type(obj), "__get__")
+    return _PROXY_TYPES[is_async, binds](obj, traced_call)
 
 
 def trace_class(cls: type[T], **options: Any) -> type[T]:
