@@ -31,6 +31,9 @@ class VaqueroDistro(BaseDistro):  # type: ignore[misc]
 
     def _configure(self, **kwargs: Any) -> None:
         os.environ.setdefault(OTEL_TRACES_EXPORTER, "otlp")
+        # The loader reads this after the distro ran: with opentelemetry-distro installed too,
+        # vaquero's distro also picks vaquero's configurator instead of whichever comes first.
+        os.environ.setdefault("OTEL_PYTHON_CONFIGURATOR", "vaquero_configurator")
 
 
 class VaqueroConfigurator(BaseConfigurator):
