@@ -17,7 +17,13 @@ from collections import Counter, deque
 from collections.abc import Sequence
 
 from vaquero.analysis._percentile import nearest_rank
-from vaquero.analysis._result import FailurePattern, KeptTrace, StepStats, WorkflowStats
+from vaquero.analysis._result import (
+    FailurePattern,
+    HistogramBin,
+    KeptTrace,
+    StepStats,
+    WorkflowStats,
+)
 from vaquero.analysis._span import Span
 from vaquero.analysis._trace_metrics import TraceTree, critical_path, self_time_ns
 
@@ -187,18 +193,18 @@ def _finish(acc: _WorkflowAcc) -> WorkflowStats:
 
 def _histogram(
     sorted_durations: Sequence[int], bins: int = 20
-) -> tuple[tuple[float, float, int], ...]:
+) -> tuple[HistogramBin, ...]:
     """Equal-width bins from the fastest to the slowest run (one bin when all are equal)."""
     if not sorted_durations:
         return ()
     low, high = sorted_durations[0], sorted_durations[-1]
     if high == low:
-        return ((_ms(low), _ms(high), len(sorted_durations)),)
+        return ((_ms(low), _ms(high), len(sorted_durations), 0),)
     width = (high - low) / bins
     counts = [0] * bins
     for value in sorted_durations:
         counts[min(int((value - low) / width), bins - 1)] += 1
     return tuple(
-        (_ms(int(low + index * width)), _ms(int(low + (index + 1) * width)), count)
+        (_ms(int(low + index * width)), _ms(int(low + (index + 1) * width)), count, 0)
         for index, count in enumerate(counts)
     )
