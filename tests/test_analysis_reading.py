@@ -152,12 +152,14 @@ def test_gzip_file_matches_plain_file(tmp_path: Path) -> None:
     assert analyze(renamed).to_dict()["spans_read"] == 31
 
 
-def test_truncated_gzip_is_an_input_error(tmp_path: Path) -> None:
+def test_truncated_gzip_keeps_what_was_read(tmp_path: Path) -> None:
     packed = tmp_path / "cut.jsonl.gz"
     with gzip.open(packed, "wb") as out:
         out.write((FIXTURES / "workflows.jsonl").read_bytes() * 5)
     packed.write_bytes(packed.read_bytes()[:-40])
-    _assert_one_line_error(_cli("analyze", str(packed)), "read failed")
+    proc = _cli("analyze", str(packed))
+    assert proc.returncode == 0, proc.stderr
+    assert "gzip data ends early" in proc.stderr and "after line" in proc.stderr
 
 
 def test_jaeger_result_wrapper_and_status_enum_names(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ def duration_histogram_svg(workflow: WorkflowStats) -> str:
         return ""
     plot_w = _WIDTH - _PAD_LEFT - 8
     plot_h = _HEIGHT - _PAD_BOTTOM - _PAD_TOP
-    tallest = max(count for _, _, count in bins) or 1
+    tallest = max(ok + bad for _, _, ok, bad in bins) or 1
     bar_w = plot_w / len(bins)
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {_WIDTH} {_HEIGHT}" width="{_WIDTH}" '
@@ -35,7 +35,8 @@ def duration_histogram_svg(workflow: WorkflowStats) -> str:
         f'<text x="{_PAD_LEFT - 4}" y="{_PAD_TOP + plot_h}" text-anchor="end" '
         'class="tick">0</text>',
     ]
-    for index, (low, high, count) in enumerate(bins):
+    for index, (low, high, ok, bad) in enumerate(bins):
+        count = ok + bad
         height = plot_h * count / tallest
         x = _PAD_LEFT + index * bar_w
         y = _PAD_TOP + plot_h - height

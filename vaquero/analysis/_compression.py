@@ -68,8 +68,8 @@ def open_input(source: str) -> Opened:
     """Open ``source`` (a path, or ``"-"`` for stdin); raises ``AnalysisInputError``."""
     closers: list[Callable[[], Any]] = []
     if source == "-":
-        stdin = sys.stdin.buffer
-        raw: IO[bytes] = stdin if hasattr(stdin, "peek") else io.BufferedReader(stdin)  # type: ignore[arg-type]
+        stdin: Any = sys.stdin.buffer
+        raw: IO[bytes] = stdin if hasattr(stdin, "peek") else io.BufferedReader(stdin)
     else:
         raw = _open_file(source)
         closers.append(raw.close)
@@ -92,7 +92,7 @@ def open_input(source: str) -> Opened:
 
 def _open_file(source: str) -> IO[bytes]:
     try:
-        return open(source, "rb")  # noqa: SIM115 - closed through Opened.close
+        return open(source, "rb")
     except FileNotFoundError:
         raise AnalysisInputError(f"{source}: no such file. {FILE_FIX}") from None
     except IsADirectoryError:

@@ -12,6 +12,7 @@ from vaquero.analysis._insights import (
     DEFAULT_SLOW_SECONDS,
     derive_insights,
 )
+from vaquero.analysis._jaeger import JaegerOptions
 from vaquero.analysis._result import AnalysisResult
 from vaquero.analysis._sources import ReadStats, read_spans
 
@@ -30,6 +31,7 @@ def run_analysis(
     keep_traces: bool = False,
     progress: ProgressCallback | None = None,
     now_ns: int | None = None,
+    jaeger: JaegerOptions | None = None,
 ) -> AnalysisResult:
     """Analyse ``source``; ``since_ns`` keeps only runs whose root started that recently."""
     now = time.time_ns() if now_ns is None else now_ns
@@ -41,7 +43,7 @@ def run_analysis(
     )
     assembler = TraceAssembler(aggregator.add_trace)
     add = assembler.add
-    for batch in read_spans(source, stats, since_ns=since_ns, now_ns=now):
+    for batch in read_spans(source, stats, since_ns=since_ns, now_ns=now, jaeger=jaeger):
         for span in batch:
             add(span)
         if progress is not None:
@@ -58,4 +60,5 @@ def run_analysis(
         malformed_lines=stats.malformed_lines,
         problems=tuple(stats.problems),
         kept_traces=tuple(aggregator.kept_traces()),
+        notices=tuple(stats.notices),
     )

@@ -86,7 +86,7 @@ _CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inlin
         "img-src data:")
 
 
-def render_html(result: AnalysisResult, source: str) -> str:
+def render_html(result: AnalysisResult, source: str, *, jaeger_url: str | None = None) -> str:
     generated = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     sections = [
         _summary(result),

@@ -285,8 +285,9 @@ def _error_message(body: bytes) -> str:
     for document in documents:
         if isinstance(document, dict):
             error = document.get("error", document)
-            if isinstance(error, dict) and isinstance(error.get("message"), str):
-                return error["message"][:_MAX_MESSAGE]
+            message = error.get("message") if isinstance(error, dict) else None
+            if isinstance(message, str):
+                return message[:_MAX_MESSAGE]
             if isinstance(error, str):
                 return error[:_MAX_MESSAGE]
     text = body.decode("utf-8", errors="replace").strip()

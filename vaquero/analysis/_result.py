@@ -192,6 +192,9 @@ class AnalysisResult:
     # Traces whose root span never arrived: counted here, never a workflow or an insight.
     incomplete_traces: int = 0
     duplicate_spans: int = 0
+    # What was not read, one sentence each: a Jaeger search limit hit, a service that failed,
+    # a compressed file cut short.
+    notices: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -205,4 +208,5 @@ class AnalysisResult:
             ),
             "incomplete_traces": self.incomplete_traces,
             "duplicate_spans": self.duplicate_spans,
+            "notices": list(self.notices),
         }

@@ -211,7 +211,7 @@ class _Reader:
             raise AnalysisInputError(f"{self.source} is not OTLP JSON. {_V1_HINT}")
         raise AnalysisInputError(
             f"{self.source} is not OTLP JSON: none of its first "
-            f"{min(self.stats.malformed_lines, _SNIFF_LINES)} documents holds a TracesData "
+            f"{min(self.stats.malformed_lines, _SNIFF_LINES)} lines holds a TracesData "
             f"object with resourceSpans. {FILE_FIX}"
         )
 

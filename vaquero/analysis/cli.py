@@ -12,6 +12,12 @@ import sys
 
 from vaquero.analysis import analyze, write_report
 from vaquero.analysis._insights import DEFAULT_MIN_SUCCESS_RATE, DEFAULT_SLOW_SECONDS
+from vaquero.analysis._jaeger import (
+    DEFAULT_SEARCH_DEPTH,
+    DEFAULT_TIMEOUT_S,
+    JaegerOptions,
+    parse_header,
+)
 from vaquero.analysis._progress import Progress
 from vaquero.analysis._result import AnalysisResult
 from vaquero.analysis._sources import MAX_REPORTED_PROBLEMS
@@ -20,8 +26,9 @@ from vaquero.analysis.errors import AnalysisInputError
 
 __all__ = ["add_commands"]
 
-_SOURCE_HELP = ("OTLP JSON-lines trace file (.gz ok), '-' for stdin, or a Jaeger query URL "
-                "such as http://localhost:16686")
+_SOURCE_HELP = ("OTLP JSON-lines trace file (gzip or zstd ok; one pretty-printed OTLP JSON "
+                "document too), '-' for stdin, or a Jaeger query URL such as "
+                "http://localhost:16686")
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -44,6 +51,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     _add_common(report_parser)
     report_parser.add_argument("-o", "--output", default="vaquero-report.html",
                                help="where to write the HTML (default: %(default)s)")
+    report_parser.add_argument("--jaeger-url", metavar="URL",
+                               help="link trace ids to this Jaeger UI (default: the source, "
+                                    "when it is a Jaeger URL)")
     report_parser.set_defaults(func=_run_report)
 
 
@@ -60,6 +70,27 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slow-seconds", type=float, default=DEFAULT_SLOW_SECONDS,
                         metavar="SECONDS", help="flag workflows whose mean successful run "
                                                 "takes longer (default: %(default)s)")
+    jaeger = parser.add_argument_group("Jaeger source")
+    jaeger.add_argument("--jaeger-header", action="append", default=[], metavar="NAME=VALUE",
+                        help="send this HTTP header to Jaeger, e.g. 'Authorization=Bearer "
+                             "TOKEN' (repeatable)")
+    jaeger.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                        help="give up on a Jaeger request after this long "
+                             "(default: %(default)s)")
+    jaeger.add_argument("--jaeger-search-depth", type=int, default=DEFAULT_SEARCH_DEPTH,
+                        metavar="N", help="traces per Jaeger search; a full answer is re-read "
+                                          "in smaller time windows (default: %(default)s)")
+
+
+def _jaeger_options(args: argparse.Namespace) -> JaegerOptions:
+    try:
+        headers = tuple(parse_header(text) for text in args.jaeger_header)
+    except ValueError as err:
+        raise AnalysisInputError(str(err)) from None
+    if args.timeout <= 0 or args.jaeger_search_depth <= 0:
+        raise AnalysisInputError("--timeout and --jaeger-search-depth must be positive.")
+    return JaegerOptions(headers=headers, timeout=args.timeout,
+                         search_depth=args.jaeger_search_depth)
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
@@ -67,7 +98,8 @@ def _run_analyze(args: argparse.Namespace) -> int:
     try:
         result = analyze(args.source, workflow=args.workflow, since=args.since,
                          min_success_rate=args.min_success_rate,
-                         slow_seconds=args.slow_seconds, progress=progress)
+                         slow_seconds=args.slow_seconds, progress=progress,
+                         jaeger=_jaeger_options(args))
     except AnalysisInputError as err:
         return _fail(err, progress)
     progress.done()
@@ -84,7 +116,8 @@ def _run_report(args: argparse.Namespace) -> int:
     try:
         result = write_report(args.source, args.output, workflow=args.workflow,
                               since=args.since, min_success_rate=args.min_success_rate,
-                              slow_seconds=args.slow_seconds, progress=progress)
+                              slow_seconds=args.slow_seconds, progress=progress,
+                              jaeger=_jaeger_options(args), jaeger_url=args.jaeger_url)
     except AnalysisInputError as err:
         return _fail(err, progress)
     progress.done()
@@ -107,3 +140,5 @@ def _report_problems(result: AnalysisResult) -> None:
     hidden = result.malformed_lines - min(len(result.problems), MAX_REPORTED_PROBLEMS)
     if hidden > 0:
         print(f"vaquero: … and {hidden} more malformed lines skipped", file=sys.stderr)
+    for notice in getattr(result, "notices", ()):
+        print(f"vaquero: warning: {notice}", file=sys.stderr)
