@@ -1,64 +1,200 @@
-"""A Jaeger-like waterfall of one trace as plain HTML rows (label column + timeline bar).
+"""A Jaeger-like waterfall of one trace as HTML rows: name | timeline | duration.
 
-HTML boxes positioned in percent rather than SVG text: the browser wraps and clips labels for
-us, and a trace with hundreds of spans stays readable. Rows are capped so a giant trace cannot
-produce a giant report.
+What a person on call needs from a trace comes first and cannot be cut away:
+
+* **Order.** Among siblings, those whose subtree holds an error come first, then the one on
+  the critical path, then the rest by start time. The row cap therefore drops the least useful
+  rows, and rows that must stay (errors, the critical path and their ancestors) are kept even
+  past it.
+* **Repeats collapse.** Four or more plain siblings with one name (``fetch_page`` called 1,200
+  times) become one row ``fetch_page ×1200`` whose bar spans them all; erroring and
+  critical-path ones keep their own rows.
+* **Critical path.** Its spans carry a dark stripe, so "what made this run slow" reads off the
+  picture.
+* **Labels never collide.** The duration sits in its own column and an error message on its own
+  line under the span name, instead of floating beside the bar where it ran into other text.
+* **A labelled time axis** with round ticks (0, 20, 40 ms …) heads the waterfall and draws
+  the grid.
+
+HTML boxes positioned in percent rather than SVG text: the browser clips labels with an
+ellipsis for us and a long trace stays readable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 
+from vaquero.analysis._axis import duration_label, nice_ticks
 from vaquero.analysis._result import KeptTrace
 from vaquero.analysis._span import Span
-from vaquero.analysis._trace_metrics import TraceTree
+from vaquero.analysis._trace_metrics import TraceTree, critical_path
 
-__all__ = ["waterfall_html"]
+__all__ = ["MAX_ROWS", "waterfall_html"]
 
 MAX_ROWS = 300
-_INDENT_PX = 14
+COLLAPSE_MIN = 4
+_INDENT_PX = 12
+
+
+@dataclass
+class _Row:
+    depth: int
+    span: Span | None = None        # a single span
+    group: list[Span] | None = None  # collapsed same-name siblings
+    hidden_below: int = 0            # spans under a collapsed group, not drawn
+    must: bool = False               # error or critical path: never cut
 
 
 def waterfall_html(trace: KeptTrace) -> str:
+    """The trace's waterfall, with a time axis and a legend."""
     spans = trace.spans
     if not spans:
         return ""
+    tree = TraceTree(spans)
     start = min(span.start_ns for span in spans)
     end = max(span.end_ns for span in spans)
     total = max(end - start, 1)
-    rows = []
-    ordered = _depth_first(TraceTree(spans))
-    for span, depth in ordered[:MAX_ROWS]:
-        left = 100 * (span.start_ns - start) / total
-        width = max(100 * (span.end_ns - span.start_ns) / total, 0.2)
-        duration = f"{(span.end_ns - span.start_ns) / 1e6:,.2f} ms"
-        name = escape(span.name)
-        detail = span.message or span.failure
-        if span.error and detail:
-            name += f' <span class="wf-err">{escape(detail)}</span>'
-        tip = escape(f"{span.name} · {duration}" + (f" · {detail}" if detail else ""))
-        status = " error" if span.error else ""
-        # The duration sits right of the bar, or left of it when the bar ends near the edge.
-        label_side = "after" if left + width < 80 else "before"
-        rows.append(
-            f'<div class="wf-row{status}" title="{tip}">'
-            f'<div class="wf-name" style="padding-left:{depth * _INDENT_PX}px">{name}</div>'
-            f'<div class="wf-track">'
-            f'<div class="wf-bar" style="left:{left:.3f}%;width:{width:.3f}%">'
-            f'<span class="wf-dur {label_side}">{escape(duration)}</span></div></div></div>'
-        )
-    if len(ordered) > MAX_ROWS:
-        rows.append(f'<p class="note">… {len(ordered) - MAX_ROWS} more spans not shown.</p>')
-    return f'<div class="waterfall" data-spans="{len(spans)}">{"".join(rows)}</div>'
+    on_path = _critical_ids(tree)
+    with_error = _error_subtrees(tree)
+    rows = _rows(tree, on_path, with_error)
+    shown, cut = _cap(rows)
+    ticks = [t for t in nice_ticks(0, total / 1e6, 6) if t * 1e6 <= total]
+    grid = "".join(f'<div class="wf-tick" style="left:{100 * t * 1e6 / total:.3f}%"></div>'
+                   for t in ticks)
+    axis = "".join(
+        f'<span class="wf-tick-label" style="left:{100 * t * 1e6 / total:.3f}%">'
+        f"{escape(duration_label(t))}</span>" for t in ticks)
+    html = [
+        f'<div class="waterfall" data-spans="{len(spans)}" data-rows="{len(shown)}">',
+        f'<div class="wf-grid">{grid}</div>',
+        '<div class="wf-row wf-axis"><div class="wf-name">span <span class="wf-legend">'
+        '<i class="lg crit"></i>critical path <i class="lg err"></i>error '
+        '<i class="lg grp"></i>repeats</span></div>'
+        f'<div class="wf-track">{axis}</div><div class="wf-dur">duration</div></div>',
+    ]
+    html.extend(_row_html(row, start, total, on_path) for row in shown)
+    if cut:
+        html.append(f'<div class="wf-more">… {cut:,} more rows not shown (errors and the '
+                    "critical path are always shown).</div>")
+    html.append("</div>")
+    return "".join(html)
 
 
-def _depth_first(tree: TraceTree) -> list[tuple[Span, int]]:
-    """Spans in display order (children under their parent by start time) with their depth."""
-    ordered: list[tuple[Span, int]] = []
-    stack = [(root, 0) for root in reversed(tree.roots)]
+def _critical_ids(tree: TraceTree) -> set[str]:
+    ids: set[str] = set()
+    for root in tree.roots:
+        ids.update(span.span_id for span, _ns in critical_path(root, tree))
+    return ids
+
+
+def _error_subtrees(tree: TraceTree) -> set[str]:
+    """Ids of spans that are errors or have an erroring descendant."""
+    marked: set[str] = set()
+    for root in tree.roots:
+        order = [root, *tree.descendants(root)]
+        parent_of = {kid.span_id: span for span in order for kid in tree.kids(span)}
+        for span in reversed(order):
+            if span.error or span.span_id in marked:
+                marked.add(span.span_id)
+                parent = parent_of.get(span.span_id)
+                if parent is not None:
+                    marked.add(parent.span_id)
+    return marked
+
+
+def _rows(tree: TraceTree, on_path: set[str], with_error: set[str]) -> list[_Row]:
+    rows: list[_Row] = []
+
+    def rank(span: Span) -> tuple[int, int]:
+        first = 0 if span.span_id in with_error else 1 if span.span_id in on_path else 2
+        return first, span.start_ns
+
+    stack: list[_Row] = [_Row(0, span=root) for root in sorted(tree.roots, key=rank, reverse=True)]
     while stack:
-        span, depth = stack.pop()
-        ordered.append((span, depth))
-        kids = sorted(tree.kids(span), key=lambda kid: kid.start_ns, reverse=True)
-        stack.extend((kid, depth + 1) for kid in kids)
-    return ordered
+        row = stack.pop()
+        rows.append(row)
+        if row.span is None:
+            continue
+        row.must = row.span.span_id in with_error or row.span.span_id in on_path
+        kids = sorted(tree.kids(row.span), key=rank)
+        stack.extend(reversed(_sibling_rows(kids, row.depth + 1, tree, on_path, with_error)))
+    return rows
+
+
+def _sibling_rows(kids: Sequence[Span], depth: int, tree: TraceTree, on_path: set[str],
+                  with_error: set[str]) -> list[_Row]:
+    plain: dict[str, list[Span]] = {}
+    for kid in kids:
+        if kid.span_id not in on_path and kid.span_id not in with_error:
+            plain.setdefault(kid.name, []).append(kid)
+    collapsed = {name for name, group in plain.items() if len(group) >= COLLAPSE_MIN}
+    out: list[_Row] = []
+    for kid in kids:
+        if kid.name in collapsed and kid.span_id not in on_path and kid.span_id not in with_error:
+            group = plain[kid.name]
+            if kid is group[0]:
+                below = sum(1 for member in group for _ in tree.descendants(member))
+                out.append(_Row(depth, group=group, hidden_below=below))
+            continue
+        out.append(_Row(depth, span=kid))
+    return out
+
+
+def _cap(rows: list[_Row]) -> tuple[list[_Row], int]:
+    """At most MAX_ROWS rows in display order, plus every must-keep row (up to 2x)."""
+    if len(rows) <= MAX_ROWS:
+        return rows, 0
+    must = sum(1 for row in rows if row.must)
+    budget = max(0, MAX_ROWS - must)
+    kept: list[_Row] = []
+    for row in rows:
+        if row.must and len(kept) < 2 * MAX_ROWS:
+            kept.append(row)
+        elif not row.must and budget > 0:
+            kept.append(row)
+            budget -= 1
+    return kept, len(rows) - len(kept)
+
+
+def _row_html(row: _Row, start: int, total: int, on_path: set[str]) -> str:
+    pad = f"padding-left:{4 + row.depth * _INDENT_PX}px"
+    if row.group is not None:
+        group = row.group
+        g_start = min(span.start_ns for span in group)
+        g_end = max(span.end_ns for span in group)
+        busy = sum(span.end_ns - span.start_ns for span in group)
+        left, width = _place(g_start, g_end, start, total)
+        name = group[0].name
+        below = f", {row.hidden_below:,} spans below them" if row.hidden_below else ""
+        tip = (f"{name} ×{len(group):,}: {duration_label(busy / 1e6)} in total, "
+               f"mean {duration_label(busy / len(group) / 1e6)}, from first start to last end "
+               f"{duration_label((g_end - g_start) / 1e6)}{below}")
+        return (f'<div class="wf-row group" title="{escape(tip)}">'
+                f'<div class="wf-name" style="{pad}">{escape(name)} '
+                f'<b class="wf-count">×{len(group):,}</b></div>'
+                f'<div class="wf-track"><div class="wf-bar" style="left:{left:.3f}%;'
+                f'width:{width:.3f}%"></div></div>'
+                f'<div class="wf-dur">{escape(duration_label((g_end - g_start) / 1e6))}</div>'
+                "</div>")
+    span = row.span
+    assert span is not None
+    duration = duration_label((span.end_ns - span.start_ns) / 1e6)
+    left, width = _place(span.start_ns, span.end_ns, start, total)
+    detail = (span.message or span.failure) if span.error else None
+    classes = "wf-row" + (" error" if span.error else "") + (
+        " crit" if span.span_id in on_path else "")
+    tip = f"{span.name} · {duration}" + (f" · {detail}" if detail else "")
+    error_line = f'<div class="wf-err">{escape(detail)}</div>' if detail else ""
+    return (f'<div class="{classes}" title="{escape(tip)}">'
+            f'<div class="wf-name" style="{pad}"><div class="wf-label">{escape(span.name)}</div>'
+            f"{error_line}</div>"
+            f'<div class="wf-track"><div class="wf-bar" style="left:{left:.3f}%;'
+            f'width:{width:.3f}%"></div></div><div class="wf-dur">{escape(duration)}</div></div>')
+
+
+def _place(span_start: int, span_end: int, start: int, total: int) -> tuple[float, float]:
+    left = 100 * (span_start - start) / total
+    width = max(100 * (span_end - span_start) / total, 0.3)
+    return min(left, 99.7), min(width, 100 - min(left, 99.7))
