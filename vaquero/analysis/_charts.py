@@ -12,7 +12,7 @@ clipped whatever the counts. Every number on screen is also in a ``<title>`` too
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
@@ -76,12 +76,12 @@ def duration_histogram_svg(workflow: WorkflowStats) -> str:
     axis_y = y_of(0)
     parts.append(f'<line class="axis" x1="{pad_left}" x2="{_WIDTH - pad_right}" '
                  f'y1="{axis_y:.1f}" y2="{axis_y:.1f}"/>')
-    for tick in ([low] if single else nice_ticks(low, high, 5)):
-        x = x_of(tick)
+    for x_tick in ([low] if single else nice_ticks(low, high, 5)):
+        x = x_of(x_tick)
         parts.append(f'<line class="axis" x1="{x:.1f}" x2="{x:.1f}" y1="{axis_y:.1f}" '
                      f'y2="{axis_y + 4:.1f}"/>')
         parts.append(f'<text class="tick" x="{x:.1f}" y="{axis_y + 16:.1f}" '
-                     f'text-anchor="middle">{escape(duration_label(tick))}</text>')
+                     f'text-anchor="middle">{escape(duration_label(x_tick))}</text>')
     parts.append(f'<text class="axis-title" x="{pad_left + plot_w / 2:.1f}" y="{height - 4}" '
                  'text-anchor="middle">run duration</text>')
     parts.append(f'<text class="axis-title" x="{pad_left}" y="12">runs</text>')
@@ -121,7 +121,7 @@ def timeseries_svg(workflow: WorkflowStats) -> str:
     most_runs = max(bucket.runs for bucket in buckets) or 1
     rates = [bucket.errors / bucket.runs if bucket.runs else None for bucket in buckets]
     p95s = [bucket.p95_ms if bucket.runs else None for bucket in buckets]
-    panels = [
+    panels: list[tuple[str, list[float], Callable[[float], str]]] = [
         ("runs", nice_ticks(0, most_runs, 2), lambda v: f"{v:,.0f}"),
         ("error rate", nice_ticks(0, max(0.05, max(r or 0 for r in rates)), 2),
          lambda v: f"{v * 100:.0f}%"),
@@ -134,16 +134,16 @@ def timeseries_svg(workflow: WorkflowStats) -> str:
     plot_w = _WIDTH - pad_left - pad_right
 
     def x_of(ns: float) -> float:
-        return pad_left + plot_w * (ns - start) / max(end - start, 1)
+        return float(pad_left + plot_w * (ns - start) / max(end - start, 1))
 
     parts = [_open_svg(height, f"Runs, error rate and p95 over time: {escape(workflow.name)}",
                        "timeseries")]
     for index, (title, ticks, fmt) in enumerate(panels):
         top = pad_top + index * (panel_h + gap)
-        scale_max = ticks[-1] or 1
+        scale_max = float(ticks[-1] or 1)
 
         def y_of(value: float, top: float = top, scale_max: float = scale_max) -> float:
-            return top + panel_h - panel_h * value / scale_max
+            return float(top + panel_h - panel_h * value / scale_max)
 
         for tick in ticks:
             y = y_of(tick)
@@ -197,7 +197,8 @@ def _run_bars(buckets: Sequence[Any], x_of: Any, y_of: Any) -> list[str]:
 def _line(buckets: Sequence[Any], values: Sequence[float | None], x_of: Any, y_of: Any,
           css: str, fmt: Any) -> list[str]:
     """A polyline per run of non-empty buckets (an empty bucket breaks the line)."""
-    out, segment = [], []
+    out: list[str] = []
+    segment: list[tuple[float, float]] = []
     for bucket, value in zip(buckets, values, strict=True):
         if value is None:
             if segment:

@@ -26,26 +26,66 @@ __all__ = ["TraceTree", "critical_path", "self_time_ns"]
 _NO_CHILDREN: tuple[Span, ...] = ()
 
 
-class TraceTree:
-    """The spans of one trace linked parent -> children; orphans become extra roots."""
+def _without_duplicates(spans: Sequence[Span]) -> dict[str, Span]:
+    """One copy per span id: the same span exported twice (a retry, two sources).
 
-    __slots__ = ("children", "incomplete", "roots")
+    When the copies differ, the one that ended latest (then the erroring one) wins, so the
+    choice does not depend on which copy came first.
+    """
+    chosen: dict[str, Span] = {}
+    for span in spans:
+        other = chosen.get(span.span_id)
+        if other is None or _copy_rank(span) > _copy_rank(other):
+            chosen[span.span_id] = span
+    return chosen
+
+
+def _copy_rank(span: Span) -> tuple[int, bool, int, str, str]:
+    return (span.end_ns, span.error, -span.start_ns, span.name, span.failure or "")
+
+
+def _start_order(span: Span) -> tuple[int, str]:
+    return span.start_ns, span.span_id
+
+
+class TraceTree:
+    """The spans of one trace linked parent -> children.
+
+    ``roots`` are the spans without a parent, earliest first. A span whose parent never
+    arrived is *not* a root: its subtree cannot be placed in a run, so it is left out of the
+    runs and the trace is marked ``incomplete`` (the data is missing a piece; guessing where it
+    belonged would put numbers where they do not belong). Children are kept in start order
+    (span id on ties) so that every walk is the same whatever order the spans arrived in.
+    """
+
+    __slots__ = ("by_id", "children", "incomplete", "roots")
 
     def __init__(self, spans: Sequence[Span]) -> None:
-        ids = {span.span_id for span in spans}
-        self.children: dict[str, list[Span]] = {}
+        by_id = {span.span_id: span for span in spans}
+        if len(by_id) != len(spans):
+            by_id = _without_duplicates(spans)
+        self.by_id = by_id
+        children: dict[str, list[Span]] = {}
         self.roots: list[Span] = []
         self.incomplete = False
-        for span in spans:
+        for span in by_id.values():
             parent = span.parent_id
             if parent is None:
                 self.roots.append(span)
-            elif parent in ids:
-                self.children.setdefault(parent, []).append(span)
+            elif parent in by_id:
+                kids = children.get(parent)
+                if kids is None:
+                    children[parent] = [span]
+                else:
+                    kids.append(span)
             else:  # its parent never arrived: the trace is missing a piece
-                self.roots.append(span)
                 self.incomplete = True
-        self.roots.sort(key=lambda span: span.start_ns)
+        for kids in children.values():
+            if len(kids) > 1:
+                kids.sort(key=_start_order)
+        self.children = children
+        if len(self.roots) > 1:
+            self.roots.sort(key=_start_order)
 
     def kids(self, span: Span) -> Sequence[Span]:
         return self.children.get(span.span_id, _NO_CHILDREN)
@@ -87,6 +127,10 @@ def self_time_ns(span: Span, kids: Sequence[Span]) -> int:
     return (end - start) - covered
 
 
+def _latest_first(item: tuple[int, int, str, Span]) -> tuple[int, int, str]:
+    return item[0], item[1], item[2]
+
+
 class _Frame:
     __slots__ = ("kids", "next_kid", "span", "start")
 
@@ -97,9 +141,10 @@ class _Frame:
         for kid in tree.kids(span):
             kid_start, kid_end = max(kid.start_ns, start), min(kid.end_ns, end)
             if kid_end > kid_start:
-                clipped.append((kid_end, -kid_start, kid))
-        # Latest end first; on a tie the earlier start (the longer child) first.
-        clipped.sort(key=lambda item: (item[0], item[1]), reverse=True)
+                clipped.append((kid_end, -kid_start, kid.span_id, kid))
+        # Latest end first; on a tie the earlier start (the longer child) first, then the
+        # span id, so that identical intervals resolve the same way in any input order.
+        clipped.sort(key=_latest_first, reverse=True)
         self.kids = clipped
         self.next_kid = 0
 
@@ -116,7 +161,7 @@ def critical_path(root: Span, tree: TraceTree) -> list[tuple[Span, int]]:
     point = root.end_ns
     while stack:
         frame = stack[-1]
-        chosen: tuple[int, int, Span] | None = None
+        chosen: tuple[int, int, str, Span] | None = None
         while frame.next_kid < len(frame.kids):
             candidate = frame.kids[frame.next_kid]
             frame.next_kid += 1
@@ -124,7 +169,7 @@ def critical_path(root: Span, tree: TraceTree) -> list[tuple[Span, int]]:
                 chosen = candidate
                 break
         if chosen is not None:
-            kid_end, neg_kid_start, kid = chosen
+            kid_end, neg_kid_start, _, kid = chosen
             if point > kid_end:
                 sections.append((frame.span, point - kid_end))
             stack.append(_Frame(kid, -neg_kid_start, kid_end, tree))

@@ -1,0 +1,216 @@
+"""Hold every span until the input ends, grouped by trace, in bounded memory.
+
+Why wait for the end: spans of one trace can be anywhere in the input (two services' files
+concatenated, a late fire-and-forget span, a file still being appended to). Any rule that
+hands a trace on "once it looks complete" makes the numbers depend on line order. So the
+analysis reads everything first and looks at a trace only once all of its spans are in.
+
+How memory stays bounded: spans are kept in memory, grouped by trace id, until
+``memory_spans`` of them are buffered. Past that, the buffer is *spilled*: every trace's spans
+go to one of ``partitions`` temporary files chosen by a hash of the trace id, so all spans of a
+trace always land in the same file, whichever batch they came in. At the end each file is read
+back on its own and its traces handed on, so memory holds one file's spans at a time. A file
+that is itself larger than ``memory_spans`` is split again with another hash seed before it is
+read. The files are plain ``marshal`` chunks in a private temporary directory, deleted when
+the store is closed.
+
+Traces come out in an order fixed by the data (hash partition, then first appearance within
+it); the statistics built on them are order-free sums and sorted lists, so the result is the
+same for any order of the input lines.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+from vaquero.analysis._span import Span
+
+__all__ = ["DEFAULT_MEMORY_SPANS", "SpanStore"]
+
+# About 450 bytes a span in memory (tuple, ids, ints): 100,000 spans is ~45 MB.
+DEFAULT_MEMORY_SPANS = 100_000
+DEFAULT_PARTITIONS = 16
+_MAX_DEPTH = 4  # re-split an oversized file at most this often (one huge trace cannot split)
+_new_tuple = tuple.__new__
+
+Group = tuple[str, list[Span]]
+
+
+class _Partition:
+    """One spill file and how many spans it holds."""
+
+    __slots__ = ("depth", "handle", "path", "spans")
+
+    def __init__(self, path: str, depth: int) -> None:
+        self.path = path
+        self.depth = depth
+        self.spans = 0
+        self.handle: IO[bytes] | None = None
+
+    def write(self, chunk: list[tuple[Any, ...]]) -> None:
+        if self.handle is None:
+            self.handle = open(self.path, "ab")  # noqa: SIM115 - closed by close()
+        marshal.dump(chunk, self.handle)
+        self.spans += len(chunk)
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+    def chunks(self) -> Iterator[list[tuple[Any, ...]]]:
+        self.close()
+        if not self.spans:
+            return
+        with open(self.path, "rb") as handle:
+            while True:
+                try:
+                    yield marshal.load(handle)
+                except EOFError:
+                    return
+
+
+class SpanStore:
+    """Add spans with :meth:`add`; iterate :meth:`traces` once the input has ended."""
+
+    def __init__(
+        self,
+        *,
+        memory_spans: int = DEFAULT_MEMORY_SPANS,
+        partitions: int = DEFAULT_PARTITIONS,
+        directory: str | None = None,
+    ) -> None:
+        self._memory_spans = max(1, memory_spans)
+        self._fanout = max(2, partitions)
+        self._directory = directory
+        self._groups: dict[str, list[Span]] = {}
+        self._buffered = 0
+        self._spill_dir: str | None = None
+        self._partitions: list[_Partition] = []
+        self._done: list[_Partition] | None = None  # leaf files, in reading order
+        self.spills = 0
+        self.min_start_ns: int | None = None
+        self.max_end_ns: int | None = None
+
+    @property
+    def spilled(self) -> bool:
+        """True once anything went to disk (the README's bounded-memory promise)."""
+        return self._spill_dir is not None
+
+    def add(self, spans: Iterable[Span]) -> None:
+        groups = self._groups
+        added = 0
+        low = self.min_start_ns
+        high = self.max_end_ns
+        for span in spans:
+            trace = span[0]
+            group = groups.get(trace)
+            if group is None:
+                groups[trace] = [span]
+            else:
+                group.append(span)
+            added += 1
+            start = span[4]
+            end = span[5]
+            if low is None or start < low:
+                low = start
+            if high is None or end > high:
+                high = end
+        self.min_start_ns = low
+        self.max_end_ns = high
+        self._buffered += added
+        if self._buffered > self._memory_spans:
+            self._spill()
+
+    def traces(self) -> Iterator[Group]:
+        """Every trace id with all of its spans (duplicates included), in a data-fixed order.
+
+        Can be called again (the report fetches the traces it draws in a second walk).
+        """
+        if self._spill_dir is None:
+            yield from self._groups.items()
+            return
+        if self._done is None:
+            if self._groups:
+                self._spill()
+            self._done = list(self._leaves(self._partitions))
+        for partition in self._done:
+            yield from _group(partition.chunks()).items()
+
+    def close(self) -> None:
+        """Delete the spill files; safe to call twice."""
+        for partition in self._partitions + (self._done or []):
+            partition.close()
+        if self._spill_dir is not None:
+            shutil.rmtree(self._spill_dir, ignore_errors=True)
+            self._spill_dir = None
+        self._groups = {}
+
+    def __enter__(self) -> SpanStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- spilling ----------------------------------------------------------------------------
+
+    def _spill(self) -> None:
+        if self._spill_dir is None:
+            self._spill_dir = tempfile.mkdtemp(prefix="vaquero-analyze-", dir=self._directory)
+            self._partitions = self._new_partitions(0, "p")
+        self.spills += 1
+        _scatter(self._groups.items(), self._partitions, 0)
+        self._groups = {}
+        self._buffered = 0
+
+    def _new_partitions(self, depth: int, stem: str) -> list[_Partition]:
+        assert self._spill_dir is not None
+        return [_Partition(os.path.join(self._spill_dir, f"{stem}{index}"), depth)
+                for index in range(self._fanout)]
+
+    def _leaves(self, partitions: list[_Partition]) -> Iterator[_Partition]:
+        """The files to read, splitting any that would not fit in memory on its own."""
+        for index, partition in enumerate(partitions):
+            partition.close()
+            if partition.spans <= self._memory_spans or partition.depth >= _MAX_DEPTH:
+                yield partition
+                continue
+            depth = partition.depth + 1
+            children = self._new_partitions(depth, f"{os.path.basename(partition.path)}.{index}.")
+            for chunk in partition.chunks():
+                _scatter(_group([chunk]).items(), children, depth)
+            os.unlink(partition.path)
+            partition.spans = 0
+            yield from self._leaves(children)
+
+
+def _scatter(groups: Iterable[Group], partitions: list[_Partition], depth: int) -> None:
+    """Write each trace's spans to the partition its id hashes to (seeded by ``depth``)."""
+    fanout = len(partitions)
+    chunks: list[list[tuple[Any, ...]]] = [[] for _ in partitions]
+    for trace, spans in groups:
+        key = hash(trace) if depth == 0 else hash((depth, trace))
+        chunk = chunks[key % fanout]
+        for span in spans:
+            chunk.append(tuple(span))  # marshal takes plain tuples, not NamedTuples
+    for partition, chunk in zip(partitions, chunks, strict=True):
+        if chunk:
+            partition.write(chunk)
+
+
+def _group(chunks: Iterable[list[tuple[Any, ...]]]) -> dict[str, list[Span]]:
+    groups: dict[str, list[Span]] = {}
+    for chunk in chunks:
+        for record in chunk:
+            span: Span = _new_tuple(Span, record)
+            group = groups.get(span[0])
+            if group is None:
+                groups[span[0]] = [span]
+            else:
+                group.append(span)
+    return groups
