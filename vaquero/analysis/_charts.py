@@ -34,9 +34,7 @@ def duration_histogram_svg(workflow: WorkflowStats) -> str:
         return ""
     height = 200
     tallest = max(ok + bad for _, _, ok, bad in bins) or 1
-    y_ticks = [int(tick) for tick in nice_ticks(0, tallest, 4) if tick == int(tick)]
-    if y_ticks[-1] < tallest:
-        y_ticks.append(tallest)
+    y_ticks = _count_ticks(tallest)
     pad_left = 14 + _CHAR_PX * max(len(f"{tick:,}") for tick in y_ticks)
     pad_top, pad_bottom, pad_right = 30, 38, 16
     plot_w = _WIDTH - pad_left - pad_right
@@ -122,14 +120,15 @@ def timeseries_svg(workflow: WorkflowStats) -> str:
     rates = [bucket.errors / bucket.runs if bucket.runs else None for bucket in buckets]
     p95s = [bucket.p95_ms if bucket.runs else None for bucket in buckets]
     panels: list[tuple[str, list[float], Callable[[float], str]]] = [
-        ("runs", nice_ticks(0, most_runs, 2), lambda v: f"{v:,.0f}"),
-        ("error rate", nice_ticks(0, max(0.05, max(r or 0 for r in rates)), 2),
+        ("runs per bucket", [float(t) for t in _count_ticks(most_runs, 2)],
+         lambda v: f"{v:,.0f}"),
+        ("error rate", _covering(max(0.05, max(r or 0 for r in rates))),
          lambda v: f"{v * 100:.0f}%"),
-        ("p95", nice_ticks(0, max(p or 0 for p in p95s) or 1, 2), duration_label),
+        ("p95 duration", _covering(max(p or 0 for p in p95s) or 1), duration_label),
     ]
     labels = [fmt(tick) for _, ticks, fmt in panels for tick in ticks]
     pad_left = 16 + _CHAR_PX * max(len(label) for label in labels)
-    pad_right, pad_top, panel_h, gap, pad_bottom = 16, 8, 58, 22, 34
+    pad_right, pad_top, panel_h, gap, pad_bottom = 16, 20, 56, 26, 34
     height = pad_top + 3 * panel_h + 2 * gap + pad_bottom
     plot_w = _WIDTH - pad_left - pad_right
 
@@ -151,7 +150,7 @@ def timeseries_svg(workflow: WorkflowStats) -> str:
                          f'y1="{y:.1f}" y2="{y:.1f}"/>')
             parts.append(f'<text class="tick" x="{pad_left - 6:.1f}" y="{y + 4:.1f}" '
                          f'text-anchor="end">{escape(fmt(tick))}</text>')
-        parts.append(f'<text class="axis-title" x="{pad_left + 4:.1f}" y="{top + 10:.1f}">'
+        parts.append(f'<text class="axis-title" x="{pad_left:.1f}" y="{top - 8:.1f}">'
                      f"{title}</text>")
         if index == 0:
             parts.extend(_run_bars(buckets, x_of, y_of))
@@ -239,6 +238,24 @@ def _legend(right: float, y: float, items: Sequence[tuple[str, str]]) -> str:
         parts.append(f'<rect class="{css}" x="{x:.1f}" y="{y - 9}" width="10" height="10"/>')
         x -= 10
     return "".join(parts)
+
+
+def _count_ticks(tallest: int, count: int = 4) -> list[int]:
+    """Whole-number ticks from 0 whose last one is at or above ``tallest``."""
+    ticks = [int(tick) for tick in nice_ticks(0, tallest, count) if tick == int(tick)]
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else max(tallest, 1)
+    while ticks[-1] < tallest:
+        ticks.append(ticks[-1] + step)
+    return ticks
+
+
+def _covering(top: float) -> list[float]:
+    """Three round ticks from 0 whose last one is at or above ``top``."""
+    ticks = nice_ticks(0, top, 2)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else top
+    while ticks[-1] < top:
+        ticks.append(ticks[-1] + step)
+    return ticks
 
 
 def _bin(item: Sequence[float]) -> tuple[float, float, int, int]:

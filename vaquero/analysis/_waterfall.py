@@ -2,13 +2,13 @@
 
 What a person on call needs from a trace comes first and cannot be cut away:
 
-* **Order.** Among siblings, those whose subtree holds an error come first, then the one on
-  the critical path, then the rest by start time. The row cap therefore drops the least useful
-  rows, and rows that must stay (errors, the critical path and their ancestors) are kept even
-  past it.
-* **Repeats collapse.** Four or more plain siblings with one name (``fetch_page`` called 1,200
-  times) become one row ``fetch_page ×1200`` whose bar spans them all; erroring and
-  critical-path ones keep their own rows.
+* **Order.** Among siblings, those whose subtree holds an error come first, then the ones on
+  the critical path, then the rest by start time. The row cap is filled in that priority too:
+  rows holding an error are always kept (even past the cap), then the critical path, then the
+  rest; a note counts what was left out.
+* **Repeats collapse.** Four or more siblings with one name (``fetch_page`` called 1,200
+  times) become one row ``fetch_page ×1200`` whose bar spans them all; erroring ones keep
+  their own rows. (Sequential calls all sit on the critical path, so that cannot exempt them.)
 * **Critical path.** Its spans carry a dark stripe, so "what made this run slow" reads off the
   picture.
 * **Labels never collide.** The duration sits in its own column and an error message on its own
@@ -44,7 +44,7 @@ class _Row:
     span: Span | None = None        # a single span
     group: list[Span] | None = None  # collapsed same-name siblings
     hidden_below: int = 0            # spans under a collapsed group, not drawn
-    must: bool = False               # error or critical path: never cut
+    level: int = 0                   # 2: holds an error, 1: critical path, 0: neither
 
 
 def waterfall_html(trace: KeptTrace) -> str:
@@ -67,17 +67,18 @@ def waterfall_html(trace: KeptTrace) -> str:
         f'<span class="wf-tick-label" style="left:{100 * t * 1e6 / total:.3f}%">'
         f"{escape(duration_label(t))}</span>" for t in ticks)
     html = [
+        '<div class="wf-legend"><i class="lg crit"></i>on the critical path'
+        '<i class="lg"></i>off it<i class="lg err"></i>error<i class="lg grp"></i>'
+        "repeated siblings, collapsed</div>"
         f'<div class="waterfall" data-spans="{len(spans)}" data-rows="{len(shown)}">',
         f'<div class="wf-grid">{grid}</div>',
-        '<div class="wf-row wf-axis"><div class="wf-name">span <span class="wf-legend">'
-        '<i class="lg crit"></i>critical path <i class="lg err"></i>error '
-        '<i class="lg grp"></i>repeats</span></div>'
+        '<div class="wf-row wf-axis"><div class="wf-name">span</div>'
         f'<div class="wf-track">{axis}</div><div class="wf-dur">duration</div></div>',
     ]
     html.extend(_row_html(row, start, total, on_path) for row in shown)
     if cut:
-        html.append(f'<div class="wf-more">… {cut:,} more rows not shown (errors and the '
-                    "critical path are always shown).</div>")
+        html.append(f'<div class="wf-more">… {cut:,} more rows not shown (rows with errors '
+                    "are always shown, then the critical path).</div>")
     html.append("</div>")
     return "".join(html)
 
@@ -117,7 +118,8 @@ def _rows(tree: TraceTree, on_path: set[str], with_error: set[str]) -> list[_Row
         rows.append(row)
         if row.span is None:
             continue
-        row.must = row.span.span_id in with_error or row.span.span_id in on_path
+        row.level = (2 if row.span.span_id in with_error
+                     else 1 if row.span.span_id in on_path else 0)
         kids = sorted(tree.kids(row.span), key=rank)
         stack.extend(reversed(_sibling_rows(kids, row.depth + 1, tree, on_path, with_error)))
     return rows
@@ -127,34 +129,38 @@ def _sibling_rows(kids: Sequence[Span], depth: int, tree: TraceTree, on_path: se
                   with_error: set[str]) -> list[_Row]:
     plain: dict[str, list[Span]] = {}
     for kid in kids:
-        if kid.span_id not in on_path and kid.span_id not in with_error:
+        if kid.span_id not in with_error:
             plain.setdefault(kid.name, []).append(kid)
     collapsed = {name for name, group in plain.items() if len(group) >= COLLAPSE_MIN}
     out: list[_Row] = []
     for kid in kids:
-        if kid.name in collapsed and kid.span_id not in on_path and kid.span_id not in with_error:
+        if kid.name in collapsed and kid.span_id not in with_error:
             group = plain[kid.name]
             if kid is group[0]:
                 below = sum(1 for member in group for _ in tree.descendants(member))
-                out.append(_Row(depth, group=group, hidden_below=below))
+                crit = any(member.span_id in on_path for member in group)
+                out.append(_Row(depth, group=group, hidden_below=below, level=int(crit)))
             continue
         out.append(_Row(depth, span=kid))
     return out
 
 
 def _cap(rows: list[_Row]) -> tuple[list[_Row], int]:
-    """At most MAX_ROWS rows in display order, plus every must-keep row (up to 2x)."""
+    """At most MAX_ROWS rows, chosen errors first, then the critical path, then the rest.
+
+    Rows that hold an error are kept even past the cap (up to twice it); the chosen rows are
+    shown in display order.
+    """
     if len(rows) <= MAX_ROWS:
         return rows, 0
-    must = sum(1 for row in rows if row.must)
-    budget = max(0, MAX_ROWS - must)
-    kept: list[_Row] = []
-    for row in rows:
-        if row.must and len(kept) < 2 * MAX_ROWS:
-            kept.append(row)
-        elif not row.must and budget > 0:
-            kept.append(row)
-            budget -= 1
+    chosen: set[int] = set()
+    for level, limit in ((2, 2 * MAX_ROWS), (1, MAX_ROWS), (0, MAX_ROWS)):
+        for index, row in enumerate(rows):
+            if len(chosen) >= limit:
+                break
+            if row.level == level:
+                chosen.add(index)
+    kept = [row for index, row in enumerate(rows) if index in chosen]
     return kept, len(rows) - len(kept)
 
 
@@ -171,7 +177,8 @@ def _row_html(row: _Row, start: int, total: int, on_path: set[str]) -> str:
         tip = (f"{name} ×{len(group):,}: {duration_label(busy / 1e6)} in total, "
                f"mean {duration_label(busy / len(group) / 1e6)}, from first start to last end "
                f"{duration_label((g_end - g_start) / 1e6)}{below}")
-        return (f'<div class="wf-row group" title="{escape(tip)}">'
+        crit = " crit" if any(span.span_id in on_path for span in group) else ""
+        return (f'<div class="wf-row group{crit}" title="{escape(tip)}">'
                 f'<div class="wf-name" style="{pad}">{escape(name)} '
                 f'<b class="wf-count">×{len(group):,}</b></div>'
                 f'<div class="wf-track"><div class="wf-bar" style="left:{left:.3f}%;'
