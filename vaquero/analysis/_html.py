@@ -223,11 +223,11 @@ def _summary(result: AnalysisResult) -> str:
         rows.append(
             f'<tr{bad} data-workflow="{escape(w.name)}">'
             + f'<td data-v="{escape(w.name)}"><a href="#wf-{index}">{escape(w.name)}</a></td>'
-            + _cell(w.agent or "-", css="text") + _cell(str(w.runs), w.runs)
+            + _cell(w.agent or "-", css="text") + _cell(f"{w.runs:,}", w.runs)
             + _cell(f"{w.success_rate * 100:.1f}%", w.success_rate)
             + _cell(f"{w.p50_ms:,.1f}", w.p50_ms) + _cell(f"{w.p95_ms:,.1f}", w.p95_ms)
             + _cell(f"{w.p99_ms:,.1f}", w.p99_ms) + _cell(f"{w.max_ms:,.1f}", w.max_ms)
-            + _cell(str(w.incomplete_runs), w.incomplete_runs)
+            + _cell(f"{w.incomplete_runs:,}", w.incomplete_runs)
             + "</tr>"
         )
     return (
@@ -289,7 +289,7 @@ def _steps(workflow: WorkflowStats) -> str:
         own = s.name == _OWN_TIME
         rows.append(
             ('<tr class="own">' if own else "<tr>") + _cell(s.name)
-            + _cell(str(s.calls), s.calls)
+            + _cell(f"{s.calls:,}", s.calls)
             + _cell(f"{s.error_rate * 100:.1f}%", s.error_rate)
             + _cell(f"{s.self_p50_ms:,.1f}", s.self_p50_ms)
             + _cell(f"{s.self_p95_ms:,.1f}", s.self_p95_ms)
@@ -311,7 +311,7 @@ def _failures(workflow: WorkflowStats) -> str:
         return ""
     rows = "".join(
         "<tr>" + _cell(f.exception_type) + _cell(f.step, css="text")
-        + _cell(str(f.count), f.count) + "</tr>"
+        + _cell(f"{f.count:,}", f.count) + "</tr>"
         for f in workflow.failures
     )
     return ('<h3>Top failures</h3><table class="sortable failures"><thead><tr>'
