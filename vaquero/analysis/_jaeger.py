@@ -114,7 +114,10 @@ def fetch_traces_documents(
             tell(f"{err} Its traces are missing from this analysis; the other services "
                  "were still read.")
     if searched and len(failures) == searched:
-        raise AnalysisInputError(f"every trace search failed; the first: {failures[0]} {_FIX}")
+        raise AnalysisInputError(
+            f"every trace search failed; the first: {failures[0]} Jaeger is running there, so "
+            "its own message above (and its log) says what to fix."
+        )
 
 
 class _Client:
@@ -129,7 +132,9 @@ class _Client:
         try:
             documents = self._get("/api/v3/services")
         except _HttpFailure as err:
-            raise AnalysisInputError(f"{err} {_FIX}") from None
+            raise AnalysisInputError(
+                f"{err} Is {self.base} Jaeger's query URL (port 16686, Jaeger 1.53 or later)?"
+            ) from None
         doc = documents[0] if documents else None
         services = doc.get("services") if isinstance(doc, dict) else None
         if isinstance(doc, dict) and isinstance(doc.get("result"), dict):
