@@ -143,7 +143,7 @@ def _kept(spans: list[Span], reason: str = "slowest", incomplete: bool = False) 
 
 def _rows(page: str) -> list[str]:
     """The visible label of every waterfall row, in order."""
-    return re.findall(r'<div class="wf-row[^"]*" title="[^"]*"><div class="wf-name"[^>]*>'
+    return re.findall(r'<div class="wf-row[^"]*" title="[^"]*"[^>]*><div class="wf-name"[^>]*>'
                       r'(?:<div class="wf-label">)?([^<]*)', page)
 
 

@@ -178,7 +178,8 @@ def _row_html(row: _Row, start: int, total: int, on_path: set[str]) -> str:
                f"mean {duration_label(busy / len(group) / 1e6)}, from first start to last end "
                f"{duration_label((g_end - g_start) / 1e6)}{below}")
         crit = " crit" if any(span.span_id in on_path for span in group) else ""
-        return (f'<div class="wf-row group{crit}" title="{escape(tip)}">'
+        return (f'<div class="wf-row group{crit}" title="{escape(tip)}" '
+                f'data-n="{len(group)}" data-below="{row.hidden_below}">'
                 f'<div class="wf-name" style="{pad}">{escape(name)} '
                 f'<b class="wf-count">×{len(group):,}</b></div>'
                 f'<div class="wf-track"><div class="wf-bar" style="left:{left:.3f}%;'
@@ -194,7 +195,7 @@ def _row_html(row: _Row, start: int, total: int, on_path: set[str]) -> str:
         " crit" if span.span_id in on_path else "")
     tip = f"{span.name} · {duration}" + (f" · {detail}" if detail else "")
     error_line = f'<div class="wf-err">{escape(detail)}</div>' if detail else ""
-    return (f'<div class="{classes}" title="{escape(tip)}">'
+    return (f'<div class="{classes}" title="{escape(tip)}" data-id="{escape(span.span_id)}">'
             f'<div class="wf-name" style="{pad}"><div class="wf-label">{escape(span.name)}</div>'
             f"{error_line}</div>"
             f'<div class="wf-track"><div class="wf-bar" style="left:{left:.3f}%;'
