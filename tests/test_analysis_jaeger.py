@@ -239,6 +239,24 @@ def test_paging_reads_every_trace_past_the_search_limit(jaeger: str) -> None:
     assert len(_Jaeger.queries) > 2_500 // 300  # it really had to page
 
 
+@pytest.mark.parametrize("shape", ["uniform", "bursts", "one_second"])
+def test_paging_reads_everything_whatever_the_time_distribution(jaeger: str, shape: str) -> None:
+    """600 traces, a limit of 40: spread over an hour, in five 2-second bursts, or all within
+    one second (distinct milliseconds). Every trace is read, none twice, and no notice."""
+    offsets = {
+        "uniform": [i * 6000 for i in range(600)],
+        "bursts": [burst * 700_000 + i * 16 for burst in range(5) for i in range(120)],
+        "one_second": [1_000_000 + i for i in range(600)],
+    }[shape]
+    _Jaeger.services = ["svc"]
+    _Jaeger.traces = {"svc": [[_span(n + 1, n + 1, "job", at, at + 3, base=BASE)]
+                              for n, at in enumerate(offsets)]}
+    result = analyze(jaeger, since="2h", jaeger=JaegerOptions(search_depth=40))
+    (workflow,) = result.workflows
+    assert workflow.runs == 600 and result.spans_read == 600
+    assert result.notices == ()
+
+
 def test_a_limit_that_cannot_be_paged_is_reported_with_its_count(jaeger: str) -> None:
     _Jaeger.services = ["burst"]
     _Jaeger.traces = {"burst": _many(50, same_start=True)}
