@@ -85,6 +85,14 @@ def test_one_pretty_printed_document(tmp_path: Path, indent: int | None) -> None
     assert analyze(path).to_dict() == _baseline()
 
 
+def test_pretty_printed_document_on_stdin() -> None:
+    merged = {"resourceSpans": [block for line in _lines()
+                                for block in json.loads(line)["resourceSpans"]]}
+    proc = _cli("analyze", "-", "--json", stdin=json.dumps(merged, indent=4).encode())
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert json.loads(proc.stdout) == _baseline()
+
+
 def test_jq_style_stream_of_pretty_documents_and_arrays(tmp_path: Path) -> None:
     documents = [json.loads(line) for line in _lines()]
     path = tmp_path / "jq.json"

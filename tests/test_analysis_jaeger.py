@@ -314,6 +314,14 @@ def test_timeout_is_one_message(jaeger: str) -> None:
     assert "did not answer within 0.3s" in proc.stderr
 
 
+def test_report_links_trace_ids_to_the_jaeger_it_read(jaeger: str, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    proc = _cli("report", jaeger + "/", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    page = out.read_text()
+    assert f'href="{jaeger}/trace/{2:032x}"' in page  # the failing run's trace
+
+
 def test_404_everywhere_means_no_traces(jaeger: str) -> None:
     _Jaeger.services = ["idle", "also-idle"]
     proc = _cli("analyze", jaeger, "--json")

@@ -215,8 +215,9 @@ def test_histogram_marks_percentiles_and_splits_failed_runs(tmp_path: Path) -> N
     research = result.workflows[0]
     svg = page[page.index('<svg class="chart histogram"'):]
     svg = svg[:svg.index("</svg>")]
-    assert f">p50 {duration_label(research.p50_ms)}<" in svg
-    assert f">p95 {duration_label(research.p95_ms)}<" in svg
+    assert (f">p50 {duration_label(research.p50_ms)} · p95 {duration_label(research.p95_ms)}<"
+            in svg)
+    assert svg.count('<line class="marker p50"') == svg.count('<line class="marker p95"') == 1
     tips = re.findall(r'<rect class="hbar failed"[^>]*><title>[^<]*?([\d,]+) failed', svg)
     failed_runs = round(research.runs * (1 - research.success_rate))
     assert failed_runs > 0

@@ -99,6 +99,12 @@ _MEASURE = """<script>
       if(b.x<-0.5||b.y<-0.5||b.x+b.width>vb.width+0.5||b.y+b.height>vb.height+0.5){
         out.clipped.push(t.textContent);}
     });
+    var texts=Array.prototype.map.call(svg.querySelectorAll('text'),function(t){
+      return {b:t.getBBox(),s:t.textContent};});
+    for(var i=0;i<texts.length;i++){for(var j=i+1;j<texts.length;j++){
+      var a=texts[i].b,c=texts[j].b;
+      if(a.x<c.x+c.width-0.5&&c.x<a.x+a.width-0.5&&a.y<c.y+c.height-0.5&&c.y<a.y+a.height-0.5){
+        out.overlaps.push('chart text: '+texts[i].s+' / '+texts[j].s);}}}
   });
   document.querySelectorAll('.waterfall').forEach(function(wf){
     wf.querySelectorAll('.wf-row').forEach(function(row){
@@ -108,10 +114,12 @@ _MEASURE = """<script>
       if(name.right>track.left+0.5||track.right>dur.left+0.5){
         out.overlaps.push('columns: '+row.textContent);}
       if(err){var e=box(err);
-        if(e.right>name.right+0.5||e.left<name.left-0.5){out.overlaps.push('err: '+row.textContent);}}
+        if(e.right>name.right+0.5||e.left<name.left-0.5){
+          out.overlaps.push('err: '+row.textContent);}}
       var bar=row.querySelector('.wf-bar');
       if(bar){var b=box(bar);
-        if(b.left<track.left-0.5||b.right>track.right+0.5){out.overlaps.push('bar: '+row.textContent);}}
+        if(b.left<track.left-0.5||b.right>track.right+0.5){
+          out.overlaps.push('bar: '+row.textContent);}}
     });
     var labels=Array.prototype.map.call(wf.querySelectorAll('.wf-tick-label'),box);
     out.ticks+=labels.length;

@@ -36,7 +36,7 @@ def duration_histogram_svg(workflow: WorkflowStats) -> str:
     tallest = max(ok + bad for _, _, ok, bad in bins) or 1
     y_ticks = _count_ticks(tallest)
     pad_left = 14 + _CHAR_PX * max(len(f"{tick:,}") for tick in y_ticks)
-    pad_top, pad_bottom, pad_right = 30, 38, 16
+    pad_top, pad_bottom, pad_right = 42, 38, 16
     plot_w = _WIDTH - pad_left - pad_right
     plot_h = height - pad_top - pad_bottom
     low, high = bins[0][0], bins[-1][1]
@@ -74,40 +74,60 @@ def duration_histogram_svg(workflow: WorkflowStats) -> str:
     axis_y = y_of(0)
     parts.append(f'<line class="axis" x1="{pad_left}" x2="{_WIDTH - pad_right}" '
                  f'y1="{axis_y:.1f}" y2="{axis_y:.1f}"/>')
-    for x_tick in ([low] if single else nice_ticks(low, high, 5)):
+    x_ticks = [low] if single else nice_ticks(low, high, 5)
+    if not single and (x_ticks[0] - low) / span > 0.12:
+        x_ticks.insert(0, low)  # label where the axis starts when no round tick is near it
+    for x_tick in x_ticks:
         x = x_of(x_tick)
         parts.append(f'<line class="axis" x1="{x:.1f}" x2="{x:.1f}" y1="{axis_y:.1f}" '
                      f'y2="{axis_y + 4:.1f}"/>')
         parts.append(f'<text class="tick" x="{x:.1f}" y="{axis_y + 16:.1f}" '
-                     f'text-anchor="middle">{escape(duration_label(x_tick))}</text>')
+                     f'text-anchor="{_edge_anchor(x, pad_left, _WIDTH - pad_right)}">'
+                     f"{escape(duration_label(x_tick))}</text>")
     parts.append(f'<text class="axis-title" x="{pad_left + plot_w / 2:.1f}" y="{height - 4}" '
                  'text-anchor="middle">run duration</text>')
-    parts.append(f'<text class="axis-title" x="{pad_left}" y="12">runs</text>')
+    parts.append('<text class="axis-title" x="4" y="12">runs</text>')
     parts.extend(_markers(workflow, x_of, pad_top, axis_y, single))
     parts.append(_legend(_WIDTH - pad_right, 12, (("succeeded", _OK), ("failed", _FAILED))))
+    if not single:
+        parts.append(f'<text class="marker-label" x="44" y="12">p50 '
+                     f"{escape(duration_label(workflow.p50_ms))} · p95 "
+                     f"{escape(duration_label(workflow.p95_ms))}</text>")
     parts.append("</svg>")
     return "".join(parts)
 
 
 def _markers(workflow: WorkflowStats, x_of: Any, top: float, bottom: float,
              single: bool) -> list[str]:
-    """p50 and p95 as dashed lines; labels pushed apart when the lines are close."""
+    """p50 and p95 as dashed lines with short labels; their values are in the top line.
+
+    Close lines get their labels pushed to either side so they never overlap.
+    """
     if single:
         return []
     out = []
     p50_x, p95_x = x_of(workflow.p50_ms), x_of(workflow.p95_ms)
-    close = p95_x - p50_x < 90
+    close = p95_x - p50_x < 30
     for label, value, x, anchor in (
         ("p50", workflow.p50_ms, p50_x, "end" if close else "middle"),
         ("p95", workflow.p95_ms, p95_x, "start" if close else "middle"),
     ):
         shift = {"end": -3, "start": 3, "middle": 0}[anchor]
-        out.append(f'<line class="marker {label}" x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4:.1f}" '
+        out.append(f'<line class="marker {label}" x1="{x:.1f}" x2="{x:.1f}" y1="{top - 8:.1f}" '
                    f'y2="{bottom:.1f}"><title>{label} = {escape(duration_label(value))}</title>'
                    "</line>")
-        out.append(f'<text class="marker-label" x="{x + shift:.1f}" y="{top - 7:.1f}" '
-                   f'text-anchor="{anchor}">{label} {escape(duration_label(value))}</text>')
+        out.append(f'<text class="marker-label" x="{x + shift:.1f}" y="{top - 12:.1f}" '
+                   f'text-anchor="{anchor}">{label}</text>')
     return out
+
+
+def _edge_anchor(x: float, left: float, right: float) -> str:
+    """Centre a tick label, unless that would push it past the plot's edge."""
+    if x - left < 18:
+        return "start"
+    if right - x < 18:
+        return "end"
+    return "middle"
 
 
 def timeseries_svg(workflow: WorkflowStats) -> str:
@@ -166,7 +186,8 @@ def timeseries_svg(workflow: WorkflowStats) -> str:
         parts.append(f'<line class="axis" x1="{x:.1f}" x2="{x:.1f}" y1="{axis_y:.1f}" '
                      f'y2="{axis_y + 4:.1f}"/>')
         parts.append(f'<text class="tick" x="{x:.1f}" y="{axis_y + 16:.1f}" '
-                     f'text-anchor="middle">{clock_label(tick, end - start)}</text>')
+                     f'text-anchor="{_edge_anchor(x, pad_left, _WIDTH - pad_right)}">'
+                     f"{clock_label(tick, end - start)}</text>")
     parts.append(f'<text class="axis-title" x="{pad_left + plot_w / 2:.1f}" y="{height - 4}" '
                  'text-anchor="middle">run start time (UTC)</text>')
     parts.append("</svg>")
