@@ -4,8 +4,8 @@ Two workflows over two hours with an incident in the middle (more failures, slow
 
 * ``research`` agent runs inside ``POST /research`` HTTP requests: ``plan``, a handful of
   ``fetch_page`` calls (one run makes 1,200 of them), ``summarise``; failures are a
-  ``TimeoutError`` in ``fetch_page`` and a ``ValueError`` in ``summarise``. One run lost a
-  span's parent (an incomplete trace).
+  ``TimeoutError`` in ``fetch_page`` and a ``ValueError`` in ``summarise``; one run fails
+  with a ``KeyError`` in ``plan`` and also lost a span's parent (an incomplete trace).
 * ``billing_workflow`` without an agent: ``charge_card`` then ``send_receipt``; failures are
   ``CardDeclined`` in ``charge_card``.
 """
@@ -95,9 +95,14 @@ def _research(number: int, start: int, rng: random.Random, incident: bool) -> _T
     if kind:
         root["status"] = {"code": 2, "message": "HTTP 500"}
     trace.spans[0] = root
-    if number == 11:  # one span's parent never arrived
-        orphan = trace.spans[-1]
-        orphan["parentSpanId"] = "00000000deadbeef"
+    if number == 11:  # a failure seen once, in a run where one span's parent never arrived
+        trace.spans[-1]["parentSpanId"] = "00000000deadbeef"
+        plan = next(span for span in trace.spans if span.get("name") == "plan")
+        for span in (root, trace.spans[1], plan):
+            span["status"] = {"code": 2, "message": "'query'"}
+        plan["events"] = [{"name": "exception", "timeUnixNano": plan["endTimeUnixNano"],
+                           "attributes": [{"key": "exception.type",
+                                           "value": {"stringValue": "KeyError"}}]}]
     return trace
 
 

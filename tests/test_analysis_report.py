@@ -170,6 +170,18 @@ def test_repeated_siblings_collapse_but_errors_keep_their_row() -> None:
     assert "HTTP 503" in page
 
 
+def test_a_storm_of_identical_failures_is_one_red_row() -> None:
+    spans = [_s(1, "crawl", 0, 100)]
+    spans += [_s(10 + i, "fetch_page", i, i + 1, parent=1, error=True, message="503")
+              for i in range(30)]
+    odd = _s(99, "fetch_page", 50, 60, parent=1, error=True, message="404")
+    spans.append(odd._replace(failure="NotFound"))
+    page = waterfall_html(_kept(spans))
+    assert '<div class="wf-row group error' in page
+    assert ">30 failed: Boom<" in page            # the failure the group shares
+    assert len(_rows(page)) == 3                  # crawl, the storm, the one odd failure
+
+
 def test_critical_path_is_highlighted_and_axis_labelled() -> None:
     spans = [_s(1, "root", 0, 100), _s(2, "short_parallel", 0, 20, parent=1),
              _s(3, "long_parallel", 0, 95, parent=1)]
@@ -241,6 +253,15 @@ def test_trace_ids_link_to_jaeger_when_known(tmp_path: Path) -> None:
     assert f'href="http://jaeger.internal:16686/trace/{trace_id}"' in page
     _, plain = _report(tmp_path)
     assert "/trace/" not in plain
+
+
+def test_a_span_whose_parent_never_arrived_is_still_drawn() -> None:
+    spans = [_s(1, "root", 0, 100), _s(2, "step", 10, 40, parent=1),
+             _s(3, "lost_child", 50, 70, parent=99, error=True, message="gone"),
+             _s(4, "under_lost", 55, 60, parent=3)]
+    page = waterfall_html(_kept(spans, incomplete=True))
+    assert _rows(page) == ["root", "step", "lost_child", "under_lost"]
+    assert page.count("parent span missing") == 1
 
 
 def test_incomplete_traces_are_drawn_apart() -> None:

@@ -157,6 +157,10 @@ def test_dom_after_scripts_ran(chromium: str, report: Path, tmp_path: Path) -> N
     assert 'class="wf-row error crit"' in dom
     assert f'href="{JAEGER}/trace/' in dom
     assert 'id="time-range"' in dom
+    # the run that lost a span's parent is drawn apart, the lost span still shown
+    incomplete = dom.split("<h3>Incomplete traces", 1)[1]
+    assert '<section class="trace incomplete"' in incomplete
+    assert "parent span missing" in incomplete.split("</section>", 1)[0]
 
 
 @pytest.mark.parametrize("page_name", ["report", "wide_numbers"])

@@ -1,9 +1,9 @@
 """Properties of the waterfall over random traces: the class, not one example.
 
 Whatever the shape (deep, wide, many repeats, many errors): every erroring span has its own
-row and comes before its plain siblings; no span is drawn twice; a child's row never precedes
-its parent's; the row cap holds except for error rows; and when nothing is cut, every span is
-accounted for exactly once (its own row, a collapsed group, or under a collapsed group).
+row or sits in a red group of identical failures; no span is drawn twice; a child's row never
+precedes its parent's; the row cap holds except for error rows; and when nothing is cut,
+every span is accounted for exactly once (its own row, a collapsed group, or under one).
 """
 
 from __future__ import annotations
@@ -39,10 +39,11 @@ def traces(draw: st.DrawFn) -> list[Span]:
     return spans
 
 
-def _drawn(page: str) -> tuple[list[str], list[tuple[int, int]], int]:
+def _drawn(page: str) -> tuple[list[str], list[tuple[int, int, bool]], int]:
     ids = re.findall(r'<div class="wf-row[^"]*" title="[^"]*" data-id="([0-9a-f]+)"', page)
-    groups = [(int(n), int(below)) for n, below in
-              re.findall(r'data-n="(\d+)" data-below="(\d+)"', page)]
+    groups = [(int(n), int(below), " error" in css) for css, n, below in
+              re.findall(r'<div class="wf-row group([^"]*)" title="[^"]*" '
+                         r'data-n="(\d+)" data-below="(\d+)"', page)]
     cut = re.search(r"… ([\d,]+) more rows not shown", page)
     return ids, groups, int(cut.group(1).replace(",", "")) if cut else 0
 
@@ -56,7 +57,9 @@ def test_waterfall_invariants(spans: list[Span]) -> None:
     assert len(ids) == len(set(ids)), "a span drawn twice"
 
     erroring = {span.span_id for span in spans if span.error}
-    assert erroring <= set(ids), "an erroring span lost its row"
+    in_error_groups = sum(n + below for n, below, failed in groups if failed)
+    if not cut:
+        assert len(erroring - set(ids)) <= in_error_groups, "an erroring span went missing"
 
     position = {span_id: index for index, span_id in enumerate(ids)}
     for span_id in ids:
@@ -64,22 +67,24 @@ def test_waterfall_invariants(spans: list[Span]) -> None:
         if parent in position:
             assert position[parent] < position[span_id], "a child above its parent"
 
-    error_rows = sum(1 for span_id in ids if _holds_error(span_id, spans))
+    holding = _holding_errors(spans)
+    error_rows = sum(1 for span_id in ids if span_id in holding)
+    error_rows += sum(1 for _, _, failed in groups if failed)
     assert len(ids) + len(groups) <= max(MAX_ROWS, error_rows)
 
     if not cut:
-        accounted = len(ids) + sum(n + below for n, below in groups)
+        accounted = len(ids) + sum(n + below for n, below, _ in groups)
         assert accounted == len(spans)
 
 
-def _holds_error(span_id: str, spans: list[Span]) -> bool:
-    kids: dict[str | None, list[Span]] = {}
+def _holding_errors(spans: list[Span]) -> set[str]:
+    """Ids of spans that are errors or have an erroring descendant."""
+    parent_of = {span.span_id: span.parent_id for span in spans}
+    holding: set[str] = set()
     for span in spans:
-        kids.setdefault(span.parent_id, []).append(span)
-    stack = [span for span in spans if span.span_id == span_id]
-    while stack:
-        span = stack.pop()
         if span.error:
-            return True
-        stack.extend(kids.get(span.span_id, ()))
-    return False
+            current: str | None = span.span_id
+            while current is not None and current not in holding:
+                holding.add(current)
+                current = parent_of.get(current)
+    return holding

@@ -101,6 +101,8 @@ figure{margin:4px 0}figcaption{font-size:12px;color:var(--muted);margin-bottom:2
 .wf-dur{font-size:11px;text-align:right;padding-right:6px;white-space:nowrap;
  font-variant-numeric:tabular-nums}
 .wf-more{padding:4px 8px;font-size:12px;color:var(--muted)}
+.wf-orphan{font-size:11px;color:#7a4d00;font-style:italic}
+.wf-row.orphan{border-top:1px dashed #b98a2e}
 """
 
 _JS = """

@@ -8,7 +8,8 @@ What a person on call needs from a trace comes first and cannot be cut away:
   rest; a note counts what was left out.
 * **Repeats collapse.** Four or more siblings with one name (``fetch_page`` called 1,200
   times) become one row ``fetch_page ×1200`` whose bar spans them all; erroring ones keep
-  their own rows. (Sequential calls all sit on the critical path, so that cannot exempt them.)
+  their own rows unless twenty or more fail the same way, which become one red row.
+  (Sequential calls all sit on the critical path, so that cannot exempt them.)
 * **Critical path.** Its spans carry a dark stripe, so "what made this run slow" reads off the
   picture.
 * **Labels never collide.** The duration sits in its own column and an error message on its own
@@ -35,6 +36,7 @@ __all__ = ["MAX_ROWS", "waterfall_html"]
 
 MAX_ROWS = 300
 COLLAPSE_MIN = 4
+ERROR_COLLAPSE_MIN = 20
 _INDENT_PX = 12
 
 
@@ -56,9 +58,17 @@ def waterfall_html(trace: KeptTrace) -> str:
     start = min(span.start_ns for span in spans)
     end = max(span.end_ns for span in spans)
     total = max(end - start, 1)
+    known = {span.span_id for span in spans}
+    # A span whose parent never arrived is no root of the tree, but it was recorded: it is
+    # drawn at the top level after the roots, marked, rather than silently left out.
+    rooted = {span.span_id for span in tree.roots}
+    orphans = sorted((span for span in spans if span.parent_id and span.parent_id not in known
+                      and span.span_id not in rooted), key=lambda span: span.start_ns)
+    tops = [*tree.roots, *orphans]
     on_path = _critical_ids(tree)
-    with_error = _error_subtrees(tree)
-    rows = _rows(tree, on_path, with_error)
+    with_error = _error_subtrees(tree, tops)
+    rows = _rows(tree, tops, on_path, with_error)
+    orphan_ids = {span.span_id for span in orphans}
     shown, cut = _cap(rows)
     ticks = [t for t in nice_ticks(0, total / 1e6, 6) if t * 1e6 <= total]
     grid = "".join(f'<div class="wf-tick" style="left:{100 * t * 1e6 / total:.3f}%"></div>'
@@ -75,7 +85,7 @@ def waterfall_html(trace: KeptTrace) -> str:
         '<div class="wf-row wf-axis"><div class="wf-name">span</div>'
         f'<div class="wf-track">{axis}</div><div class="wf-dur">duration</div></div>',
     ]
-    html.extend(_row_html(row, start, total, on_path) for row in shown)
+    html.extend(_row_html(row, start, total, on_path, orphan_ids) for row in shown)
     if cut:
         html.append(f'<div class="wf-more">… {cut:,} more rows not shown (rows with errors '
                     "are always shown, then the critical path).</div>")
@@ -90,10 +100,10 @@ def _critical_ids(tree: TraceTree) -> set[str]:
     return ids
 
 
-def _error_subtrees(tree: TraceTree) -> set[str]:
+def _error_subtrees(tree: TraceTree, tops: Sequence[Span]) -> set[str]:
     """Ids of spans that are errors or have an erroring descendant."""
     marked: set[str] = set()
-    for root in tree.roots:
+    for root in tops:
         order = [root, *tree.descendants(root)]
         parent_of = {kid.span_id: span for span in order for kid in tree.kids(span)}
         for span in reversed(order):
@@ -105,14 +115,18 @@ def _error_subtrees(tree: TraceTree) -> set[str]:
     return marked
 
 
-def _rows(tree: TraceTree, on_path: set[str], with_error: set[str]) -> list[_Row]:
+def _rows(tree: TraceTree, tops: Sequence[Span], on_path: set[str],
+          with_error: set[str]) -> list[_Row]:
     rows: list[_Row] = []
 
     def rank(span: Span) -> tuple[int, int]:
         first = 0 if span.span_id in with_error else 1 if span.span_id in on_path else 2
         return first, span.start_ns
 
-    stack: list[_Row] = [_Row(0, span=root) for root in sorted(tree.roots, key=rank, reverse=True)]
+    roots = sorted(tree.roots, key=rank)
+    rooted = {span.span_id for span in roots}
+    orphans = [span for span in tops if span.span_id not in rooted]
+    stack: list[_Row] = [_Row(0, span=top) for top in reversed([*roots, *orphans])]
     while stack:
         row = stack.pop()
         rows.append(row)
@@ -127,21 +141,25 @@ def _rows(tree: TraceTree, on_path: set[str], with_error: set[str]) -> list[_Row
 
 def _sibling_rows(kids: Sequence[Span], depth: int, tree: TraceTree, on_path: set[str],
                   with_error: set[str]) -> list[_Row]:
-    plain: dict[str, list[Span]] = {}
+    """One row per sibling, except repeats: plain ones by name from COLLAPSE_MIN on, erroring
+    ones by (name, failure) from ERROR_COLLAPSE_MIN on, so a few failures stay separate but a
+    storm of identical ones cannot push everything else out."""
+    groups: dict[tuple[bool, str, str | None], list[Span]] = {}
     for kid in kids:
-        if kid.span_id not in with_error:
-            plain.setdefault(kid.name, []).append(kid)
-    collapsed = {name for name, group in plain.items() if len(group) >= COLLAPSE_MIN}
+        failing = kid.span_id in with_error
+        key = (failing, kid.name, kid.failure if failing else None)
+        groups.setdefault(key, []).append(kid)
     out: list[_Row] = []
     for kid in kids:
-        if kid.name in collapsed and kid.span_id not in with_error:
-            group = plain[kid.name]
-            if kid is group[0]:
-                below = sum(1 for member in group for _ in tree.descendants(member))
-                crit = any(member.span_id in on_path for member in group)
-                out.append(_Row(depth, group=group, hidden_below=below, level=int(crit)))
-            continue
-        out.append(_Row(depth, span=kid))
+        failing = kid.span_id in with_error
+        group = groups[(failing, kid.name, kid.failure if failing else None)]
+        if len(group) < (ERROR_COLLAPSE_MIN if failing else COLLAPSE_MIN):
+            out.append(_Row(depth, span=kid))
+        elif kid is group[0]:
+            below = sum(1 for member in group for _ in tree.descendants(member))
+            crit = any(member.span_id in on_path for member in group)
+            out.append(_Row(depth, group=group, hidden_below=below,
+                            level=2 if failing else int(crit)))
     return out
 
 
@@ -164,7 +182,8 @@ def _cap(rows: list[_Row]) -> tuple[list[_Row], int]:
     return kept, len(rows) - len(kept)
 
 
-def _row_html(row: _Row, start: int, total: int, on_path: set[str]) -> str:
+def _row_html(row: _Row, start: int, total: int, on_path: set[str],
+              orphan_ids: set[str]) -> str:
     pad = f"padding-left:{4 + row.depth * _INDENT_PX}px"
     if row.group is not None:
         group = row.group
@@ -178,10 +197,15 @@ def _row_html(row: _Row, start: int, total: int, on_path: set[str]) -> str:
                f"mean {duration_label(busy / len(group) / 1e6)}, from first start to last end "
                f"{duration_label((g_end - g_start) / 1e6)}{below}")
         crit = " crit" if any(span.span_id in on_path for span in group) else ""
-        return (f'<div class="wf-row group{crit}" title="{escape(tip)}" '
+        failed = sum(1 for span in group if span.error)
+        status = " error" if row.level == 2 else ""
+        what = group[0].failure or group[0].message
+        err_line = (f'<div class="wf-err">{failed:,} failed'
+                    f'{": " + escape(what) if what else ""}</div>' if row.level == 2 else "")
+        return (f'<div class="wf-row group{status}{crit}" title="{escape(tip)}" '
                 f'data-n="{len(group)}" data-below="{row.hidden_below}">'
-                f'<div class="wf-name" style="{pad}">{escape(name)} '
-                f'<b class="wf-count">×{len(group):,}</b></div>'
+                f'<div class="wf-name" style="{pad}"><div class="wf-label">{escape(name)} '
+                f'<b class="wf-count">×{len(group):,}</b></div>{err_line}</div>'
                 f'<div class="wf-track"><div class="wf-bar" style="left:{left:.3f}%;'
                 f'width:{width:.3f}%"></div></div>'
                 f'<div class="wf-dur">{escape(duration_label((g_end - g_start) / 1e6))}</div>'
@@ -195,6 +219,9 @@ def _row_html(row: _Row, start: int, total: int, on_path: set[str]) -> str:
         " crit" if span.span_id in on_path else "")
     tip = f"{span.name} · {duration}" + (f" · {detail}" if detail else "")
     error_line = f'<div class="wf-err">{escape(detail)}</div>' if detail else ""
+    if span.span_id in orphan_ids:
+        classes += " orphan"
+        error_line = '<div class="wf-orphan">parent span missing</div>' + error_line
     return (f'<div class="{classes}" title="{escape(tip)}" data-id="{escape(span.span_id)}">'
             f'<div class="wf-name" style="{pad}"><div class="wf-label">{escape(span.name)}</div>'
             f"{error_line}</div>"
