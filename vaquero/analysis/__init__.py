@@ -24,7 +24,10 @@ from vaquero.analysis._result import (
     AnalysisResult,
     FailurePattern,
     Insight,
+    KeptTrace,
+    Regression,
     StepStats,
+    TimeBucket,
     WorkflowStats,
 )
 from vaquero.analysis.errors import AnalysisInputError
@@ -35,7 +38,10 @@ __all__ = [
     "FailurePattern",
     "Insight",
     "JaegerOptions",
+    "KeptTrace",
+    "Regression",
     "StepStats",
+    "TimeBucket",
     "WorkflowStats",
     "analyze",
     "write_report",
@@ -54,10 +60,12 @@ def analyze(
 ) -> AnalysisResult:
     """Analyse a trace file, ``"-"`` (stdin) or a Jaeger base URL.
 
-    ``workflow`` keeps runs whose root span name or agent name equals it; ``since`` (``15m``,
-    ``2h``, ``1d``, or a ``timedelta``) keeps runs whose root started that recently;
-    ``jaeger`` sets headers, timeout and search depth for a Jaeger source. Raises
-    :class:`AnalysisInputError` when the source cannot be read.
+    A workflow run is the outermost span that is an agent (wherever it sits in its trace), or
+    the root span of a trace without agents. ``workflow`` keeps runs whose span name or agent
+    name equals it; ``since`` (``15m``, ``2h``, ``1d``, or a ``timedelta``) keeps runs that
+    started that recently. Percentiles are nearest-rank. The result does not depend on the
+    order of the input lines. ``jaeger`` sets headers, timeout and search depth for a Jaeger
+    source. Raises :class:`AnalysisInputError` when the source cannot be read.
     """
     return _run(source, workflow, since, min_success_rate, slow_seconds, progress, keep=False,
                 jaeger=jaeger)

@@ -30,6 +30,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Sequence
+from operator import itemgetter
 
 from vaquero.analysis._percentile import nearest_rank
 from vaquero.analysis._result import (
@@ -40,12 +41,14 @@ from vaquero.analysis._result import (
     WorkflowStats,
 )
 from vaquero.analysis._span import Span
-from vaquero.analysis._timeseries import TimeAxis
+from vaquero.analysis._timeseries import TimeAxis, choose_axis
 from vaquero.analysis._trace_metrics import TraceTree, critical_path, self_time_ns
 
 __all__ = ["KeepRequest", "WorkflowAggregator", "find_runs"]
 
 _NS_PER_MS = 1_000_000
+_START = itemgetter(4)  # Span.start_ns, read in C by min/max
+_END = itemgetter(5)  # Span.end_ns
 TOP_FAILURES = 10
 _NO_FAILURE_TEXT = "(no exception type or message)"
 
@@ -63,15 +66,15 @@ class _StepAcc:
 
 
 class _WorkflowAcc:
-    __slots__ = ("agent", "buckets", "durations", "examples", "failed", "failures",
-                 "incomplete", "name", "ordinals", "own_ns", "steps", "success_ns")
+    __slots__ = ("agent", "durations", "examples", "failed", "failures",
+                 "incomplete", "name", "ordinals", "own_ns", "starts", "steps", "success_ns")
 
     def __init__(self, name: str, agent: str | None) -> None:
         self.name = name
         self.agent = agent
         self.durations = array("q")
         self.failed = bytearray()
-        self.buckets = array("l")
+        self.starts = array("q")
         self.ordinals = array("q")  # trace number of each run, only when traces are kept
         self.incomplete = 0
         self.success_ns = 0
@@ -140,24 +143,31 @@ class WorkflowAggregator:
     def __init__(
         self,
         *,
-        axis: TimeAxis | None = None,
         workflow: str | None = None,
         started_after_ns: int | None = None,
         keep_traces: bool = False,
     ) -> None:
-        self._axis = axis
+        self._axis: TimeAxis | None = None
         self._workflow_filter = workflow
         self._started_after = started_after_ns
         self._keep = keep_traces
         self._workflows: dict[WorkflowKey, _WorkflowAcc] = {}
         self.spans = 0
         self.duplicates = 0
+        self.first_ns: int | None = None  # earliest span start seen
+        self.last_ns: int | None = None  # latest span end seen
         self.incomplete_traces = 0
         self._ordinal = -1
 
     def add_trace(self, spans: Sequence[Span]) -> None:
         """One whole trace, its spans in any order, duplicates allowed."""
         self._ordinal += 1
+        first = min(map(_START, spans))
+        last = max(map(_END, spans))
+        if self.first_ns is None or first < self.first_ns:
+            self.first_ns = first
+        if self.last_ns is None or last > self.last_ns:
+            self.last_ns = last
         tree = TraceTree(spans)
         unique = len(tree.by_id)
         self.spans += unique
@@ -171,7 +181,9 @@ class WorkflowAggregator:
                 self._add_run(run, tree)
 
     def workflows(self) -> list[WorkflowStats]:
-        """Finished statistics, busiest workflow first."""
+        """Finished statistics, busiest workflow first; call once every trace is in."""
+        if self.first_ns is not None and self.last_ns is not None:
+            self._axis = choose_axis(self.first_ns, self.last_ns)
         stats = [self._finish(acc) for acc in self._workflows.values()]
         stats.sort(key=lambda item: (-item.runs, item.name, item.agent or ""))
         return stats
@@ -215,8 +227,7 @@ class WorkflowAggregator:
         duration = run.end_ns - run.start_ns
         acc.durations.append(duration)
         acc.failed.append(1 if run.error else 0)
-        if self._axis is not None:
-            acc.buckets.append(self._axis.index(run.start_ns))
+        acc.starts.append(run.start_ns)
         if self._keep:
             acc.ordinals.append(self._ordinal)
         if tree.incomplete:
@@ -238,15 +249,17 @@ class WorkflowAggregator:
             step = steps.get(name)
             if step is None:
                 step = steps[name] = _StepAcc()
-            kids = children.get(span.span_id, no_kids)
+            kids = children.get(span.span_id)
             step.calls += 1
-            step.self_ns.append(self_time_ns(span, kids))
+            if kids:
+                step.self_ns.append(self_time_ns(span, kids))
+                stack.extend(kids)
+            else:
+                step.self_ns.append(span.end_ns - span.start_ns)
             if span.error:
                 step.errors += 1
-                if _is_origin(span, kids):
+                if _is_origin(span, kids or no_kids):
                     origins.append((span.failure or _NO_FAILURE_TEXT, name))
-            if kids:
-                stack.extend(kids)
         for pattern in origins:
             failures[pattern] += 1
             if self._keep and pattern not in acc.examples:
@@ -305,16 +318,17 @@ class WorkflowAggregator:
             return ()
         per_bucket: list[list[int]] = [[] for _ in range(axis.count)]
         errors = [0] * axis.count
-        for bucket, duration, failed in zip(acc.buckets, acc.durations, acc.failed,
-                                            strict=True):
+        bucket_of = axis.index
+        for start, duration, failed in zip(acc.starts, acc.durations, acc.failed, strict=True):
+            bucket = bucket_of(start)
             per_bucket[bucket].append(duration)
             errors[bucket] += failed
         buckets = []
-        for index, values in enumerate(per_bucket):
+        for position, values in enumerate(per_bucket):
             values.sort()
-            start = axis.origin_ns + index * axis.width_ns
-            buckets.append(TimeBucket(start, start + axis.width_ns, len(values), errors[index],
-                                      _ms(nearest_rank(values, 95))))
+            begin = axis.origin_ns + position * axis.width_ns
+            buckets.append(TimeBucket(begin, begin + axis.width_ns, len(values),
+                                      errors[position], _ms(nearest_rank(values, 95))))
         return tuple(buckets)
 
 

@@ -82,13 +82,83 @@ def decode_traces_data(data: dict[str, Any], out: list[Span]) -> list[str]:
             if not isinstance(spans, list):
                 problems.append("spans is not a list")
                 continue
+            append = out.append
             for raw in spans:
+                span = _decode_common(raw)
+                if span is not None:
+                    append(span)
+                    continue
                 span_or_problem = _decode_span(raw)
-                if isinstance(span_or_problem, Span):
-                    out.append(span_or_problem)
-                else:
+                if isinstance(span_or_problem, str):
                     problems.append(span_or_problem)
+                else:
+                    append(span_or_problem)
     return problems
+
+
+def _decode_common(raw: Any) -> Span | None:
+    """The shape nearly every writer produces, decoded with the fewest operations.
+
+    Hex ids of the right length, decimal-string (or integer) times, a name: anything else
+    returns ``None`` and takes :func:`_decode_span`, the lenient path that also explains
+    what is wrong. Subscripts instead of ``dict.get`` and no per-field type juggling: this
+    runs a million times for a million spans.
+    """
+    try:
+        trace_id = raw["traceId"]
+        span_id = raw["spanId"]
+        start = int(raw["startTimeUnixNano"])
+        end = int(raw["endTimeUnixNano"])
+        name = raw["name"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if (type(trace_id) is not str or len(trace_id) != 32 or type(span_id) is not str
+            or len(span_id) != 16 or type(name) is not str or not name):
+        return None
+    parent_id = raw.get("parentSpanId")
+    if parent_id:
+        if type(parent_id) is not str or len(parent_id) != 16:
+            return None
+        if parent_id == _NULL_SPAN_ID:
+            parent_id = None
+    else:
+        parent_id = None
+    if end < start:
+        end = start
+
+    agent: str | None = None
+    invokes_agent = False
+    attributes = raw.get("attributes")
+    if attributes:
+        try:
+            for item in attributes:
+                key = item["key"]
+                if key == AGENT_ATTRIBUTE:
+                    value = item["value"]["stringValue"]
+                    agent = _intern(value) if type(value) is str and value else None
+                elif key == OPERATION_ATTRIBUTE:
+                    invokes_agent = item["value"]["stringValue"] == INVOKE_AGENT
+        except (KeyError, TypeError):
+            return None
+
+    error = False
+    failure: str | None = None
+    message: str | None = None
+    status = raw.get("status")
+    if status:
+        try:
+            code = status.get("code")
+        except AttributeError:
+            return None
+        if code == _STATUS_ERROR or (code is not None and _status_code(code) == _STATUS_ERROR):
+            error = True
+            message = str(status.get("message") or "")[:300] or None
+            failure = _exception_type(raw.get("events")) or message
+            if failure is not None:
+                failure = _intern(str(failure))
+    # tuple.__new__ skips NamedTuple's Python-level __new__: measurable at a million spans.
+    return _new_tuple(Span, (trace_id, span_id, parent_id, _intern(name), start, end, error,
+                             agent, failure, message, invokes_agent))
 
 
 def _decode_span(raw: Any) -> Span | str:

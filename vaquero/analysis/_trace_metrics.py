@@ -18,6 +18,7 @@ same instant the longer one is taken.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from vaquero.analysis._span import Span
 
@@ -131,22 +132,20 @@ def _latest_first(item: tuple[int, int, str, Span]) -> tuple[int, int, str]:
     return item[0], item[1], item[2]
 
 
-class _Frame:
-    __slots__ = ("kids", "next_kid", "span", "start")
-
-    def __init__(self, span: Span, start: int, end: int, tree: TraceTree) -> None:
-        self.span = span
-        self.start = start
-        clipped = []
-        for kid in tree.kids(span):
-            kid_start, kid_end = max(kid.start_ns, start), min(kid.end_ns, end)
-            if kid_end > kid_start:
-                clipped.append((kid_end, -kid_start, kid.span_id, kid))
-        # Latest end first; on a tie the earlier start (the longer child) first, then the
-        # span id, so that identical intervals resolve the same way in any input order.
-        clipped.sort(key=_latest_first, reverse=True)
-        self.kids = clipped
-        self.next_kid = 0
+def _clipped_kids(
+    kids: Sequence[Span], start: int, end: int
+) -> list[tuple[int, int, str, Span]]:
+    """Children clipped to ``[start, end]``, latest end first (see the module docstring)."""
+    clipped = []
+    for kid in kids:
+        kid_start = kid.start_ns if kid.start_ns > start else start
+        kid_end = kid.end_ns if kid.end_ns < end else end
+        if kid_end > kid_start:
+            clipped.append((kid_end, -kid_start, kid.span_id, kid))
+    # Latest end first; on a tie the earlier start (the longer child) first, then the span
+    # id, so that identical intervals resolve the same way in any input order.
+    clipped.sort(key=_latest_first, reverse=True)
+    return clipped
 
 
 def critical_path(root: Span, tree: TraceTree) -> list[tuple[Span, int]]:
@@ -154,29 +153,47 @@ def critical_path(root: Span, tree: TraceTree) -> list[tuple[Span, int]]:
 
     The sections add up to the root's duration. A span can appear in several sections (its
     own time before and after a child). Children are scanned latest-end first with a cursor per
-    span, so the whole walk is O(n log n) and a zero-length child cannot loop it.
+    span, so the whole walk is O(n log n) and a zero-length child cannot loop it. A leaf child
+    is taken whole without a frame of its own: most spans are leaves.
     """
+    children = tree.children
     sections: list[tuple[Span, int]] = []
-    stack = [_Frame(root, root.start_ns, root.end_ns, tree)]
+    append = sections.append
     point = root.end_ns
+    kids = children.get(root.span_id)
+    if not kids:
+        if point > root.start_ns:
+            append((root, point - root.start_ns))
+        return sections
+    # frame: [span, clipped start, clipped kids, cursor]
+    stack: list[list[Any]] = [[root, root.start_ns, _clipped_kids(kids, root.start_ns, point), 0]]
     while stack:
         frame = stack[-1]
+        span, start, clipped, cursor = frame
+        count = len(clipped)
         chosen: tuple[int, int, str, Span] | None = None
-        while frame.next_kid < len(frame.kids):
-            candidate = frame.kids[frame.next_kid]
-            frame.next_kid += 1
+        while cursor < count:
+            candidate = clipped[cursor]
+            cursor += 1
             if candidate[0] <= point:
                 chosen = candidate
                 break
-        if chosen is not None:
-            kid_end, neg_kid_start, _, kid = chosen
-            if point > kid_end:
-                sections.append((frame.span, point - kid_end))
-            stack.append(_Frame(kid, -neg_kid_start, kid_end, tree))
+        frame[3] = cursor
+        if chosen is None:
+            if point > start:
+                append((span, point - start))
+            stack.pop()
+            point = start
+            continue
+        kid_end, neg_kid_start, _, kid = chosen
+        if point > kid_end:
+            append((span, point - kid_end))
+        kid_start = -neg_kid_start
+        grandkids = children.get(kid.span_id)
+        if grandkids:
+            stack.append([kid, kid_start, _clipped_kids(grandkids, kid_start, kid_end), 0])
             point = kid_end
         else:
-            if point > frame.start:
-                sections.append((frame.span, point - frame.start))
-            stack.pop()
-            point = frame.start
+            append((kid, kid_end - kid_start))
+            point = kid_start
     return sections

@@ -1,7 +1,8 @@
 """The ``analyze`` and ``report`` subcommands, for the lead's ``vaquero`` CLI to mount.
 
 Handlers return an exit code instead of calling ``sys.exit`` so they can be composed and tested
-in-process: 0 on success, 2 when the input cannot be read (one line on stderr, no traceback).
+in-process: 0 on success, 2 when the input cannot be read (one line on stderr, no traceback),
+and for ``analyze --baseline`` 1 when a workflow regressed against the baseline.
 """
 
 from __future__ import annotations
@@ -11,6 +12,14 @@ import json
 import sys
 
 from vaquero.analysis import analyze, write_report
+from vaquero.analysis._baseline import (
+    DEFAULT_MAX_P95_INCREASE,
+    DEFAULT_MAX_SUCCESS_DROP,
+    Comparison,
+    compare,
+    read_json_baseline,
+    references_of,
+)
 from vaquero.analysis._insights import DEFAULT_MIN_SUCCESS_RATE, DEFAULT_SLOW_SECONDS
 from vaquero.analysis._jaeger import (
     DEFAULT_SEARCH_DEPTH,
@@ -21,7 +30,7 @@ from vaquero.analysis._jaeger import (
 from vaquero.analysis._progress import Progress
 from vaquero.analysis._result import AnalysisResult
 from vaquero.analysis._sources import MAX_REPORTED_PROBLEMS
-from vaquero.analysis._text import render_text
+from vaquero.analysis._text import render_comparison, render_text
 from vaquero.analysis.errors import AnalysisInputError
 
 __all__ = ["add_commands"]
@@ -29,6 +38,8 @@ __all__ = ["add_commands"]
 _SOURCE_HELP = ("OTLP JSON-lines trace file (gzip or zstd ok; one pretty-printed OTLP JSON "
                 "document too), '-' for stdin, or a Jaeger query URL such as "
                 "http://localhost:16686")
+_PERCENTILES = ("Percentiles are nearest-rank: the p-th percentile of n values is the "
+                "ceil(p/100*n)-th smallest, always a duration that really happened.")
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,17 +47,32 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     analyze_parser = subparsers.add_parser(
         "analyze", help="workflow statistics and insights from traces",
         description="Summarise workflow runs: success rate, duration percentiles, per-step "
-                    "self time and critical-path share, top failures and insights.",
+                    "self time and critical-path share, top failures and insights. A run is "
+                    "the outermost span that is an agent (gen_ai.operation.name=invoke_agent "
+                    "or its own gen_ai.agent.name), else the trace's root span. "
+                    + _PERCENTILES,
     )
     _add_common(analyze_parser)
     analyze_parser.add_argument("--json", action="store_true",
                                 help="print the result as JSON instead of tables")
+    analyze_parser.add_argument(
+        "--baseline", metavar="BASELINE",
+        help="compare each workflow with BASELINE (a trace source, or the --json output of an "
+             "earlier analyze) and exit 1 if any regressed; --since applies to SOURCE only")
+    analyze_parser.add_argument(
+        "--max-p95-increase", type=float, default=DEFAULT_MAX_P95_INCREASE, metavar="FRACTION",
+        help="with --baseline: a p95 more than this fraction above the baseline's is a "
+             "regression (default: %(default)s = 20%%)")
+    analyze_parser.add_argument(
+        "--max-success-drop", type=float, default=DEFAULT_MAX_SUCCESS_DROP, metavar="FRACTION",
+        help="with --baseline: a success rate more than this below the baseline's is a "
+             "regression (default: %(default)s = 5 points)")
     analyze_parser.set_defaults(func=_run_analyze)
 
     report_parser = subparsers.add_parser(
         "report", help="write a self-contained HTML report",
         description="Write one offline HTML file: summary table, duration charts and "
-                    "waterfalls of the slowest and failed traces.",
+                    "waterfalls of the slowest and failed traces. " + _PERCENTILES,
     )
     _add_common(report_parser)
     report_parser.add_argument("-o", "--output", default="vaquero-report.html",
@@ -100,15 +126,37 @@ def _run_analyze(args: argparse.Namespace) -> int:
                          min_success_rate=args.min_success_rate,
                          slow_seconds=args.slow_seconds, progress=progress,
                          jaeger=_jaeger_options(args))
+        comparison = _compare(args, result) if args.baseline is not None else None
     except AnalysisInputError as err:
         return _fail(err, progress)
     progress.done()
     _report_problems(result)
     if args.json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        document = result.to_dict()
+        if comparison is not None:
+            document["regressions"] = [item.to_dict() for item in comparison.regressions]
+            document["baseline"] = {"source": args.baseline,
+                                    "max_p95_increase": args.max_p95_increase,
+                                    "max_success_drop": args.max_success_drop,
+                                    **comparison.to_dict()}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
         sys.stdout.write(render_text(result, args.source))
-    return 0
+        if comparison is not None:
+            sys.stdout.write(render_comparison(comparison, args.baseline))
+    return 1 if comparison is not None and comparison.regressions else 0
+
+
+def _compare(args: argparse.Namespace, result: AnalysisResult) -> Comparison:
+    """Analyse the baseline the same way (same --workflow, no --since) and compare."""
+    references = read_json_baseline(args.baseline)
+    if references is None:
+        baseline = analyze(args.baseline, workflow=args.workflow, jaeger=_jaeger_options(args))
+        _report_problems(baseline)
+        references = references_of(baseline)
+    return compare(references_of(result), references,
+                   max_p95_increase=args.max_p95_increase,
+                   max_success_drop=args.max_success_drop)
 
 
 def _run_report(args: argparse.Namespace) -> int:
