@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from vaquero.analysis._json import loads
 from vaquero.analysis.errors import AnalysisInputError
 
 __all__ = [
@@ -229,11 +230,11 @@ def json_documents(body: bytes) -> list[Any] | None:
     ``None`` when the body does not start with JSON at all; a stream cut short keeps the
     documents before the cut.
     """
-    text = body.decode("utf-8", errors="replace")
     try:
-        return [json.loads(text)]
+        return [loads(body)]
     except ValueError:
         pass
+    text = body.decode("utf-8", errors="replace")
     decoder = json.JSONDecoder()
     documents: list[Any] = []
     position, size = 0, len(text)

@@ -28,6 +28,7 @@ from typing import Any
 from vaquero.analysis._compression import FILE_FIX, Truncated, open_input
 from vaquero.analysis._decode import decode_traces_data, traces_data_of
 from vaquero.analysis._jaeger import DEFAULT_LOOKBACK_NS, JaegerOptions, fetch_traces_documents
+from vaquero.analysis._json import loads
 from vaquero.analysis._span import Span
 from vaquero.analysis.errors import AnalysisInputError
 
@@ -155,7 +156,7 @@ class _Reader:
                 yield from self._whole_document(line, lines)
                 return
             try:
-                document = json.loads(line)
+                document = loads(line)  # orjson when installed; errors are json's
             except ValueError as err:
                 self.stats.bad_line(self.line_no, f"invalid JSON ({_json_reason(err)})")
             else:
