@@ -281,3 +281,28 @@ def test_notices_are_shown(tmp_path: Path) -> None:
     result = AnalysisResult((workflow,), (), 1, 0, notices=("Jaeger's search limit <was> hit",))
     page = render_html(result, "http://127.0.0.1:16686")
     assert "Jaeger&#x27;s search limit &lt;was&gt; hit" in page
+
+
+def test_failure_rows_link_to_their_example_waterfall(tmp_path: Path) -> None:
+    result, page = _report(tmp_path)
+    links = re.findall(r'<a href="#(t-\d+-\d+)">waterfall</a>', page)
+    assert len(links) == sum(len(w.failures) for w in result.workflows)
+    for anchor in links:
+        section = page[page.index(f'id="{anchor}"'):]
+        assert section.startswith(f'id="{anchor}" data-reason="failure: ')
+
+
+def test_many_big_traces_share_a_row_budget() -> None:
+    def big(number: int) -> KeptTrace:
+        spans = [_s(1, "root", 0, 5000)]
+        spans += [_s(10 + i, f"step_{i}", i, i + 1, parent=1) for i in range(500)]
+        return KeptTrace(f"failure: E{number} in step", "job", 5000.0, tuple(spans),
+                         trace_id=f"{number:032x}")
+
+    workflow = WorkflowStats("job", None, 500, 0.5, 10, 30, 30, 30, 0.02, (), (), 0)
+    result = AnalysisResult((workflow,), (), 50_000, 0,
+                            kept_traces=tuple(big(n) for n in range(100)))
+    page = render_html(result, "x.jsonl")
+    assert page.count('<div class="waterfall"') == 100          # every trace still drawn
+    rows = len(re.findall(r'<div class="wf-row[^"]*" title=', page))
+    assert 100 * 40 <= rows <= 20_000 + 100 * 40

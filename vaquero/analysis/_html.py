@@ -27,11 +27,27 @@ from html import escape
 from vaquero.analysis._axis import duration_label
 from vaquero.analysis._charts import duration_histogram_svg, timeseries_svg
 from vaquero.analysis._result import AnalysisResult, KeptTrace, WorkflowStats
-from vaquero.analysis._waterfall import waterfall_html
+from vaquero.analysis._waterfall import MAX_ROWS, waterfall_html
 
 __all__ = ["render_html"]
 
 _OWN_TIME = "(workflow own time)"
+# Waterfall rows for the whole page: beyond it, later waterfalls get a smaller cap, so fifty
+# workflows with ten failure patterns each still make a file a browser opens quickly.
+_PAGE_ROWS = 20_000
+_MIN_ROWS = 40
+
+
+class _Budget:
+    """Rows left for waterfalls on this page."""
+
+    def __init__(self) -> None:
+        self.left = _PAGE_ROWS
+
+    def take(self) -> int:
+        rows = max(_MIN_ROWS, min(MAX_ROWS, self.left))
+        self.left -= rows
+        return rows
 
 _CSS = """
 :root{--fg:#1d2330;--muted:#5d6677;--line:#dde2ea;--bar:#3b82c4;--bar-soft:#9cc2e5;
@@ -142,13 +158,14 @@ def render_html(result: AnalysisResult, source: str, *, jaeger_url: str | None =
     """The whole report page; trace ids link to ``jaeger_url`` (or a Jaeger ``source``)."""
     generated = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     link_base = _jaeger_base(jaeger_url, source)
+    budget = _Budget()
     sections = [
         _notices(result),
         _summary(result),
         _insights(result),
-        *(_workflow_section(index, workflow, result, link_base)
+        *(_workflow_section(index, workflow, result, link_base, budget)
           for index, workflow in enumerate(result.workflows)),
-        _unassigned_traces(result, link_base),
+        _unassigned_traces(result, link_base, budget),
     ]
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -251,10 +268,12 @@ def _insights(result: AnalysisResult) -> str:
 
 
 def _workflow_section(index: int, workflow: WorkflowStats, result: AnalysisResult,
-                      link_base: str | None) -> str:
+                      link_base: str | None, budget: _Budget) -> str:
     show_agent = workflow.agent and workflow.agent != workflow.name
     agent = (f' <span class="meta">agent {escape(workflow.agent or "")}</span>'
              if show_agent else "")
+    mine = [trace for trace in result.kept_traces if _belongs(trace, workflow)]
+    anchors = _anchors(index, mine)
     parts = [
         f'<section class="workflow" id="wf-{index}"><h2>{escape(workflow.name)}{agent}</h2>',
         f'<p class="meta">{workflow.runs:,} runs · {workflow.success_rate * 100:.1f}% '
@@ -263,8 +282,8 @@ def _workflow_section(index: int, workflow: WorkflowStats, result: AnalysisResul
         f"{escape(duration_label(workflow.max_ms))}</p>",
         _charts(workflow),
         _steps(workflow),
-        _failures(workflow),
-        _traces_of(index, workflow, result.kept_traces, link_base),
+        _failures(workflow, {trace.reason: anchors[id(trace)] for trace in mine}),
+        _traces_of(mine, anchors, link_base, budget),
         "</section>",
     ]
     return "".join(parts)
@@ -308,17 +327,19 @@ def _steps(workflow: WorkflowStats) -> str:
     )
 
 
-def _failures(workflow: WorkflowStats) -> str:
+def _failures(workflow: WorkflowStats, anchors: dict[str, str]) -> str:
     if not workflow.failures:
         return ""
-    rows = "".join(
-        "<tr>" + _cell(f.exception_type) + _cell(f.step, css="text")
-        + _cell(f"{f.count:,}", f.count) + "</tr>"
-        for f in workflow.failures
-    )
+    rows = []
+    for f in workflow.failures:
+        anchor = anchors.get(f"failure: {f.exception_type} in {f.step}")
+        example = f'<a href="#{anchor}">waterfall</a>' if anchor else "-"
+        rows.append("<tr>" + _cell(f.exception_type) + _cell(f.step, css="text")
+                    + _cell(f"{f.count:,}", f.count)
+                    + f'<td class="text" data-v="{int(anchor is not None)}">{example}</td></tr>')
     return ('<h3>Top failures</h3><table class="sortable failures"><thead><tr>'
-            '<th>Exception</th><th class="text">Step</th><th>Count</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table>")
+            '<th>Exception</th><th class="text">Step</th><th>Count</th>'
+            f'<th class="text">Example</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
 def _belongs(trace: KeptTrace, workflow: WorkflowStats) -> bool:
@@ -326,31 +347,35 @@ def _belongs(trace: KeptTrace, workflow: WorkflowStats) -> bool:
     return trace.workflow == workflow.name and (agent is None or agent == workflow.agent)
 
 
-def _traces_of(index: int, workflow: WorkflowStats, traces: Sequence[KeptTrace],
-               link_base: str | None) -> str:
-    mine = [trace for trace in traces if _belongs(trace, workflow)]
+def _anchors(index: int, traces: Sequence[KeptTrace]) -> dict[int, str]:
+    """A page anchor per kept trace (by object id), for links from the failures table."""
+    return {id(trace): f"t-{index}-{n}" for n, trace in enumerate(traces)}
+
+
+def _traces_of(mine: Sequence[KeptTrace], anchors: dict[int, str], link_base: str | None,
+               budget: _Budget) -> str:
     if not mine:
         return ""
     complete = [t for t in mine if not getattr(t, "incomplete", False)]
     partial = [t for t in mine if getattr(t, "incomplete", False)]
     parts = ["<h3>Example traces</h3>"]
-    parts.extend(_trace_block(f"t-{index}-{n}", trace, link_base)
-                 for n, trace in enumerate(complete))
+    parts.extend(_trace_block(anchors[id(trace)], trace, link_base, budget)
+                 for trace in complete)
     if partial:
         parts.append('<h3>Incomplete traces <span class="note">(a span names a parent that '
                      "never arrived: shown apart, timings may be partial)</span></h3>")
-        parts.extend(_trace_block(f"t-{index}-i{n}", trace, link_base)
-                     for n, trace in enumerate(partial))
+        parts.extend(_trace_block(anchors[id(trace)], trace, link_base, budget)
+                     for trace in partial)
     return "".join(parts)
 
 
-def _unassigned_traces(result: AnalysisResult, link_base: str | None) -> str:
+def _unassigned_traces(result: AnalysisResult, link_base: str | None, budget: _Budget) -> str:
     """Kept traces no workflow section claimed (older engines keep them globally)."""
     rest = [trace for trace in result.kept_traces
             if not any(_belongs(trace, workflow) for workflow in result.workflows)]
     if not rest:
         return ""
-    return "<h2>Traces</h2>" + "".join(_trace_block(f"t-x-{n}", trace, link_base)
+    return "<h2>Traces</h2>" + "".join(_trace_block(f"t-x-{n}", trace, link_base, budget)
                                        for n, trace in enumerate(rest))
 
 
@@ -364,7 +389,8 @@ def _trace_title(reason: str) -> str:
     return reason[:1].upper() + reason[1:]
 
 
-def _trace_block(anchor: str, trace: KeptTrace, link_base: str | None) -> str:
+def _trace_block(anchor: str, trace: KeptTrace, link_base: str | None,
+                 budget: _Budget) -> str:
     trace_id = getattr(trace, "trace_id", "") or (trace.spans[0].trace_id if trace.spans else "")
     shown_id = f"<code>{escape(trace_id)}</code>"
     if link_base and trace_id:
@@ -377,4 +403,4 @@ def _trace_block(anchor: str, trace: KeptTrace, link_base: str | None) -> str:
     return (f'<section class="{css}" id="{anchor}" data-reason="{escape(trace.reason)}">'
             f"<h4>{escape(_trace_title(trace.reason))}: {escape(trace.workflow)} · "
             f"{escape(duration_label(trace.duration_ms))} · trace {shown_id}{badge}</h4>"
-            f"{waterfall_html(trace)}</section>")
+            f"{waterfall_html(trace, budget.take())}</section>")

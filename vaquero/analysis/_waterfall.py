@@ -49,8 +49,9 @@ class _Row:
     level: int = 0                   # 2: holds an error, 1: critical path, 0: neither
 
 
-def waterfall_html(trace: KeptTrace) -> str:
-    """The trace's waterfall, with a time axis and a legend."""
+def waterfall_html(trace: KeptTrace, max_rows: int = MAX_ROWS) -> str:
+    """The trace's waterfall, with a time axis and a legend, in at most ``max_rows`` rows
+    (plus rows holding errors)."""
     spans = trace.spans
     if not spans:
         return ""
@@ -69,7 +70,7 @@ def waterfall_html(trace: KeptTrace) -> str:
     with_error = _error_subtrees(tree, tops)
     rows = _rows(tree, tops, on_path, with_error)
     orphan_ids = {span.span_id for span in orphans}
-    shown, cut = _cap(rows)
+    shown, cut = _cap(rows, max(1, max_rows))
     ticks = [t for t in nice_ticks(0, total / 1e6, 6) if t * 1e6 <= total]
     grid = "".join(f'<div class="wf-tick" style="left:{100 * t * 1e6 / total:.3f}%"></div>'
                    for t in ticks)
@@ -163,16 +164,16 @@ def _sibling_rows(kids: Sequence[Span], depth: int, tree: TraceTree, on_path: se
     return out
 
 
-def _cap(rows: list[_Row]) -> tuple[list[_Row], int]:
-    """At most MAX_ROWS rows, chosen errors first, then the critical path, then the rest.
+def _cap(rows: list[_Row], max_rows: int) -> tuple[list[_Row], int]:
+    """At most ``max_rows`` rows, chosen errors first, then the critical path, then the rest.
 
     Rows that hold an error are kept even past the cap (up to twice it); the chosen rows are
     shown in display order.
     """
-    if len(rows) <= MAX_ROWS:
+    if len(rows) <= max_rows:
         return rows, 0
     chosen: set[int] = set()
-    for level, limit in ((2, 2 * MAX_ROWS), (1, MAX_ROWS), (0, MAX_ROWS)):
+    for level, limit in ((2, 2 * max_rows), (1, max_rows), (0, max_rows)):
         for index, row in enumerate(rows):
             if len(chosen) >= limit:
                 break
