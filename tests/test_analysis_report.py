@@ -184,10 +184,11 @@ def test_a_storm_of_identical_failures_is_one_red_row() -> None:
 
 def test_critical_path_is_highlighted_and_axis_labelled() -> None:
     spans = [_s(1, "root", 0, 100), _s(2, "short_parallel", 0, 20, parent=1),
-             _s(3, "long_parallel", 0, 95, parent=1)]
+             _s(3, "long_parallel", 0, 100, parent=1)]
     page = waterfall_html(_kept(spans))
     classes = dict(zip(_rows(page), re.findall(r'<div class="(wf-row[^"]*)" title', page),
                        strict=True))
+    assert "crit" in classes["root"].split()  # the path starts there, even with no own time
     assert "crit" in classes["long_parallel"].split()
     assert "crit" not in classes["short_parallel"].split()
     labels = re.findall(r'class="wf-tick-label"[^>]*>([^<]*)<', page)

@@ -143,7 +143,7 @@ def timeseries_svg(workflow: WorkflowStats) -> str:
         ("runs per bucket", [float(t) for t in _count_ticks(most_runs, 2)],
          lambda v: f"{v:,.0f}"),
         ("error rate", _covering(max(0.05, max(r or 0 for r in rates))),
-         lambda v: f"{v * 100:.0f}%"),
+         lambda v: f"{v * 100:.3g}%"),
         ("p95 duration", _covering(max(p or 0 for p in p95s) or 1), duration_label),
     ]
     labels = [fmt(tick) for _, ticks, fmt in panels for tick in ticks]

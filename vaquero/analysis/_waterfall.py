@@ -95,10 +95,25 @@ def waterfall_html(trace: KeptTrace, max_rows: int = MAX_ROWS) -> str:
 
 
 def _critical_ids(tree: TraceTree) -> set[str]:
+    """Spans the critical path runs through: those with time on it, and their ancestors (a
+    parent whose children cover it is still on the path, as its root always is)."""
+    parent_of = {kid.span_id: span for span in _all(tree) for kid in tree.kids(span)}
     ids: set[str] = set()
     for root in tree.roots:
-        ids.update(span.span_id for span, _ns in critical_path(root, tree))
+        for span, _ns in critical_path(root, tree):
+            current: Span | None = span
+            while current is not None and current.span_id not in ids:
+                ids.add(current.span_id)
+                current = parent_of.get(current.span_id)
     return ids
+
+
+def _all(tree: TraceTree) -> list[Span]:
+    out: list[Span] = []
+    for root in tree.roots:
+        out.append(root)
+        out.extend(tree.descendants(root))
+    return out
 
 
 def _error_subtrees(tree: TraceTree, tops: Sequence[Span]) -> set[str]:
