@@ -4,10 +4,14 @@ documents, Jaeger v1 JSON (refused with a hint), and compressed files cut short.
 from __future__ import annotations
 
 import gzip
+import io
 import json
+import os
 import struct
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -145,3 +149,28 @@ def test_every_cut_of_a_compressed_file_keeps_what_was_read(tmp_path: Path, kind
         assert f"{kind} data ends early" in notice and "after line" in notice
         seen.append(result.spans_read)
     assert seen == sorted(seen) and seen[-1] > 0
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd", "plain"])
+def test_stdin_that_trickles_in_is_still_recognised(kind: str, monkeypatch: pytest.MonkeyPatch,
+                                                   ) -> None:
+    """A pipe can hand over its first byte alone; the format must not be guessed from it."""
+    data = PLAIN.read_bytes()
+    packed = {"gzip": gzip.compress, "zstd": zstandard.ZstdCompressor().compress,
+              "plain": bytes}[kind](data)
+    read_fd, write_fd = os.pipe()
+
+    def writer() -> None:
+        with os.fdopen(write_fd, "wb") as out:
+            out.write(packed[:1])
+            out.flush()
+            time.sleep(0.2)
+            out.write(packed[1:])
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    with os.fdopen(read_fd, "rb") as pipe:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(pipe))
+        result = analyze("-")
+    thread.join()
+    assert result.to_dict() == _baseline()

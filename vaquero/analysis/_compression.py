@@ -75,6 +75,9 @@ def open_input(source: str) -> Opened:
         closers.append(raw.close)
     try:
         head = raw.peek(8)[:8]  # type: ignore[attr-defined]
+        if len(head) < 8:  # a pipe may hand over fewer bytes at first: wait for eight
+            head = raw.read(8)
+            raw = io.BufferedReader(_Prefixed(head, raw), buffer_size=_CHUNK)
     except OSError as err:
         raw.close()
         raise AnalysisInputError(f"{source}: cannot read ({err.strerror or err}).") from None
@@ -88,6 +91,28 @@ def open_input(source: str) -> Opened:
     if len(head) >= 8 and head[4:8] == _ZSTD_MAGIC:
         return Opened(_prefixed_frames(raw, _zstd_factory(source)), "zstd", closers)
     return Opened(iter(raw), "plain", closers)
+
+
+class _Prefixed(io.RawIOBase):
+    """``prefix`` then the rest of ``raw``: the sniffed bytes put back in front."""
+
+    def __init__(self, prefix: bytes, raw: IO[bytes]) -> None:
+        super().__init__()
+        self._prefix = prefix
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._prefix:
+            size = min(len(buffer), len(self._prefix))
+            buffer[:size] = self._prefix[:size]
+            self._prefix = self._prefix[size:]
+            return size
+        chunk = self._raw.read(len(buffer))
+        buffer[:len(chunk)] = chunk
+        return len(chunk)
 
 
 def _open_file(source: str) -> IO[bytes]:
