@@ -71,6 +71,7 @@ class _Jaeger(BaseHTTPRequestHandler):
     queries: list[dict[str, list[str]]] = []
     failing: set[str] = set()   # services whose search answers 500
     stream = False              # answer as a sequence of {"result": ...} chunks
+    stream_error: str | None = None  # ... ending with an {"error": ...} chunk
     max_depth = 100_000         # like the memory store's max_traces
     need_header: tuple[str, str] | None = None
     delay_s = 0.0
@@ -128,6 +129,9 @@ class _Jaeger(BaseHTTPRequestHandler):
             {"spans": trace}]}]}} for trace in hits]
         if cls.stream:
             body = b"".join(json.dumps(chunk).encode() + b"\n" for chunk in chunks)
+            if cls.stream_error:
+                body += json.dumps({"error": {"grpcCode": 4, "httpCode": 504,
+                                              "message": cls.stream_error}}).encode()
             self._raw(200, body)
         else:
             merged = {"result": {"resourceSpans": [
@@ -159,6 +163,7 @@ def jaeger() -> Iterator[str]:
     _Jaeger.queries = []
     _Jaeger.failing = set()
     _Jaeger.stream = False
+    _Jaeger.stream_error = None
     _Jaeger.max_depth = 100_000
     _Jaeger.need_header = None
     _Jaeger.delay_s = 0.0
@@ -273,6 +278,14 @@ def test_streamed_result_chunks_are_read(jaeger: str) -> None:
     _Jaeger.traces = {**SMALL, "batch": _many(40, service_prefix=100)}
     result = analyze(jaeger)
     assert sorted((w.name, w.runs) for w in result.workflows) == [("checkout", 2), ("job", 40)]
+
+
+def test_an_error_chunk_in_a_stream_is_reported(jaeger: str) -> None:
+    _Jaeger.stream = True
+    _Jaeger.stream_error = "context deadline exceeded"
+    result = analyze(jaeger)
+    assert result.workflows[0].runs == 2  # the chunks before the error are kept
+    assert any("context deadline exceeded" in notice for notice in result.notices)
 
 
 def test_one_failing_service_is_reported_and_the_rest_read(jaeger: str) -> None:

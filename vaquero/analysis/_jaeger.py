@@ -221,7 +221,19 @@ class _Search:
                     f"{_rfc3339(hi)}, a window too short to split; more traces there were not "
                     "read (raise --jaeger-search-depth)."
                 )
-            yield from documents
+            for document in documents:
+                failure = _stream_error(document)
+                if failure is None:
+                    yield document
+                else:  # grpc-gateway reports an error met mid-stream as a chunk of its own
+                    self.notice(f"Jaeger reported an error while streaming service "
+                                f"{self.service!r}: {failure}. Traces after it are missing.")
+
+
+def _stream_error(document: Any) -> str | None:
+    if isinstance(document, dict) and "result" not in document and "error" in document:
+        return _error_message(json.dumps(document).encode()) or "no message"
+    return None
 
 
 def json_documents(body: bytes) -> list[Any] | None:
