@@ -235,8 +235,9 @@ def _s(trace: str, span: str, parent: str | None) -> Span:
                 None, None)
 
 
-def _traces(store: SpanStore) -> dict[str, list[str]]:
-    return {trace[0]: sorted(s.name for s in spans) for trace, spans in store.traces()}
+def _traces(store: SpanStore, again: bool = False) -> dict[str, list[str]]:
+    return {trace[0]: sorted(s.name for s in spans)
+            for trace, spans in store.traces(again=again)}
 
 
 def test_store_holds_traces_until_the_end_in_memory() -> None:
@@ -250,14 +251,18 @@ def test_store_holds_traces_until_the_end_in_memory() -> None:
 def test_store_spills_to_disk_and_keeps_traces_whole(tmp_path: Path) -> None:
     spans = [_s(trace, span, None if span == "0" else "0")
              for span in "0123" for trace in "abcdefgh"]
-    with SpanStore(memory_spans=5, partitions=3, directory=str(tmp_path)) as store:
-        for start in range(0, len(spans), 4):
-            store.add(spans[start:start + 4])
-        assert store.spilled and store.spills == 4  # 8 spans buffered > 5: spill
-        whole = _traces(store)
-        assert whole == {trace: ["0", "1", "2", "3"] for trace in "abcdefgh"}
-        assert _traces(store) == whole  # a second walk (the report's) sees the same
-    assert list(tmp_path.iterdir()) == []  # spill files are gone once closed
+    expected = {trace: ["0", "1", "2", "3"] for trace in "abcdefgh"}
+    expected["a"] = ["0", "1", "2", "3", "9"]
+    for again in (False, True):
+        with SpanStore(memory_spans=5, partitions=3, directory=str(tmp_path)) as store:
+            for start in range(0, len(spans), 4):
+                store.add(spans[start:start + 4])
+            assert store.spilled and store.spills == 4  # 8 spans buffered > 5: spill
+            store.add([_s("a", "9", "0")])  # a late span: stays in memory, joins on reading
+            assert _traces(store, again=again) == expected
+            if again:
+                assert _traces(store) == expected  # the report's second walk
+        assert list(tmp_path.iterdir()) == []  # spill files are gone once closed
 
 
 def test_since_accepts_timedelta(tmp_path: Path) -> None:

@@ -61,9 +61,12 @@ def decode_traces_data(data: dict[str, Any], out: list[Span]) -> list[str]:
     """Append every usable span of ``data`` to ``out``; return one reason per span skipped.
 
     Appending to a caller-owned list instead of returning a new one keeps the per-line cost at
-    one list the reader reuses.
+    one list the reader reuses. Equal ids within the document share one string object (a
+    trace's id repeats on each of its spans, a parent's span id on each child): the analysis
+    holds every span until the input ends, and this is about a quarter of a span's memory.
     """
     problems: list[str] = []
+    ids: dict[str, str] = {}
     resource_spans = data.get("resourceSpans")
     if not isinstance(resource_spans, list):
         return ["resourceSpans is not a list"]
@@ -84,7 +87,7 @@ def decode_traces_data(data: dict[str, Any], out: list[Span]) -> list[str]:
                 continue
             append = out.append
             for raw in spans:
-                span = _decode_common(raw)
+                span = _decode_common(raw, ids)
                 if span is not None:
                     append(span)
                     continue
@@ -96,7 +99,7 @@ def decode_traces_data(data: dict[str, Any], out: list[Span]) -> list[str]:
     return problems
 
 
-def _decode_common(raw: Any) -> Span | None:
+def _decode_common(raw: Any, ids: dict[str, str]) -> Span | None:
     """The shape nearly every writer produces, decoded with the fewest operations.
 
     Hex ids of the right length, decimal-string (or integer) times, a name: anything else
@@ -115,12 +118,14 @@ def _decode_common(raw: Any) -> Span | None:
     if (type(trace_id) is not str or len(trace_id) != 32 or type(span_id) is not str
             or len(span_id) != 16 or type(name) is not str or not name):
         return None
+    share = ids.setdefault
+    trace_id = share(trace_id, trace_id)
+    span_id = share(span_id, span_id)
     parent_id = raw.get("parentSpanId")
     if parent_id:
         if type(parent_id) is not str or len(parent_id) != 16:
             return None
-        if parent_id == _NULL_SPAN_ID:
-            parent_id = None
+        parent_id = None if parent_id == _NULL_SPAN_ID else share(parent_id, parent_id)
     else:
         parent_id = None
     if end < start:

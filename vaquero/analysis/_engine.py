@@ -58,7 +58,7 @@ def run_analysis(
             keep_traces=keep_traces,
         )
         add_trace = aggregator.add_trace
-        for _, spans in store.traces():
+        for _, spans in store.traces(again=keep_traces):
             add_trace(spans)
         workflows = aggregator.workflows()
         time_range = (
@@ -109,7 +109,7 @@ def _fetch(store: SpanStore, requests: list[KeepRequest]) -> list[KeptTrace]:
         wanted.setdefault(request.ordinal, []).append(request)
     found: dict[int, KeptTrace] = {}
     kept: list[KeptTrace] = []
-    for ordinal, (trace_id, spans) in enumerate(store.traces()):
+    for ordinal, (trace_id, spans) in enumerate(store.traces(again=True)):
         if ordinal not in wanted:
             continue
         tree = TraceTree(spans)

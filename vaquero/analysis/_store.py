@@ -33,8 +33,9 @@ from vaquero.analysis._span import Span
 
 __all__ = ["DEFAULT_MEMORY_SPANS", "SpanStore"]
 
-# About 400 bytes a span in memory (tuple, ids, ints): 150,000 spans is ~60 MB.
-DEFAULT_MEMORY_SPANS = 150_000
+# About 380 bytes a span in memory (tuple, ids, ints): 120,000 spans is ~45 MB, which keeps
+# a 1,000,000-span analysis under 100 MB of RSS (bench/bench_analyze.py --memory-only).
+DEFAULT_MEMORY_SPANS = 120_000
 DEFAULT_PARTITIONS = 32
 _MAX_DEPTH = 4  # re-split an oversized file at most this often (one huge trace cannot split)
 _new_tuple = tuple.__new__
@@ -99,7 +100,9 @@ class SpanStore:
         self._buffered = 0
         self._spill_dir: str | None = None
         self._partitions: list[_Partition] = []
-        self._done: list[_Partition] | None = None  # leaf files, in reading order
+        # leaf files in reading order, each with the in-memory traces that belong to it
+        self._done: list[tuple[_Partition, list[Group]]] | None = None
+        self._shares_used = False
         self.spills = 0
 
     @property
@@ -115,24 +118,62 @@ class SpanStore:
         if self._buffered > self._memory_spans:
             self._spill()
 
-    def traces(self) -> Iterator[Group]:
+    def traces(self, *, again: bool = False) -> Iterator[Group]:
         """Every trace id with all of its spans (duplicates included), in a data-fixed order.
 
-        Can be called again (the report fetches the traces it draws in a second walk).
+        Once anything was spilled, the spans still in memory are not written out: each
+        joins its partition's file as that file is read, and is let go after it, so memory
+        falls as the walk goes. Pass ``again=True`` to be able to walk a second time (the
+        report fetches the traces it draws): then everything goes to disk first.
         """
         if self._spill_dir is None:
             yield from self._groups.items()
             return
         if self._done is None:
-            if self._groups:
+            if again and self._groups:
                 self._spill()
-            self._done = list(self._leaves(self._partitions))
-        for partition in self._done:
-            yield from _group(partition.chunks()).items()
+            self._done = self._plan()
+        elif self._shares_used:
+            raise RuntimeError("a second walk needs traces(again=True) on the first")
+        self._shares_used = not again
+        for index, (partition, share) in enumerate(self._done):
+            groups = _group(partition.chunks())
+            for trace, spans in share:
+                groups[trace].extend(spans)
+            if not again:
+                self._done[index] = (partition, [])  # let the in-memory share go
+            yield from groups.items()
+
+    def _plan(self) -> list[tuple[_Partition, list[Group]]]:
+        """Pair each file to read with the in-memory traces that hash to it."""
+        shares: list[list[Group]] = [[] for _ in self._partitions]
+        sizes = [0] * len(self._partitions)
+        fanout = len(self._partitions)
+        for trace, spans in self._groups.items():
+            index = hash(trace) % fanout
+            shares[index].append((trace, spans))
+            sizes[index] += len(spans)
+        self._groups = defaultdict(list)
+        self._buffered = 0
+        # What stays in memory, plus the largest file read next to it, must fit the bound.
+        budget = self._memory_spans - max(partition.spans for partition in self._partitions)
+        kept = 0
+        plan: list[tuple[_Partition, list[Group]]] = []
+        for partition, share, size in zip(self._partitions, shares, sizes, strict=True):
+            if share and kept + size <= budget:
+                kept += size
+            elif share:
+                partition.write([tuple(span) for _, spans in share for span in spans])
+                share = []
+            if partition.spans > self._memory_spans and partition.depth < _MAX_DEPTH:
+                plan.extend((leaf, []) for leaf in self._leaves([partition]))  # split it
+            else:
+                plan.append((partition, share))
+        return plan
 
     def close(self) -> None:
         """Delete the spill files; safe to call twice."""
-        for partition in self._partitions + (self._done or []):
+        for partition in self._partitions + [leaf for leaf, _ in self._done or []]:
             partition.close()
         if self._spill_dir is not None:
             shutil.rmtree(self._spill_dir, ignore_errors=True)
@@ -193,7 +234,7 @@ def _scatter(groups: Iterable[Group], partitions: list[_Partition], depth: int) 
             partition.write([tuple(span) for spans in members for span in spans])
 
 
-def _group(chunks: Iterable[list[tuple[Any, ...]]]) -> dict[str, list[Span]]:
+def _group(chunks: Iterable[list[tuple[Any, ...]]]) -> defaultdict[str, list[Span]]:
     groups: defaultdict[str, list[Span]] = defaultdict(list)
     new = _new_tuple
     for chunk in chunks:
