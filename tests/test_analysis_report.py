@@ -307,3 +307,21 @@ def test_many_big_traces_share_a_row_budget() -> None:
     assert page.count('<div class="waterfall"') == 100          # every trace still drawn
     rows = len(re.findall(r'<div class="wf-row[^"]*" title=', page))
     assert 100 * 40 <= rows <= 20_000 + 100 * 40
+
+
+def test_jaeger_links_are_the_only_way_out(tmp_path: Path) -> None:
+    """With a Jaeger URL the page gains links (the reader's choice), never a fetch."""
+    _, page = _report(tmp_path, jaeger_url="https://jaeger.example:16686")
+    parser = _Collector()
+    parser.feed(page)
+    external = 0
+    for tag, attrs in parser.tags:
+        assert tag not in {"link", "iframe", "img", "object", "embed"}, tag
+        for name, value in attrs.items():
+            if name in {"src", "srcset", "action", "data", "xlink:href"}:
+                raise AssertionError((tag, name, value))
+            if name == "href" and not (value or "").startswith("#"):
+                assert tag == "a" and (value or "").startswith("https://jaeger.example:16686/trace/")
+                assert attrs.get("rel") == "noopener noreferrer"
+                external += 1
+    assert external >= 2
