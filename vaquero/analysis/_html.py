@@ -62,7 +62,8 @@ h3{font-size:15px;margin:18px 0 6px}h4{font-size:14px;margin:14px 0 4px}
 table{border-collapse:collapse;width:100%;margin:6px 0 10px}
 th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
 th:first-child,td:first-child,td.text,th.text{text-align:left}
-td:first-child{white-space:normal;word-break:break-word}
+td:first-child{white-space:normal;overflow-wrap:anywhere;min-width:10em}
+.tw{overflow-x:auto}
 th{background:#f3f5f8;cursor:pointer;user-select:none}th[aria-sort]::after{content:" ↕";color:#99a}
 tr.bad td{color:var(--err);font-weight:600}tr.own td{color:var(--muted);font-style:italic}
 .insight{border-left:4px solid var(--err);background:#fdf1f0;padding:6px 10px;margin:6px 0}
@@ -250,8 +251,8 @@ def _summary(result: AnalysisResult) -> str:
             + "</tr>"
         )
     return (
-        '<h2>Workflows</h2><table id="workflows" class="sortable"><thead><tr>'
-        f"{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        '<h2>Workflows</h2><div class="tw"><table id="workflows" class="sortable"><thead><tr>'
+        f"{header}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         '<p class="note">Percentiles are nearest-rank over run durations.</p>'
     )
 
@@ -321,9 +322,9 @@ def _steps(workflow: WorkflowStats) -> str:
                     + _cell("-", -1) + _cell("-", -1)
                     + _cell(f"{own_share * 100:.1f}%", own_share) + "</tr>")
     return (
-        '<table class="sortable steps"><thead><tr><th>Step</th><th>Calls</th>'
+        '<div class="tw"><table class="sortable steps"><thead><tr><th>Step</th><th>Calls</th>'
         "<th>Error rate</th><th>Self p50 ms</th><th>Self p95 ms</th>"
-        f"<th>Critical path</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<th>Critical path</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
@@ -337,9 +338,10 @@ def _failures(workflow: WorkflowStats, anchors: dict[str, str]) -> str:
         rows.append("<tr>" + _cell(f.exception_type) + _cell(f.step, css="text")
                     + _cell(f"{f.count:,}", f.count)
                     + f'<td class="text" data-v="{int(anchor is not None)}">{example}</td></tr>')
-    return ('<h3>Top failures</h3><table class="sortable failures"><thead><tr>'
+    return ('<h3>Top failures</h3><div class="tw"><table class="sortable failures"><thead><tr>'
             '<th>Exception</th><th class="text">Step</th><th>Count</th>'
-            f'<th class="text">Example</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+            f'<th class="text">Example</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            "</div>")
 
 
 def _belongs(trace: KeptTrace, workflow: WorkflowStats) -> bool:
