@@ -32,7 +32,7 @@ VARIABLES = tuple(name for option in OPTIONS for name in option.env)
 # Every warning about a variable starts this way; group 1 is the variable it is about.
 SUBJECT = re.compile(r"^vaquero: (?:ignoring|adjusting) ([A-Z0-9_]+)=")
 PROPERTY = settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 # Any text, lone surrogates included (os.environ holds them for undecodable bytes).
