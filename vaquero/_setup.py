@@ -176,9 +176,8 @@ def build_provider(settings: Settings) -> TracerProvider:
 
 
 def _build_scrubber(settings: Settings) -> Any:
-    """The export-side transform, or None when nothing is to be scrubbed (zero cost)."""
-    if not settings.scrub and settings.pii == "keep":
-        return None
+    """The export-side transform. Always present: even with scrubbing off it makes every
+    string valid UTF-8, so one bad character cannot make an exporter drop a whole batch."""
     scrubber = Scrubber(
         enabled=settings.scrub,
         extra_patterns=settings.scrub_patterns,

@@ -19,7 +19,7 @@ from opentelemetry.propagate import extract
 from opentelemetry.sdk.trace import _Span as _SdkSpan
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from vaquero import _attributes, _setup
+from vaquero import _bounded_json, _setup
 from vaquero._attributes import INT64_MAX as _INT64_MAX
 from vaquero._attributes import INT64_MIN as _INT64_MIN
 from vaquero._attributes import normalize_attributes, to_attribute_key, to_attribute_value
@@ -106,7 +106,7 @@ class Span:
             kind = type(value)
             scalar = (
                 kind is bool
-                or (kind is str and len(value) <= _attributes._max_length)
+                or (kind is str and len(value) <= _bounded_json._max_length)
                 or (kind is int and _INT64_MIN <= value <= _INT64_MAX)
                 or (kind is float and value - value == 0.0)  # finite: inf and NaN give NaN
             )
