@@ -20,7 +20,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace import sampling as otel_sampling
 
-from vaquero import _attributes, _integrations, _lifecycle
+from vaquero import _attributes, _integrations, _lifecycle, _quiet_logs
 from vaquero._agent import AGENT_NAME, AgentNameSpanProcessor
 from vaquero._batch import ExportQueue
 from vaquero._config import Settings, load_settings
@@ -155,6 +155,7 @@ def build_provider(settings: Settings) -> TracerProvider:
         shutdown_on_exit=False,
     )
     provider.add_span_processor(AgentNameSpanProcessor())
+    _quiet_logs.install()
     scrub = _build_scrubber(settings)
     queues = []
     for name, exporter in build_exporters(settings):
@@ -191,6 +192,7 @@ def _build_scrubber(settings: Settings) -> Any:
 
 def _adopt(provider: TracerProvider, settings: Settings) -> None:
     """Use an application's own SDK provider as it is, adding only the agent processor."""
+    _quiet_logs.install()
     if not getattr(provider, "_vaquero_agent_processor", False):
         provider.add_span_processor(AgentNameSpanProcessor())
         provider._vaquero_agent_processor = True  # type: ignore[attr-defined]

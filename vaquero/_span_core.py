@@ -20,6 +20,8 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from vaquero._agent import AGENT_CONTEXT_KEY, AGENT_NAME, INVOKE_AGENT, OPERATION_NAME
 from vaquero._attributes import to_attribute_value
+from vaquero._bounded_json import type_name
+from vaquero._exceptions import exception_message, record_exception
 
 logger = logging.getLogger("vaquero")
 
@@ -88,10 +90,17 @@ def open_span(
 def close_span(
     span: Any, token: Any, exc: BaseException | None, recorded: object = None
 ) -> None:
-    """End ``span``, recording ``exc`` unless the user already recorded that very object."""
-    try:
-        if exc is not None:
+    """End ``span``, recording ``exc`` unless the user already recorded that very object.
+
+    Recording and ending are guarded apart: whatever recording the failure does (an
+    exception whose ``__str__`` raises), the span is still ended and exported.
+    """
+    if exc is not None:
+        try:
             mark_exception(span, exc, recorded)
+        except Exception:
+            internal_error("recording an exception")
+    try:
         span.end()
     except Exception:
         internal_error("closing a span")
@@ -111,17 +120,17 @@ def mark_exception(span: Any, exc: BaseException, recorded: object = None) -> No
     elif isinstance(exc, GeneratorExit):
         return
     else:
-        if exc is not recorded:
-            span.record_exception(exc, escaped=True)
-        span.set_status(Status(_ERROR, _describe(exc)))
+        try:
+            if exc is not recorded:
+                record_exception(span, exc, escaped=True)
+        finally:
+            span.set_status(Status(_ERROR, _describe(exc)))
 
 
 def _describe(exc: BaseException) -> str:
-    try:
-        message = str(exc)
-    except Exception:
-        message = "<unprintable>"
-    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    message = exception_message(exc)
+    name = type_name(exc)
+    text = f"{name}: {message}" if message else name
     return to_attribute_value(text)  # type: ignore[return-value]
 
 

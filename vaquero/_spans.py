@@ -23,6 +23,7 @@ from vaquero import _bounded_json, _setup
 from vaquero._attributes import INT64_MAX as _INT64_MAX
 from vaquero._attributes import INT64_MIN as _INT64_MIN
 from vaquero._attributes import normalize_attributes, to_attribute_key, to_attribute_value
+from vaquero._exceptions import record_exception
 from vaquero._span_core import agent_attributes, close_span, internal_error, open_span
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -146,7 +147,11 @@ class Span:
     ) -> None:
         """Record ``exception``; if it then leaves the span, it is not recorded a second time."""
         try:
-            self._span.record_exception(exception, normalize_attributes(attributes) or None)
+            extra = normalize_attributes(attributes) or None
+            if isinstance(exception, BaseException):
+                record_exception(self._span, exception, False, extra)
+            else:  # not an exception: let the SDK say so, as it always did
+                self._span.record_exception(exception, extra)
             self._recorded = exception
         except Exception:
             internal_error("recording an exception")
