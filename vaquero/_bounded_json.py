@@ -253,7 +253,11 @@ class _Writer:
             return self.value(dump(value, mode="json"), depth + 1, reserve)
         ndim = _array_ndim(value)
         if ndim is not None and ndim >= 1:
-            items, more = array_head(value, ndim, MAX_ITEMS)
+            room = self.left - reserve
+            if room < _SEQ_CLOSE + 1:
+                return False  # decided before anything is copied out of the array
+            # every item takes at least two characters ("0,"): never copy more than fit
+            items, more = array_head(value, ndim, min(MAX_ITEMS, room // 2 + 1))
             return self.sequence(items, more, depth, reserve)
         if isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
             return self.sequence(value[: MAX_ITEMS + 1], len(value) > MAX_ITEMS, depth, reserve)
