@@ -31,7 +31,7 @@ from otlp_receiver import OtlpReceiver
 from vaquero import _attributes
 from vaquero._attributes import MAX_ITEMS, to_attribute_value
 from vaquero._exceptions import shape
-from vaquero._scrub import Scrubber
+from vaquero._pipeline.scrub import Scrubber
 
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 INT64 = st.integers(-(2**63), 2**63 - 1)

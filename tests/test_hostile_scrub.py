@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vaquero._attributes import to_attribute_value
-from vaquero._scrub import MARKER, Scrubber
+from vaquero._pipeline.scrub import MARKER, Scrubber
 
 TABLE = json.loads((Path(__file__).parent / "data" / "secret_keys.json").read_text())
 SECRET_KEYS: list[str] = TABLE["scrubbed"]

@@ -28,10 +28,12 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from opentelemetry import context as otel_context
 from opentelemetry.context import Context
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from vaquero._diagnostics import warn_once
 
 logger = logging.getLogger("vaquero")
 
@@ -147,15 +149,13 @@ class ExportQueue(SpanProcessor):
 
     # --- worker thread -----------------------------------------------------------------------
     def _run(self) -> None:
-        token = otel_context.attach(otel_context.set_value(_SUPPRESS_KEY, True))
-        try:
+        # The exporters' own HTTP/gRPC calls must not be traced (that would feed back here).
+        with suppress_instrumentation():
             while not self._shutdown:
                 self._wake.wait(self._delay)
                 self._wake.clear()
                 self._export_queued()
             self._export_queued()
-        finally:
-            otel_context.detach(token)
 
     def _export_queued(self) -> None:
         queue = self._queue
@@ -185,13 +185,20 @@ class ExportQueue(SpanProcessor):
             except Exception:
                 # Fail closed: an unscrubbed batch must not leave the process.
                 self.drops.transform_failed += len(batch)
-                _warn_once(self, "transform", "vaquero: a span transform failed; batch dropped.")
+                warn_once(
+                    f"transform:{self.name}",
+                    "vaquero: a span transform failed in %s; batch dropped.",
+                    self.name,
+                    exc_info=True,
+                )
                 return False
         try:
             result = self.exporter.export(spans)
         except Exception:
-            _warn_once(
-                self, "export", f"vaquero: exporter {self.name} raised; its spans are dropped.",
+            warn_once(
+                f"export-raised:{self.name}",
+                "vaquero: exporter %s raised; its spans are dropped.",
+                self.name,
                 exc_info=True,
             )
             result = SpanExportResult.FAILURE
@@ -241,17 +248,7 @@ class ExportQueue(SpanProcessor):
         self.shutdown_within(time.monotonic() + 30.0)
 
 
-_SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY
 _HAS_FORK_HOOK = hasattr(os, "register_at_fork")
-_warned: set[tuple[int, str]] = set()
-
-
-def _warn_once(owner: object, what: str, message: str, *, exc_info: bool = False) -> None:
-    key = (id(owner), what)
-    if key in _warned:
-        return
-    _warned.add(key)
-    logger.warning(message, exc_info=exc_info)
 
 
 def _close_exporter(exporter: SpanExporter, deadline: float) -> None:
