@@ -41,7 +41,6 @@ The rules, applied in order:
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping
 from typing import Any, Final
@@ -59,6 +58,7 @@ from vaquero._bounded_json import (
     set_max_length,
     truncate,
 )
+from vaquero._diagnostics import warn_once
 
 __all__ = [
     "INT64_MAX",
@@ -75,25 +75,20 @@ __all__ = [
     "truncate",
 ]
 
-logger = logging.getLogger("vaquero")
-
 AttributeValue = str | bool | int | float | list[str] | list[bool] | list[int] | list[float]
 
 STRING_ARRAY_BUDGET: Final = 16  # a string array holds at most this many times the limit
-_warned_cut = False
 
 
 def _warn_cut(length: int) -> None:
     """One line per process: a cut array is expected data shaping, not a fault per span."""
-    global _warned_cut
-    if not _warned_cut:
-        _warned_cut = True
-        logger.warning(
-            "vaquero: a list attribute of %d items was cut to its first %d (further cuts are "
-            "not reported). Record a summary (a count, a sample) for long lists.",
-            length,
-            MAX_ITEMS,
-        )
+    warn_once(
+        "list-attribute-cut",
+        "vaquero: a list attribute of %d items was cut to its first %d (further cuts are "
+        "not reported). Record a summary (a count, a sample) for long lists.",
+        length,
+        MAX_ITEMS,
+    )
 
 
 def _native_list(value: Any) -> list[Any] | None:

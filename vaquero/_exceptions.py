@@ -20,12 +20,13 @@ from typing import Any, Final
 
 from vaquero import _bounded_json
 from vaquero._bounded_json import safe_str, type_name
-
-EXCEPTION_EVENT: Final = "exception"
-EXCEPTION_TYPE: Final = "exception.type"
-EXCEPTION_MESSAGE: Final = "exception.message"
-EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
-EXCEPTION_ESCAPED: Final = "exception.escaped"
+from vaquero._semconv import (
+    EXCEPTION_ESCAPED,
+    EXCEPTION_EVENT,
+    EXCEPTION_MESSAGE,
+    EXCEPTION_STACKTRACE,
+    EXCEPTION_TYPE,
+)
 
 _HEAD_SHARE: Final = 0.25  # of the budget; the rest keeps the end, where the error is
 _OMITTED: Final = "\n  …[{} characters of traceback omitted]…\n"
