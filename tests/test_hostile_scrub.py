@@ -259,3 +259,39 @@ def test_no_secret_reaches_the_trace_file_by_any_path(tmp_path: Path, scrub: str
     attrs = {a["key"]: a["value"].get("stringValue") for a in event["attributes"]}
     assert f"password={MARKER}" in attrs["exception.message"]
     assert f"password={MARKER}" in attrs["exception.stacktrace"]
+
+
+# --- endpoint credentials are never printed -------------------------------------------------
+
+
+def test_endpoint_userinfo_is_never_printed(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:  # a closed port: every export fails and is warned about
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    endpoint = f"http://otel:Zq9p@ss@127.0.0.1:{port}"
+    env = clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+                    OTEL_BSP_EXPORT_TIMEOUT="500")
+    app = run_python(
+        """
+        import vaquero
+        vaquero.init("first")
+        vaquero.init("second")                      # warns with the settings in force
+        with vaquero.span("s"):
+            pass
+        vaquero.flush(3)
+        """,
+        env=env,
+    )
+    doctor = subprocess.run(
+        [sys.executable, "-m", "vaquero", "doctor"], env=env, capture_output=True, text=True,
+        timeout=60,
+    )
+    output = app.stdout + app.stderr + doctor.stdout + doctor.stderr
+    assert "cannot deliver" in app.stderr or "init() was called again" in app.stderr, output
+    assert f"127.0.0.1:{port}" in output  # the endpoint is named ...
+    assert "Zq9" not in output  # ... without its credentials
+    assert "otel:" not in output

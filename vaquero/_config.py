@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from vaquero._redact import mask_url
+
 logger = logging.getLogger("vaquero")
 
 # --- standard OpenTelemetry variables -------------------------------------------------------
@@ -137,12 +139,14 @@ class Settings:
     pii_key: str | None = field(default=None, repr=False)
 
     def describe(self) -> dict[str, Any]:
-        """The settings as a printable dict, with header values masked."""
+        """The settings as a printable dict, with header values and endpoint userinfo masked."""
         shown: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
             if name == "headers":
                 value = {key: "***" for key in value}
+            elif name == "endpoint":
+                value = mask_url(value)
             elif name == "pii_key" and value is not None:
                 value = "***"
             elif isinstance(value, Mapping):

@@ -22,6 +22,7 @@ from vaquero._config import Settings
 from vaquero._diagnostics import warn_once
 from vaquero._otel_compat import OTLP_EXPORTER_LOGGERS
 from vaquero._pipeline.split import DEFAULT_LIMIT_BYTES, split_batch
+from vaquero._redact import mask_url
 
 logger = logging.getLogger("vaquero")
 
@@ -58,7 +59,7 @@ class UnreachableCollectorNotice(logging.Filter):
             "dropped. Start one (`docker compose up -d` in the vaquero repository), point "
             "OTEL_EXPORTER_OTLP_ENDPOINT at a running collector, or set "
             "OTEL_TRACES_EXPORTER=none (or vaquero_console / vaquero_file) to stop exporting.",
-            self.endpoint,
+            mask_url(self.endpoint),
             self.protocol,
         )
 
@@ -148,9 +149,9 @@ def probe_endpoint(endpoint: str, timeout: float) -> str | None:
         host = parsed.hostname
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
     except ValueError:
-        return f"{endpoint!r} is not a URL with a valid port"
+        return f"{mask_url(endpoint)!r} is not a URL with a valid port"
     if not host:
-        return f"{endpoint!r} names no host"
+        return f"{mask_url(endpoint)!r} names no host"
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return None
@@ -198,11 +199,11 @@ def _warn_if_cleartext(settings: Settings) -> None:
     if _is_loopback(parsed.hostname or ""):
         return
     warn_once(
-        f"cleartext:{settings.endpoint}",
+        f"cleartext:{mask_url(settings.endpoint)}",
         "vaquero: the OTLP endpoint %s is not on this machine and uses http://: spans and "
         "headers (including any credentials) cross the network in clear text. Use https://, "
         "or set OTEL_EXPORTER_OTLP_INSECURE=true to confirm this is intended.",
-        settings.endpoint,
+        mask_url(settings.endpoint),
     )
 
 
