@@ -330,7 +330,9 @@ def test_shape_keeps_head_and_tail_within_the_limit() -> None:
 
 LIMIT_APP = """
 import vaquero
-with vaquero.span("agent", agent_name="planner"):
+with vaquero.span("agent", agent_name="planner") as agent:
+    for i in range(200):
+        agent.set_attribute(f"plan.{i}", i)
     with vaquero.span("llm") as s:
         for i in range(10_000):
             s.otel_span.set_attribute(f"gen_ai.prompt.{i}.content", "m")
@@ -352,7 +354,8 @@ def test_agent_identity_survives_and_limit_warnings_are_one_line_each(tmp_path: 
     assert llm["attrs"]["gen_ai.agent.name"] == "planner"
     assert len(llm["attrs"]) <= 128
     assert llm["droppedAttributesCount"] >= 10_000 - 128
-    assert spans["agent"]["attrs"]["gen_ai.operation.name"] == "invoke_agent"
+    agent = spans["agent"]["attrs"]
+    assert (agent["gen_ai.agent.name"], agent["gen_ai.operation.name"]) == ("planner", "invoke_agent")
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len([line for line in lines if "Attributes dict is full" in line]) == 1, lines[:5]
     assert len([line for line in lines if "truncating" in line]) <= 1

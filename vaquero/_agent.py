@@ -49,12 +49,22 @@ class AgentNameSpanProcessor(SpanProcessor):
                 agent = parent_context.get(AGENT_CONTEXT_KEY)
             else:
                 agent = otel_context.get_value(AGENT_CONTEXT_KEY)
-            identity = identity_on_start(span, AGENT_NAME, agent, OPERATION_NAME)
-            if identity is not None:
-                # Kept on the span object so the identity can be put back at the end if
-                # the attribute count limit evicted it meanwhile (restore_identity).
-                setattr(span, _IDENTITY_SLOT, identity)
+            if isinstance(agent, str):  # spans outside any agent pay nothing more
+                identity = identity_on_start(span, AGENT_NAME, agent, OPERATION_NAME)
+                if identity is not None:
+                    # Kept on the span object so the identity can be put back at the end
+                    # if the attribute count limit evicted it meanwhile (restore_identity).
+                    setattr(span, _IDENTITY_SLOT, identity)
         except Exception:  # never let a processor fault reach the code starting the span
+            pass
+
+    @staticmethod
+    def remember_identity(span: object, agent: str, operation: str) -> None:
+        """For an agent's own span, whose name comes with its start attributes (its parent
+        context may hold no agent): the same protection as the spans it parents."""
+        try:
+            setattr(span, _IDENTITY_SLOT, (agent, operation))
+        except Exception:  # a non-recording span has no room for it, and needs none
             pass
 
     def restore_identity(self, span: Span) -> None:

@@ -18,7 +18,13 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from vaquero._agent import AGENT_CONTEXT_KEY, AGENT_NAME, INVOKE_AGENT, OPERATION_NAME
+from vaquero._agent import (
+    AGENT_CONTEXT_KEY,
+    AGENT_NAME,
+    INVOKE_AGENT,
+    OPERATION_NAME,
+    AgentNameSpanProcessor,
+)
 from vaquero._attributes import to_attribute_value
 from vaquero._bounded_json import type_name
 from vaquero._diagnostics import internal_error
@@ -63,6 +69,7 @@ def open_span(
         context = _set_span_in_context(span, parent)
         if agent_name is not None:
             context = _set_value(AGENT_CONTEXT_KEY, agent_name, context)
+            AgentNameSpanProcessor.remember_identity(span, agent_name, INVOKE_AGENT)
         return span, _attach(context)
     except Exception:
         internal_error("opening a span")
