@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from otlp_receiver import OtlpReceiver
 
-from vaquero import _attributes
+from vaquero import _attributes, _bounded_json
 from vaquero._attributes import MAX_ITEMS, to_attribute_value
 from vaquero._exceptions import shape
 from vaquero._pipeline.scrub import Scrubber
@@ -194,6 +194,20 @@ def test_conversion_is_total_valid_and_bounded(value: Any, limit: int) -> None:
         assert len(result) <= limit
         if isinstance(value, (dict, tuple, frozenset)):
             json.loads(result)  # containers always give JSON that parses
+
+
+FLAT = st.one_of(st.text(max_size=10), INT64, st.floats(allow_nan=False, allow_infinity=False),
+                 st.booleans(), st.none())
+
+
+@PROPERTY
+@given(st.one_of(st.dictionaries(st.text(min_size=1, max_size=5), FLAT, max_size=8),
+                 st.lists(FLAT, max_size=8), st.tuples(FLAT, FLAT)))
+def test_the_c_fast_path_writes_what_the_bounded_walk_writes(value: Any) -> None:
+    fast = _bounded_json._flat_json(value, 10**6)
+    walk = _bounded_json._Writer(10**6)
+    assert walk.value(value, 0, 0)
+    assert fast == "".join(walk.parts)
 
 
 # --- one bad character never costs other spans ----------------------------------------------

@@ -70,7 +70,8 @@ class AgentNameSpanProcessor(SpanProcessor):
     def restore_identity(self, span: Span) -> None:
         """Between ``end()`` and the exporters: put back evicted identity attributes."""
         try:
-            identity = getattr(span, _IDENTITY_SLOT, None)
+            # every span ends through here: a plain dict lookup, no failed getattr
+            identity = span.__dict__.get(_IDENTITY_SLOT)
             if identity is not None:
                 agent, operation = identity
                 restore_evicted(span, {AGENT_NAME: agent, OPERATION_NAME: operation},

@@ -21,6 +21,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import json
 import math
 import pathlib
 import uuid
@@ -354,8 +355,49 @@ def attribute_key(key: Any) -> str:
     return text or "_"
 
 
+_FLAT_MAX: Final = 32  # items a container may have for the C encoder's fast path
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def _flat_json(value: Any, budget: int) -> str | None:
+    """The JSON text of a small flat dict/list/tuple of plain scalars, by the C encoder.
+
+    The commonest captured values (a few keyword arguments, a short list of ids) need no
+    budget-keeping walk: when every item is an exact scalar the stdlib encoder gives the
+    same text as :class:`_Writer`, in C. Anything else answers None (take the walk).
+    """
+    kind = type(value)
+    if kind is dict:
+        if len(value) > _FLAT_MAX:
+            return None
+        items = value.values()
+        for key in value:
+            if type(key) is not str or not key:
+                return None
+    elif kind is list or kind is tuple:
+        if len(value) > _FLAT_MAX:
+            return None
+        items = value
+    else:
+        return None
+    for item in items:
+        item_kind = type(item)
+        if item_kind is str or item_kind is bool or item is None:
+            continue
+        if item_kind is int:
+            if not INT64_MIN <= item <= INT64_MAX:
+                return None
+        elif item_kind is not float or item - item != 0.0:  # not a finite float
+            return None
+    text: str = _dumps(value)
+    return text if len(text) <= budget else None
+
+
 def encode(value: Any, budget: int) -> str:
     """``value`` as JSON text of at most ``budget`` characters (which always parses)."""
+    flat = _flat_json(value, budget)
+    if flat is not None:
+        return flat
     writer = _Writer(max(budget, _MAP_CLOSE + 2))
     if not writer.value(value, 0, 0):
         return encode_basestring(f"<unrepresentable {type_name(value)}>")[:budget]
