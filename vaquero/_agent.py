@@ -50,11 +50,10 @@ class AgentNameSpanProcessor(SpanProcessor):
             else:
                 agent = otel_context.get_value(AGENT_CONTEXT_KEY)
             if isinstance(agent, str):  # spans outside any agent pay nothing more
-                identity = identity_on_start(span, AGENT_NAME, agent, OPERATION_NAME)
-                if identity is not None:
-                    # Kept on the span object so the identity can be put back at the end
-                    # if the attribute count limit evicted it meanwhile (restore_identity).
-                    setattr(span, _IDENTITY_SLOT, identity)
+                named = identity_on_start(span, AGENT_NAME, agent)
+                # Kept on the span object so the name can be put back at the end if the
+                # attribute count limit evicted it meanwhile (restore_identity).
+                span.__dict__[_IDENTITY_SLOT] = named
         except Exception:  # never let a processor fault reach the code starting the span
             pass
 
@@ -63,7 +62,7 @@ class AgentNameSpanProcessor(SpanProcessor):
         """For an agent's own span, whose name comes with its start attributes (its parent
         context may hold no agent): the same protection as the spans it parents."""
         try:
-            setattr(span, _IDENTITY_SLOT, (agent, operation))
+            span.__dict__[_IDENTITY_SLOT] = (agent, operation)
         except Exception:  # a non-recording span has no room for it, and needs none
             pass
 
@@ -72,10 +71,13 @@ class AgentNameSpanProcessor(SpanProcessor):
         try:
             # every span ends through here: a plain dict lookup, no failed getattr
             identity = span.__dict__.get(_IDENTITY_SLOT)
-            if identity is not None:
-                agent, operation = identity
-                restore_evicted(span, {AGENT_NAME: agent, OPERATION_NAME: operation},
-                                IDENTITY_KEYS)
+            if identity is None:
+                return
+            if type(identity) is tuple:  # an agent's own span: (name, operation)
+                restore_evicted(span, dict(zip((AGENT_NAME, OPERATION_NAME), identity,
+                                               strict=True)), IDENTITY_KEYS)
+            else:
+                restore_evicted(span, {AGENT_NAME: identity}, IDENTITY_KEYS)
         except Exception:
             pass
 

@@ -185,12 +185,14 @@ class _Writer:
     # --- values ---------------------------------------------------------------------------
     def value(self, value: Any, depth: int, reserve: int) -> bool:
         """Write ``value`` leaving ``reserve`` characters free; False if nothing fitted."""
-        try:
-            scalar = plain_scalar(value)
-        except Exception:
-            scalar = f"<unrepresentable {type_name(value)}>"
-        if scalar is not _NOT_SCALAR:
-            return self.scalar(scalar, reserve)
+        kind = type(value)
+        if kind is not dict and kind is not list and kind is not tuple:  # those: no scalar
+            try:
+                scalar = plain_scalar(value)
+            except Exception:
+                scalar = f"<unrepresentable {type_name(value)}>"
+            if scalar is not _NOT_SCALAR:
+                return self.scalar(scalar, reserve)
         if depth >= MAX_DEPTH:
             return self.scalar("<max depth>", reserve)
         marker = id(value)
@@ -240,6 +242,10 @@ class _Writer:
         return encode_basestring(TRUNCATION_MARK.format(len(value)))
 
     def container(self, value: Any, depth: int, reserve: int) -> bool:
+        flat = _flat_json(value, self.left - reserve)
+        if flat is not None:  # a small flat leaf container: written by the C encoder
+            self.put(flat)
+            return True
         if isinstance(value, Mapping):
             return self.mapping(value.items(), depth, reserve)
         if isinstance(value, (list, tuple)):
@@ -315,7 +321,7 @@ class _Writer:
             size, left = len(self.parts), self.left
             if count:
                 self.put(",")
-            name = encode_basestring(attribute_key(key))
+            name = encode_basestring(key if type(key) is str and key else attribute_key(key))
             if len(name) + 1 > self.left - inner:
                 self.rollback(size, left)
                 cut = True

@@ -137,28 +137,24 @@ def set_attribute_if_absent(span: Any, key: str, value: Any) -> None:
         span.set_attribute(key, value)
 
 
-def identity_on_start(
-    span: Any, agent_key: str, agent: object, operation_key: str
-) -> tuple[Any, Any] | None:
-    """Stamp ``agent`` (if a string and the span has no ``agent_key`` yet) and return the
-    span's ``(agent, operation)`` identity, or None when it has no agent.
+def identity_on_start(span: Any, key: str, value: str) -> Any:
+    """Stamp ``key`` on a starting span unless it carries one; return the span's value.
 
-    Runs for every span of every tracer (the agent-name processor): the fast path reads the
+    Runs for every span inside an agent (the agent-name processor): the fast path reads the
     store's plain dict and writes through the store, as :func:`set_attribute_if_absent`.
     """
     if type(span) is _fast_span_type or _verify_layout(span):
         store = span._attributes
-        known = store._dict
-        named = known.get(agent_key)
-        if named is None and isinstance(agent, str):
-            store[agent_key] = named = agent
-        return None if named is None else (named, known.get(operation_key))
+        named = store._dict.get(key)
+        if named is None:
+            store[key] = named = value
+        return named
     attributes = span.attributes or {}
-    named = attributes.get(agent_key)
-    if named is None and isinstance(agent, str):
-        span.set_attribute(agent_key, agent)
-        named = agent
-    return None if named is None else (named, attributes.get(operation_key))
+    named = attributes.get(key)
+    if named is None:
+        span.set_attribute(key, value)
+        named = value
+    return named
 
 
 def restore_evicted(span: Any, identity: Mapping[str, Any], protected: frozenset[str]) -> bool:
