@@ -113,6 +113,18 @@ def test_look_alike_keys_at_any_depth_are_untouched(value: Any) -> None:
     assert found == []
 
 
+def test_deep_payloads_keep_their_data_and_lose_their_secrets() -> None:
+    deep: Any = {"password": "Zq9deep", "cache_key": "kept"}
+    for level in range(40):
+        deep = {f"level{level}": deep}
+    text = scrub_one(deep)
+    assert "Zq9deep" not in text
+    inner = json.loads(text)
+    for level in reversed(range(40)):
+        inner = inner[f"level{level}"]
+    assert inner == {"password": MARKER, "cache_key": "kept"}
+
+
 @dataclasses.dataclass
 class LoginForm:
     user: str

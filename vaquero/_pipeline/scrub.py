@@ -156,6 +156,9 @@ _ALLOW: Final = "<allow>"  # key verdict: never touch (identity-compared)
 _BAD_KEY: Final = "<invalid utf-8>"  # key verdict: the key itself must be repaired
 _KEY_CACHE_MAX: Final = 4096
 _MAX_DEPTH: Final = 8  # nested AnyValue mappings/sequences deeper than this fail closed
+# Parsed JSON text is walked as deep as vaquero's converter nests (64) and a little more;
+# only deeper than that does a subtree fail closed.
+_JSON_MAX_DEPTH: Final = 72
 
 
 @dataclass(frozen=True)
@@ -793,7 +796,7 @@ class Scrubber:
         """A scrubbed copy of a parsed JSON node (the node itself when nothing changed)."""
         if isinstance(node, str):
             return self._scrub_str(where, node, found, depth)
-        if depth >= _MAX_DEPTH and isinstance(node, (dict, list)):
+        if depth >= _JSON_MAX_DEPTH and isinstance(node, (dict, list)):
             found.append(where)
             return MARKER
         if isinstance(node, dict):
