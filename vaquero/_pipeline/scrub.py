@@ -373,6 +373,8 @@ class Scrubber:
         self._errors = 0
         self._resources: dict[int, tuple[Resource, Resource]] = {}
         self._scopes: dict[int, tuple[InstrumentationScope, InstrumentationScope]] = {}
+        self._clean_resource: Resource | None = None  # the last resource found valid
+        self._clean_scope: InstrumentationScope | None = None
 
     @property
     def internal_errors(self) -> int:
@@ -424,8 +426,12 @@ class Scrubber:
         if not name.isascii() and _SURROGATE.search(name) is not None:
             name = repair_text(name)
             found.append(_REPAIRED)
-        resource = self._valid_resource(span.resource, found)
-        scope = self._valid_scope(span.instrumentation_scope, found)
+        resource: Resource | None = span.resource
+        scope = span.instrumentation_scope
+        if resource is not self._clean_resource:  # one process: almost always the same one
+            resource = self._valid_resource(resource, found)
+        if scope is not self._clean_scope:
+            scope = self._valid_scope(scope, found)
         if not found:
             return span
         merged = dict(attrs if new_attrs is None else new_attrs)
@@ -468,6 +474,8 @@ class Scrubber:
             cached = self._resources[id(resource)] = (resource, clean)
         if cached[1] is not resource:
             found.append(_REPAIRED)
+        else:
+            self._clean_resource = resource
         return cached[1]
 
     def _valid_scope(
@@ -493,6 +501,8 @@ class Scrubber:
             cached = self._scopes[id(scope)] = (scope, clean)
         if cached[1] is not scope:
             found.append(_REPAIRED)
+        else:
+            self._clean_scope = scope
         return cached[1]
 
     @staticmethod
@@ -764,6 +774,9 @@ class Scrubber:
         for sep in "=:":
             index = text.find(sep)
             while index != -1:
+                if sep == ":" and text.startswith("//", index + 1):  # a URL's scheme
+                    index = text.find(sep, index + 1)
+                    continue
                 seen += 1
                 if seen > _KV_MAX_SEPARATORS:
                     return _KV_STEMS.search(text.lower()) is not None
@@ -869,7 +882,7 @@ class Scrubber:
             return False
         if _SECRET_TRIGGER.search(text) is not None or ("@" in text and "://" in text):
             return True
-        if self._kv_candidate(text):
+        if ("=" in text or ":" in text) and self._kv_candidate(text):
             return True
         if len(text) < _MIN_CARD_DIGITS:
             return False
