@@ -12,6 +12,12 @@ would break grouping in every backend. Resource attributes are process-wide conf
 set by the operator and are left alone too. Integer and float values are not scanned
 (only a key rule can catch them): ids and timestamps would otherwise look like numbers.
 
+The same pass makes every string valid UTF-8, also with scrubbing switched off (it is the
+one export-side look at every string): a lone surrogate (``os.fsdecode`` of a non-UTF-8
+file name) in a span or event name, an attribute key or value, the status, the resource or
+the scope becomes U+FFFD. The OTLP encoders raise on one and drop the *whole batch*. Keys
+and the resource/scope are checked once (cached); values cost one ``isascii()``.
+
 Key rules
 ---------
 A key is normalised first: camelCase is split (``apiKey`` -> ``api_key``,
@@ -63,15 +69,27 @@ of a longer string is replaced:
   (Stripe), ``ghp_``/``gho_``/``ghu_``/``ghs_``/``ghr_`` and ``github_pat_`` (GitHub),
   ``AKIA``/``ASIA`` + 16 (AWS), ``xox[abposr]-`` (Slack), ``AIza`` (Google), ``glpat-``
   (GitLab), and PEM ``-----BEGIN ... PRIVATE KEY-----`` blocks.
-* The password in a URL's userinfo (``postgres://app:hunter2@db/x`` keeps the user).
+* The password in a URL's userinfo (``postgres://app:hunter2@db/x`` keeps the user), up
+  to the *last* ``@`` before the host (``user:p@ss@host`` loses ``p@ss``).
+* Key/value text: ``password=…``, ``token: …``, ``Authorization: Bearer …``,
+  ``"api_key": "…"``, ``?access_token=…&`` (query parameters), ``'secret': '…'``: the
+  value goes when the *key* is secret by the key rules (so ``token_count=5``, ``page=2``
+  and ``author: bob`` stay). A harmless key gives its value back to the other rules.
+* JSON text (``{`` or ``[`` first, with a key-rule stem before some ``:``): parsed and
+  scrubbed as structure, so key rules reach nested keys at any depth, and
+  ``[[name, value], ...]`` lists (ASGI/WSGI headers) are read as names and values. This is
+  how a dict, dataclass, pydantic model or captured argument is scrubbed: vaquero's
+  converter always writes JSON that parses (:mod:`vaquero._bounded_json`). Text that does
+  not parse (a user's cut JSON) still gets the key/value rule.
 * Card numbers: 13-19 digits, optionally grouped by spaces or dashes, starting with 2-6
   (the issuer ranges of Visa, Mastercard, Amex, Discover, JCB, UnionPay) and passing the
   Luhn check. The leading-digit rule keeps epoch timestamps (which start with 1) from
   being redacted one time in ten by chance.
 
 Strings shorter than the shortest possible match, and strings holding none of the literals
-every rule needs (``_SECRET_TRIGGER``, 13 digits, ``@``), are not scanned further: a clean
-ten-attribute span costs about four copies of its attribute dict (bench/bench_scrub.py).
+every rule needs (``_SECRET_TRIGGER``, 13 digits, ``@``, a ``=``/``:`` with a key stem
+before it), are not scanned further: a clean ten-attribute span costs about five copies of
+its attribute dict (bench/bench_scrub.py).
 Nested mapping values (OTel's extended attributes) get the key rules too, named
 ``outer.inner``.
 
