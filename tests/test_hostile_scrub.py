@@ -307,3 +307,32 @@ def test_endpoint_userinfo_is_never_printed(tmp_path: Path) -> None:
     assert f"127.0.0.1:{port}" in output  # the endpoint is named ...
     assert "Zq9" not in output  # ... without its credentials
     assert "otel:" not in output
+
+
+def test_capture_args_on_a_starlette_handler_exports_no_cookie(tmp_path: Path) -> None:
+    pytest.importorskip("starlette.requests")
+    traces = tmp_path / "t.jsonl"
+    result = run_python(
+        """
+        import vaquero
+        from starlette.requests import Request
+
+        @vaquero.trace(capture_args=True)
+        def me(request: Request, page: int = 1):
+            return {"user": "ada"}
+
+        scope = {"type": "http", "method": "GET", "path": "/me", "query_string": b"page=2",
+                 "headers": [(b"cookie", b"sessionid=Zq9sess; csrftoken=Zq9csrf"),
+                             (b"authorization", b"Basic Zq9basicAuth=="),
+                             (b"user-agent", b"curl/8")]}
+        me(Request(scope), page=2)
+        """,
+        env=clean_env(OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces)),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Zq9" not in traces.read_text()
+    (span,) = read_trace_file(traces)
+    request = json.loads(span["attrs"]["vaquero.arg.request"])
+    assert request["path"] == "/me"
+    assert ["user-agent", "curl/8"] in request["headers"]
+    assert span["attrs"]["vaquero.arg.page"] == 2
