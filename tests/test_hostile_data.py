@@ -210,6 +210,26 @@ def test_the_c_fast_path_writes_what_the_bounded_walk_writes(value: Any) -> None
     assert fast == "".join(walk.parts)
 
 
+def test_a_million_ids_arrive_capped_and_nothing_is_dropped() -> None:
+    with OtlpReceiver() as receiver:
+        result = run_python(
+            """
+            import vaquero
+            for i in range(3):
+                with vaquero.span("batch", ids=list(range(1_000_000)), n=i):
+                    pass
+            print(vaquero.flush(10))
+            """,
+            env=clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint),
+        )
+        assert result.returncode == 0, result.stderr
+        assert receiver.wait_for_spans(3, timeout=10)
+        spans = receiver.spans()
+    assert sorted(span.attributes["n"] for span in spans) == [0, 1, 2]
+    assert all(list(span.attributes["ids"]) == list(range(MAX_ITEMS)) for span in spans)
+    assert result.stderr.count("was cut to its first") == 1  # one line per process
+
+
 # --- one bad character never costs other spans ----------------------------------------------
 
 BAD_APP = """
@@ -331,6 +351,17 @@ def test_failures_are_recorded_whole_and_noted_once(tmp_path: Path) -> None:
         assert "characters of traceback omitted" in trace
         assert "frame_200_" in trace and "frame_0_" in trace
     assert result.stderr.count("truncating") <= 1, result.stderr
+
+
+@PROPERTY
+@given(st.lists(st.text(alphabet="abc xyz()", max_size=60), min_size=1, max_size=400),
+       st.integers(200, 4000))
+def test_a_shaped_traceback_fits_and_keeps_its_last_line(lines: list[str], limit: int) -> None:
+    text = "\n".join(["Traceback (most recent call last):", *lines, "ValueError: last"])
+    shaped = shape(text, limit)
+    assert len(shaped) <= limit
+    assert shaped.endswith("ValueError: last")
+    assert shaped == text or "characters of traceback omitted" in shaped
 
 
 def test_shape_keeps_head_and_tail_within_the_limit() -> None:
