@@ -401,7 +401,8 @@ def test_agent_identity_survives_and_limit_warnings_are_one_line_each(tmp_path: 
     assert len(llm["attrs"]) <= 128
     assert llm["droppedAttributesCount"] >= 10_000 - 128
     agent = spans["agent"]["attrs"]
-    assert (agent["gen_ai.agent.name"], agent["gen_ai.operation.name"]) == ("planner", "invoke_agent")
+    identity = (agent["gen_ai.agent.name"], agent["gen_ai.operation.name"])
+    assert identity == ("planner", "invoke_agent")
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len([line for line in lines if "Attributes dict is full" in line]) == 1, lines[:5]
     assert len([line for line in lines if "truncating" in line]) <= 1

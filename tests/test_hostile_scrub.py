@@ -285,8 +285,8 @@ def test_endpoint_userinfo_is_never_printed(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     endpoint = f"http://otel:Zq9p@ss@127.0.0.1:{port}"
-    env = clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
-                    OTEL_BSP_EXPORT_TIMEOUT="500")
+    env = clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+                    OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf", OTEL_BSP_EXPORT_TIMEOUT="500")
     app = run_python(
         """
         import vaquero
