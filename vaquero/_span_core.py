@@ -19,11 +19,11 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from vaquero._agent import (
-    AGENT_CONTEXT_KEY,
     AGENT_NAME,
     INVOKE_AGENT,
     OPERATION_NAME,
     AgentNameSpanProcessor,
+    enter_agent,
 )
 from vaquero._attributes import to_attribute_value
 from vaquero._bounded_json import type_name
@@ -68,7 +68,7 @@ def open_span(
         span = tracer.start_span(name, parent, kind, attributes, links)
         context = _set_span_in_context(span, parent)
         if agent_name is not None:
-            context = _set_value(AGENT_CONTEXT_KEY, agent_name, context)
+            context = enter_agent(context, agent_name)
             AgentNameSpanProcessor.remember_identity(span, agent_name, INVOKE_AGENT)
         return span, _attach(context)
     except Exception:
