@@ -76,8 +76,8 @@ from vaquero._config_values import (
     shown,
     shown_url,
 )
-from vaquero._config_values import mask_endpoint as mask_endpoint  # part of this API
 from vaquero._diagnostics import warn_once
+from vaquero._redact import mask_endpoint as mask_endpoint  # part of this API
 
 # --- standard OpenTelemetry variables -------------------------------------------------------
 OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED"

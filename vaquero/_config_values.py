@@ -20,6 +20,8 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from vaquero._redact import mask_endpoint
+
 EXPORTER_NAMES = ("otlp", "console", "none", "vaquero_console", "vaquero_file")
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -31,21 +33,6 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # LF would split the header; gRPC's C core rejects and logs at every export attempt).
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
 _SHOWN_MAX = 120  # characters of a bad value quoted in a message
-
-
-def mask_endpoint(url: str) -> str:
-    """``url`` with any userinfo (``user:password@``) replaced by ``***@``, for printing.
-
-    Works on text that is not a valid URL too (a bad variable is quoted in a warning), and
-    masks up to the *last* ``@`` so that a password holding ``@`` or ``/`` is hidden whole.
-    Over-masking an odd URL is harmless; printing a credential is not.
-    """
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        scheme, rest = "", url
-    if "@" not in rest:
-        return url
-    return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"
 
 
 # --- parsing text from a variable ------------------------------------------------------------

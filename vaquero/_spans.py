@@ -17,12 +17,13 @@ from opentelemetry import trace
 from opentelemetry.propagate import extract
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from vaquero import _attributes
+from vaquero import _bounded_json
 from vaquero._agent import agent_of_span, enter_agent
 from vaquero._attributes import INT64_MAX as _INT64_MAX
 from vaquero._attributes import INT64_MIN as _INT64_MIN
 from vaquero._attributes import normalize_attributes, to_attribute_key, to_attribute_value
 from vaquero._diagnostics import internal_error
+from vaquero._exceptions import record_exception
 from vaquero._otel_compat import set_scalar_attribute
 from vaquero._pipeline import install as _setup
 from vaquero._span_core import agent_attributes, close_span, open_span
@@ -128,7 +129,7 @@ class Span:
             kind = type(value)
             scalar = (
                 kind is bool
-                or (kind is str and len(value) <= _attributes._max_length)
+                or (kind is str and len(value) <= _bounded_json._max_length)
                 or (kind is int and _INT64_MIN <= value <= _INT64_MAX)
                 or (kind is float and value - value == 0.0)  # finite: inf and NaN give NaN
             )
@@ -178,7 +179,11 @@ class Span:
     ) -> None:
         """Record ``exception``; if it then leaves the span, it is not recorded a second time."""
         try:
-            self._span.record_exception(exception, normalize_attributes(attributes) or None)
+            extra = normalize_attributes(attributes) or None
+            if isinstance(exception, BaseException):
+                record_exception(self._span, exception, False, extra)
+            else:  # not an exception: let the SDK say so, as it always did
+                self._span.record_exception(exception, extra)
             self._recorded = exception
         except Exception:
             internal_error("recording an exception")

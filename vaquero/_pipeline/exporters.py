@@ -23,6 +23,7 @@ from vaquero._config import Settings
 from vaquero._diagnostics import warn_once
 from vaquero._otel_compat import OTLP_EXPORTER_LOGGERS
 from vaquero._pipeline.split import DEFAULT_LIMIT_BYTES, split_batch
+from vaquero._redact import mask_endpoint
 
 logger = logging.getLogger("vaquero")
 
@@ -59,7 +60,7 @@ class UnreachableCollectorNotice(logging.Filter):
             "dropped. Start one (`docker compose up -d` in the vaquero repository), point "
             "OTEL_EXPORTER_OTLP_ENDPOINT at a running collector, or set "
             "OTEL_TRACES_EXPORTER=none (or vaquero_console / vaquero_file) to stop exporting.",
-            self.endpoint,
+            mask_endpoint(self.endpoint),
             self.protocol,
         )
 
@@ -149,9 +150,9 @@ def probe_endpoint(endpoint: str, timeout: float) -> str | None:
         host = parsed.hostname
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
     except ValueError:
-        return f"{endpoint!r} is not a URL with a valid port"
+        return f"{mask_endpoint(endpoint)!r} is not a URL with a valid port"
     if not host:
-        return f"{endpoint!r} names no host"
+        return f"{mask_endpoint(endpoint)!r} names no host"
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return None
@@ -213,11 +214,11 @@ def _warn_if_cleartext(settings: Settings) -> None:
     if _is_loopback(parsed.hostname or ""):
         return
     warn_once(
-        f"cleartext:{settings.endpoint}",
+        f"cleartext:{mask_endpoint(settings.endpoint)}",
         "vaquero: the OTLP endpoint %s is not on this machine and uses http://: spans and "
         "headers (including any credentials) cross the network in clear text. Use https://, "
         "or set OTEL_EXPORTER_OTLP_INSECURE=true to confirm this is intended.",
-        settings.endpoint,
+        mask_endpoint(settings.endpoint),
     )
 
 

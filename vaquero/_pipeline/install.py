@@ -21,7 +21,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace import sampling as otel_sampling
 
-from vaquero import _attributes
+from vaquero import _attributes, _quiet_logs
 from vaquero._agent import AGENT_NAME, AgentNameSpanProcessor
 from vaquero._config import UNBOUNDED_WAIT_S, Settings, load_settings
 from vaquero._diagnostics import warn_once
@@ -158,6 +158,7 @@ def build_provider(settings: Settings) -> TracerProvider:
         shutdown_on_exit=False,
     )
     provider.add_span_processor(AgentNameSpanProcessor())
+    _quiet_logs.install()
     scrub = build_scrubber(settings)
     queues = []
     for name, exporter in build_exporters(settings):
@@ -179,9 +180,8 @@ def build_provider(settings: Settings) -> TracerProvider:
 
 
 def build_scrubber(settings: Settings) -> Any:
-    """The export-side transform, or None when nothing is to be scrubbed (zero cost)."""
-    if not settings.scrub and settings.pii == "keep":
-        return None
+    """The export-side transform. Always present: even with scrubbing off it makes every
+    string valid UTF-8, so one bad character cannot make an exporter drop a whole batch."""
     scrubber = Scrubber(
         enabled=settings.scrub,
         extra_patterns=settings.scrub_patterns,
@@ -195,6 +195,7 @@ def build_scrubber(settings: Settings) -> Any:
 
 def _adopt(provider: TracerProvider, settings: Settings) -> None:
     """Use an application's own SDK provider as it is, adding only the agent processor."""
+    _quiet_logs.install()
     if not getattr(provider, "_vaquero_agent_processor", False):
         provider.add_span_processor(AgentNameSpanProcessor())
         provider._vaquero_agent_processor = True  # type: ignore[attr-defined]
