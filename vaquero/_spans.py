@@ -177,7 +177,13 @@ class Span:
     def record_exception(
         self, exception: BaseException, attributes: Mapping[Any, Any] | None = None
     ) -> None:
-        """Record ``exception``; if it then leaves the span, it is not recorded a second time."""
+        """Record ``exception`` as an ``exception`` event on this span.
+
+        Args:
+            exception: the exception handled (an exception whose ``__str__`` raises is
+                recorded too); if it then leaves the span, it is not recorded a second time.
+            attributes: extra event attributes, any values (converted like attributes).
+        """
         try:
             extra = normalize_attributes(attributes) or None
             if isinstance(exception, BaseException):
@@ -189,7 +195,13 @@ class Span:
             internal_error("recording an exception")
 
     def set_status(self, status: Any, description: str | None = None) -> None:
-        """Accepts ``"ok"``, ``"error"``, ``"unset"``, a ``StatusCode`` or a ``Status``."""
+        """Set the span's status; an escaping exception sets ERROR by itself.
+
+        Args:
+            status: ``"ok"``, ``"error"``, ``"unset"`` (any case), a ``StatusCode`` or a
+                ``Status``.
+            description: why, kept only with ERROR (as OpenTelemetry specifies).
+        """
         try:
             if isinstance(status, Status):
                 self._span.set_status(status)
@@ -468,5 +480,10 @@ def current_span() -> Span:
 
 
 def set_attribute(key: Any, value: Any) -> None:
-    """Set an attribute on the current span; a no-op outside any span."""
+    """Set an attribute on the current span; a no-op outside any span. Never raises.
+
+    Args:
+        key: the attribute name (converted to text if it is not a string).
+        value: any value; converted like :meth:`Span.set_attribute` converts it.
+    """
     Span(trace.get_current_span()).set_attribute(key, value)
