@@ -5,8 +5,9 @@ Generates N spans (default 300,000) of workflow traces shaped like the seed's ex
 BatchSpanProcessor exports them: spans in end order, concurrent traces interleaved, up to 512
 spans per OTLP JSON line. Then, each in a fresh subprocess, interleaved (A B, B A, ...):
 
-* ``vaquero analyze`` (the whole analysis: steps, critical path, failures, time buckets),
-  with the standard library's ``json`` and, when installed, with ``orjson``;
+* ``vaquero analyze`` (the whole analysis: steps, critical path, failures, time buckets):
+  as the CLI runs it (a forked worker folds while the main process reads, for files of
+  32 MB and more), in one process, and, when installed, with ``orjson`` parsing the lines;
 * DuckDB (optional, ``pip install duckdb``; never a vaquero dependency) with 2 threads:
   ``read_json_auto`` + ``unnest``, per-workflow run count, success rate and nearest-rank p95,
   a far smaller job than vaquero's.
@@ -24,6 +25,7 @@ import itertools
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -175,22 +177,27 @@ def _vmhwm_mb() -> float:
     return float("nan")
 
 
-def _child_vaquero(path: str, parser: str) -> dict[str, object]:
-    if parser == "json":
+def _child_vaquero(path: str, variant: str) -> dict[str, object]:
+    """``cli``: as ``vaquero analyze`` runs (a worker process for big files, the reader's
+    parser); ``1proc``: one process; ``orjson``: as the CLI, with orjson parsing the lines."""
+    if variant != "orjson":
         sys.modules["orjson"] = None  # type: ignore[assignment]  # as if not installed
     import vaquero.analysis._json as fast_json
 
-    if parser == "orjson":
+    if variant == "orjson":
         # The reader calls json.loads; point it at the orjson-backed loads for this run.
         json.loads = fast_json.loads  # type: ignore[assignment]
     from vaquero.analysis import analyze
+    from vaquero.analysis._parallel import can_fork
 
     began, cpu = time.perf_counter(), time.process_time()
-    result = analyze(path)
+    result = analyze(path, parallel=variant != "1proc" and can_fork(path))
     wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     summary = {w.name: [w.runs, w.success_rate, w.p95_ms] for w in result.workflows}
-    return {"wall": wall, "cpu": cpu, "rss": _vmhwm_mb(), "spans": result.spans_read,
-            "summary": summary, "parser": fast_json.PARSER}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"wall": wall, "cpu": cpu + children.ru_utime + children.ru_stime,
+            "rss": _vmhwm_mb(), "worker_rss": children.ru_maxrss / 1024,
+            "spans": result.spans_read, "summary": summary, "parser": fast_json.PARSER}
 
 
 _DUCKDB_QUERY = """
@@ -224,9 +231,9 @@ def _child_duckdb(path: str) -> dict[str, object]:
     return {"wall": wall, "cpu": cpu, "rss": _vmhwm_mb(), "summary": summary}
 
 
-def _run_child(kind: str, path: str, parser: str = "json") -> dict[str, object]:
+def _run_child(kind: str, path: str, variant: str = "cli") -> dict[str, object]:
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", kind, "--parser", parser, path],
+        [sys.executable, __file__, "--child", kind, "--variant", variant, path],
         capture_output=True, text=True, check=False,
     )
     if proc.returncode != 0:
@@ -241,7 +248,7 @@ def _importable(module: str) -> bool:
 
 
 def _compare(path: str, rounds: int) -> None:
-    sides = ["vaquero/json"]
+    sides = ["vaquero/cli", "vaquero/1proc"]
     if _importable("orjson"):
         sides.append("vaquero/orjson")
     have_duckdb = _importable("duckdb")
@@ -258,8 +265,10 @@ def _compare(path: str, rounds: int) -> None:
             else:
                 sample = _run_child("vaquero", path, side.split("/")[1])
             samples[side].append(sample)
+            worker = (f" (+ worker {sample['worker_rss']:.0f} MB)"
+                      if float(sample.get("worker_rss", 0)) > 0 else "")  # type: ignore[arg-type]
             print(f"  round {round_no + 1} {side:15} wall {sample['wall']:6.2f} s  "
-                  f"cpu {sample['cpu']:6.2f} s  peak RSS {sample['rss']:6.0f} MB")
+                  f"cpu {sample['cpu']:6.2f} s  peak RSS {sample['rss']:6.0f} MB{worker}")
     print()
     for side in sides:
         walls = [float(s["wall"]) for s in samples[side]]  # type: ignore[arg-type]
@@ -291,13 +300,13 @@ def main() -> None:
                         help="one vaquero run, print its peak RSS (e.g. with --spans 1000000)")
     parser.add_argument("--keep", metavar="FILE", help="write the trace file here and keep it")
     parser.add_argument("--child", choices=["vaquero", "duckdb"], help=argparse.SUPPRESS)
-    parser.add_argument("--parser", default="json", help=argparse.SUPPRESS)
+    parser.add_argument("--variant", default="cli", help=argparse.SUPPRESS)
     parser.add_argument("path", nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
         sample = (_child_duckdb(args.path) if args.child == "duckdb"
-                  else _child_vaquero(args.path, args.parser))
+                  else _child_vaquero(args.path, args.variant))
         print(json.dumps(sample))
         return
 
@@ -315,10 +324,11 @@ def main() -> None:
               f"({os.path.getsize(path) / 1e6:,.0f} MB) in {time.perf_counter() - began:.1f} s")
     try:
         if args.memory_only:
-            for parser_name in ("json", "orjson") if _importable("orjson") else ("json",):
-                sample = _run_child("vaquero", path, parser_name)
-                print(f"vaquero/{parser_name}: {sample['spans']:,} spans, wall "
-                      f"{sample['wall']:.2f} s, peak RSS {sample['rss']:.0f} MB")
+            for variant in ("cli", "1proc"):
+                sample = _run_child("vaquero", path, variant)
+                print(f"vaquero/{variant}: {sample['spans']:,} spans, wall "
+                      f"{sample['wall']:.2f} s, peak RSS {sample['rss']:.0f} MB"
+                      f" (worker process: {sample['worker_rss']:.0f} MB)")
         else:
             _compare(path, args.rounds)
     finally:

@@ -133,3 +133,30 @@ def test_any_order_any_cut_same_result(spans: list[dict], seed: int, duplicate: 
     expected.pop("duplicate_spans")
     assert got == expected
     assert spilled == expected
+
+
+def test_worker_process_gives_the_same_result(tmp_path: Path) -> None:
+    # The CLI's two-process path (reader here, a forked worker grouping and folding) is the
+    # same analysis: identical to_dict and kept traces, spilling or not.
+    rng = random.Random(5)
+    traces = [_two_service_trace(t, failed=rng.random() < 0.3) for t in range(1, 301)]
+    lines = [line(part, "svc") for api, worker in traces for part in (api, worker)]
+    rng.shuffle(lines)
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(lines))
+    for memory_spans in (100_000, 50):
+        serial = run_analysis(str(path), now_ns=NOW, keep_traces=True,
+                              memory_spans=memory_spans)
+        forked = run_analysis(str(path), now_ns=NOW, keep_traces=True,
+                              memory_spans=memory_spans, parallel=True)
+        assert forked.to_dict() == serial.to_dict()
+        assert forked.kept_traces == serial.kept_traces
+        assert forked.workflows[0].runs == 300
+
+
+def test_worker_failure_is_raised_not_hidden(tmp_path: Path) -> None:
+    import pytest
+
+    path = write(tmp_path / "t.jsonl", [span(1, 1, None, "job", 0, 1)])
+    with pytest.raises(RuntimeError, match="the analysis worker failed"):
+        run_analysis(str(path), now_ns=NOW, parallel=True, memory_spans="many")  # type: ignore[arg-type]

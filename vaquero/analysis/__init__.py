@@ -54,6 +54,7 @@ def analyze(
     min_success_rate: float = DEFAULT_MIN_SUCCESS_RATE,
     slow_seconds: float = DEFAULT_SLOW_SECONDS,
     progress: Callable[[int], None] | None = None,
+    parallel: bool = False,
 ) -> AnalysisResult:
     """Analyse a trace file, ``"-"`` (stdin) or a Jaeger base URL.
 
@@ -61,10 +62,13 @@ def analyze(
     the root span of a trace without agents. ``workflow`` keeps runs whose span name or agent
     name equals it; ``since`` (``15m``, ``2h``, ``1d``, or a ``timedelta``) keeps runs that
     started that recently. Percentiles are nearest-rank. The result does not depend on the
-    order of the input lines. Raises :class:`AnalysisInputError` when the source cannot be
-    read.
+    order of the input lines. ``parallel=True`` forks one worker process that groups and
+    folds while this process reads (what ``vaquero analyze`` does for big files; off by
+    default so that a library call never forks its host). Raises
+    :class:`AnalysisInputError` when the source cannot be read.
     """
-    return _run(source, workflow, since, min_success_rate, slow_seconds, progress, keep=False)
+    return _run(source, workflow, since, min_success_rate, slow_seconds, progress, keep=False,
+                parallel=parallel)
 
 
 def write_report(
@@ -76,9 +80,11 @@ def write_report(
     min_success_rate: float = DEFAULT_MIN_SUCCESS_RATE,
     slow_seconds: float = DEFAULT_SLOW_SECONDS,
     progress: Callable[[int], None] | None = None,
+    parallel: bool = False,
 ) -> AnalysisResult:
     """Analyse ``source`` and write one self-contained HTML report to ``output_path``."""
-    result = _run(source, workflow, since, min_success_rate, slow_seconds, progress, keep=True)
+    result = _run(source, workflow, since, min_success_rate, slow_seconds, progress, keep=True,
+                  parallel=parallel)
     page = render_html(result, os.fspath(source))
     try:
         with open(output_path, "w", encoding="utf-8") as handle:
@@ -100,6 +106,7 @@ def _run(
     progress: Callable[[int], None] | None,
     *,
     keep: bool,
+    parallel: bool,
 ) -> AnalysisResult:
     try:
         since_ns = _window_ns(since)
@@ -113,6 +120,7 @@ def _run(
         slow_seconds=slow_seconds,
         keep_traces=keep,
         progress=progress,
+        parallel=parallel,
     )
 
 

@@ -21,6 +21,7 @@ from vaquero.analysis._baseline import (
     references_of,
 )
 from vaquero.analysis._insights import DEFAULT_MIN_SUCCESS_RATE, DEFAULT_SLOW_SECONDS
+from vaquero.analysis._parallel import can_fork
 from vaquero.analysis._progress import Progress
 from vaquero.analysis._result import AnalysisResult
 from vaquero.analysis._sources import MAX_REPORTED_PROBLEMS
@@ -93,7 +94,8 @@ def _run_analyze(args: argparse.Namespace) -> int:
     try:
         result = analyze(args.source, workflow=args.workflow, since=args.since,
                          min_success_rate=args.min_success_rate,
-                         slow_seconds=args.slow_seconds, progress=progress)
+                         slow_seconds=args.slow_seconds, progress=progress,
+                         parallel=can_fork(args.source))
         comparison = _compare(args, result) if args.baseline is not None else None
     except AnalysisInputError as err:
         return _fail(err, progress)
@@ -119,7 +121,8 @@ def _compare(args: argparse.Namespace, result: AnalysisResult) -> Comparison:
     """Analyse the baseline the same way (same --workflow, no --since) and compare."""
     references = read_json_baseline(args.baseline)
     if references is None:
-        baseline = analyze(args.baseline, workflow=args.workflow)
+        baseline = analyze(args.baseline, workflow=args.workflow,
+                           parallel=can_fork(args.baseline))
         _report_problems(baseline)
         references = references_of(baseline)
     return compare(references_of(result), references,
@@ -132,7 +135,8 @@ def _run_report(args: argparse.Namespace) -> int:
     try:
         result = write_report(args.source, args.output, workflow=args.workflow,
                               since=args.since, min_success_rate=args.min_success_rate,
-                              slow_seconds=args.slow_seconds, progress=progress)
+                              slow_seconds=args.slow_seconds, progress=progress,
+                              parallel=can_fork(args.source))
     except AnalysisInputError as err:
         return _fail(err, progress)
     progress.done()
