@@ -154,9 +154,15 @@ def test_worker_process_gives_the_same_result(tmp_path: Path) -> None:
         assert forked.workflows[0].runs == 300
 
 
-def test_worker_failure_is_raised_not_hidden(tmp_path: Path) -> None:
+def test_worker_failure_is_raised_not_hidden(tmp_path: Path, monkeypatch) -> None:
     import pytest
 
+    import vaquero.analysis._parallel as parallel
+
+    def broken_fold(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("worker blew up")
+
+    monkeypatch.setattr(parallel, "fold", broken_fold)  # the forked worker inherits it
     path = write(tmp_path / "t.jsonl", [span(1, 1, None, "job", 0, 1)])
-    with pytest.raises(RuntimeError, match="the analysis worker failed"):
-        run_analysis(str(path), now_ns=NOW, parallel=True, memory_spans="many")  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="(?s)the analysis worker failed.*worker blew up"):
+        run_analysis(str(path), now_ns=NOW, parallel=True)
