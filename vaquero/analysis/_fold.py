@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vaquero.analysis._aggregate import KeepRequest, WorkflowAggregator
+from vaquero.analysis._aggregate import KeepRequest, WorkflowAggregator, trace_key
 from vaquero.analysis._result import KeptTrace, WorkflowStats
 from vaquero.analysis._store import SpanStore
 from vaquero.analysis._trace_metrics import TraceTree
@@ -60,8 +60,9 @@ def _fetch(store: SpanStore, requests: list[KeepRequest]) -> list[KeptTrace]:
         wanted.setdefault(request.ordinal, []).append(request)
     found: dict[int, KeptTrace] = {}
     kept: list[KeptTrace] = []
-    for ordinal, (trace_id, spans) in enumerate(store.traces(again=True)):
-        if ordinal not in wanted:
+    for trace_id, spans in store.traces(again=True):
+        ordinal = trace_key(trace_id)
+        if ordinal not in wanted or any(id(r) in found for r in wanted[ordinal]):
             continue
         tree = TraceTree(spans)
         ordered = tuple(sorted(tree.by_id.values(), key=lambda s: (s.start_ns, s.span_id)))
