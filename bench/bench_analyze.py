@@ -7,7 +7,8 @@ spans per OTLP JSON line. Then, each in a fresh subprocess, interleaved (A B, B 
 
 * ``vaquero analyze`` (the whole analysis: steps, critical path, failures, time buckets):
   as the CLI runs it (a forked worker folds while the main process reads, for files of
-  32 MB and more), in one process, and, when installed, with ``orjson`` parsing the lines;
+  32 MB and more when the load average leaves a core free), in one process, always with the
+  worker, and, when installed, in one process with ``orjson`` parsing the lines;
 * DuckDB (optional, ``pip install duckdb``; never a vaquero dependency) with 2 threads:
   ``read_json_auto`` + ``unnest``, per-workflow run count, success rate and nearest-rank p95,
   a far smaller job than vaquero's.
@@ -178,8 +179,9 @@ def _vmhwm_mb() -> float:
 
 
 def _child_vaquero(path: str, variant: str) -> dict[str, object]:
-    """``cli``: as ``vaquero analyze`` runs (a worker process for big files, the reader's
-    parser); ``1proc``: one process; ``orjson``: as the CLI, with orjson parsing the lines."""
+    """``cli``: as ``vaquero analyze`` runs (a worker process for big files when a core is
+    free, the reader's parser); ``1proc``: one process; ``2proc``: always the worker;
+    ``orjson``: one process, with orjson parsing the lines."""
     if variant != "orjson":
         sys.modules["orjson"] = None  # type: ignore[assignment]  # as if not installed
     import vaquero.analysis._json as fast_json
@@ -191,7 +193,8 @@ def _child_vaquero(path: str, variant: str) -> dict[str, object]:
     from vaquero.analysis._parallel import can_fork
 
     began, cpu = time.perf_counter(), time.process_time()
-    result = analyze(path, parallel=variant != "1proc" and can_fork(path))
+    parallel = {"cli": can_fork(path), "2proc": True}.get(variant, False)
+    result = analyze(path, parallel=parallel)
     wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     summary = {w.name: [w.runs, w.success_rate, w.p95_ms] for w in result.workflows}
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -248,7 +251,7 @@ def _importable(module: str) -> bool:
 
 
 def _compare(path: str, rounds: int) -> None:
-    sides = ["vaquero/cli", "vaquero/1proc"]
+    sides = ["vaquero/cli", "vaquero/1proc", "vaquero/2proc"]
     if _importable("orjson"):
         sides.append("vaquero/orjson")
     have_duckdb = _importable("duckdb")
