@@ -67,6 +67,7 @@ def fold_in_worker(
     started_after_ns: int | None,
     keep_traces: bool,
 ) -> Folded:
+    """Send every span of ``spans`` to a forked worker; return what it folded them into."""
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=True)
     worker = context.Process(
