@@ -19,6 +19,7 @@ import marshal
 import multiprocessing
 import os
 import pickle
+import sys
 import traceback
 from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection
@@ -41,7 +42,7 @@ _new_tuple = tuple.__new__
 
 
 def can_fork(source: str) -> bool:
-    """Worth it and safe: a regular file of some size, ``fork`` available, and a core free.
+    """Worth it and safe: a regular file of some size, on Linux, with a core free.
 
     The two processes only overlap if a second core is idle: on a busy machine shipping the
     spans across costs more than it saves (measured in ``bench/bench_analyze.py``), so the
@@ -53,8 +54,8 @@ def can_fork(source: str) -> bool:
     except OSError:
         return False
     cores = os.cpu_count() or 1
-    return (big and cores > 1 and load <= cores - 1.5
-            and "fork" in multiprocessing.get_all_start_methods())
+    # Linux only: fork is the platform default there; macOS deems it unsafe.
+    return big and cores > 1 and load <= cores - 1.5 and sys.platform.startswith("linux")
 
 
 def fold_in_worker(
