@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from vaquero._scrub import Scrubber
+from vaquero._pipeline.scrub import Scrubber
 
 
 def make_spans(count: int, secret_every: int) -> list[ReadableSpan]:

@@ -64,10 +64,10 @@ from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter  # noqa: E402
 
 import vaquero  # noqa: E402
-from vaquero import _setup  # noqa: E402
 from vaquero._agent import AGENT_NAME, INVOKE_AGENT, OPERATION_NAME  # noqa: E402
-from vaquero._batch import ExportQueue  # noqa: E402
 from vaquero._config import Settings, load_settings  # noqa: E402
+from vaquero._pipeline import install as _setup  # noqa: E402
+from vaquero._pipeline.queue import ExportQueue  # noqa: E402
 
 ATTRS = (("llm.model", "gpt-4o-mini"), ("retry.count", 2), ("score", 0.75))
 CHILDREN = 5
@@ -264,7 +264,7 @@ def bare_loop(n):
 v, b = Case("v", vaquero_loop), Case("b", bare_loop)
 interleave([v, b], {n}, {rounds})
 print(json.dumps({{"vaquero": v.median_ns, "bare": b.median_ns,
-                  "disabled": vaquero._setup.is_disabled()}}))
+                  "disabled": vaquero._pipeline.install.is_disabled()}}))
 """
 
 
@@ -553,7 +553,7 @@ def peak_kib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 if {vaquero!r}:
     import vaquero
-    from vaquero import _setup
+    from vaquero._pipeline import install as _setup
     start_span = vaquero.span
     with start_span("warm-up"):  # configure (lazily, from the environment) before measuring
         pass

@@ -19,6 +19,8 @@ from otlp_receiver import OtlpReceiver
 
 os.environ.setdefault("OTEL_TRACES_EXPORTER", "none")
 os.environ.pop("OTEL_SDK_DISABLED", None)
+# vaquero contains its own faults in production; under its test suite they must fail loudly.
+os.environ["VAQUERO_STRICT_INTERNAL_ERRORS"] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,6 +48,12 @@ def run_python(
         timeout=timeout,
         cwd=cwd,
     )
+
+
+@pytest.fixture
+def contained_faults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests that provoke faults on purpose: vaquero contains them, as in production."""
+    monkeypatch.delenv("VAQUERO_STRICT_INTERNAL_ERRORS", raising=False)
 
 
 @pytest.fixture
@@ -103,3 +111,48 @@ def read_trace_file(path: Path) -> list[dict]:
                     span["resource"] = resource
                     spans.append(span)
     return spans
+
+
+# Tests that start subprocesses, servers or a browser: `pytest -m "not slow"` leaves them out
+# (CONTRIBUTING.md, the fast loop). A test is slow if it uses one of these fixtures, lives in
+# one of these modules, or its own source starts a process, a server or the CLI.
+_SLOW_FIXTURES = {"python_runner", "receiver", "rx", "pytester"}
+_SLOW_MODULES = {
+    "test_faults_lifecycle.py",
+    "test_faults_memory.py",
+    "test_report_browser.py",
+    "test_stack_config.py",
+    "test_demo.py",
+    "test_examples.py",
+    "test_wire.py",
+    "test_wire_tls.py",
+    "test_readme_commands.py",
+}
+
+
+_SPAWNS = (
+    "run_python(", "subprocess.", "sys.executable", "OtlpReceiver(", "_run(", "_run_child(",
+    "_cli(", "_exported(", "multiprocessing",
+)
+
+
+def _spawns_processes(item: pytest.Item) -> bool:
+    import inspect
+
+    function = getattr(item, "function", None)
+    try:
+        source = inspect.getsource(function) if function is not None else ""
+    except (OSError, TypeError):
+        return False
+    return any(marker in source for marker in _SPAWNS)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if (
+            fixtures & _SLOW_FIXTURES
+            or item.path.name in _SLOW_MODULES
+            or _spawns_processes(item)
+        ):
+            item.add_marker(pytest.mark.slow)

@@ -228,7 +228,7 @@ def test_current_span_and_module_set_attribute():
     assert not vaquero.current_span().is_recording()
 
 
-def test_handle_methods_never_raise_on_hostile_input(caplog):
+def test_handle_methods_never_raise_on_hostile_input(caplog, contained_faults):
     class Hostile:
         def __repr__(self) -> str:
             raise RuntimeError("repr exploded")
@@ -250,7 +250,7 @@ def test_handle_methods_never_raise_on_hostile_input(caplog):
     assert span.attributes["value"] == f"<unrepresentable {Hostile.__qualname__}>"
 
 
-def test_bad_parent_argument_does_not_break_the_block(caplog):
+def test_bad_parent_argument_does_not_break_the_block(caplog, contained_faults):
     with capture_spans() as spans:
         with caplog.at_level(logging.WARNING, logger="vaquero"):
             with vaquero.span("with_bad_parent", parent=42) as handle:

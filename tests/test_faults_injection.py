@@ -12,10 +12,13 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 import vaquero
 from vaquero import _agent, _span_core, _spans
-from vaquero._batch import ExportQueue
+from vaquero._pipeline.queue import ExportQueue
+from vaquero._state import STATE
 from vaquero.exporters.console import ConsoleTreeSpanExporter
 from vaquero.exporters.jsonl import JsonLinesSpanExporter
 from vaquero.testing import capture_spans
+
+pytestmark = pytest.mark.usefixtures("contained_faults")
 
 
 def _explode(*args, **kwargs):
@@ -24,7 +27,7 @@ def _explode(*args, **kwargs):
 
 @pytest.fixture
 def fresh_internal_warning(monkeypatch):
-    monkeypatch.setattr(_span_core, "_warned_internal", False)
+    monkeypatch.setattr(STATE, "warned", set())
 
 
 def _user_workflow() -> str:
@@ -73,7 +76,7 @@ def test_opening_a_span_failing_runs_the_function_untraced(monkeypatch, fresh_in
         def start_span(self, *args, **kwargs):
             raise RuntimeError("tracer broke")
 
-    monkeypatch.setattr(vaquero._setup, "_tracer", BrokenTracer())
+    monkeypatch.setattr(STATE, "tracer", BrokenTracer())
 
     @vaquero.trace(agent_name="a")
     def work(x):

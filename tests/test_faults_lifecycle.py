@@ -228,13 +228,14 @@ def test_normal_exit_keeps_exit_code_and_stderr_empty(rx, tmp_path):
 
 # --- SIGTERM -------------------------------------------------------------------------------------
 SIGTERM_CODE = """\
-import signal, sys, time, vaquero, vaquero._lifecycle
+import signal, sys, time, vaquero, vaquero._pipeline.lifecycle
 {before}
 for i in range(5):
     with vaquero.span("queued", i=i):
         pass
 {after}
-print("installed" if vaquero._lifecycle.is_sigterm_handler_installed() else "not-installed")
+lifecycle = vaquero._pipeline.lifecycle
+print("installed" if lifecycle.is_sigterm_handler_installed() else "not-installed")
 print("ready", flush=True)
 time.sleep(60)
 """

@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from otlp_receiver import OtlpReceiver
 
-from vaquero._exporters import OtlpExporter, UnreachableCollectorNotice
-from vaquero._split import GRPC_MAX_MESSAGE_BYTES, encoded_size, split_batch
+from vaquero._pipeline.exporters import OtlpExporter, UnreachableCollectorNotice
+from vaquero._pipeline.split import GRPC_MAX_MESSAGE_BYTES, encoded_size, split_batch
 
 MiB = 1024 * 1024
 
@@ -180,7 +180,8 @@ CLEARTEXT = "clear text"
 )
 def test_non_loopback_http_endpoint_warns_once(endpoint, extra, warned):
     code = """
-        from vaquero import _config, _exporters
+        from vaquero import _config
+        from vaquero._pipeline import exporters as _exporters
         settings = _config.load_settings({})
         _exporters.build_otlp_exporter(settings)
         _exporters.build_otlp_exporter(settings)

@@ -29,7 +29,7 @@ def test_a_dead_collector_keeps_the_queue_and_rss_bounded():
     result = run_python(
         """
         import resource, vaquero
-        from vaquero import _setup
+        from vaquero._pipeline import install as _setup
 
         def rss_mb():
             return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

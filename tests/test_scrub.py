@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, Status, StatusCode
 
-from vaquero import _scrub
-from vaquero._scrub import MARKER, SCRUBBED_KEYS_ATTRIBUTE, Scrubber, ScrubMatch, luhn_ok
+from vaquero._pipeline import scrub as _scrub
+from vaquero._pipeline.scrub import MARKER, SCRUBBED_KEYS_ATTRIBUTE, Scrubber, ScrubMatch, luhn_ok
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ"

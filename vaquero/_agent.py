@@ -12,9 +12,18 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-AGENT_NAME = "gen_ai.agent.name"
-OPERATION_NAME = "gen_ai.operation.name"
-INVOKE_AGENT = "invoke_agent"
+from vaquero._otel_compat import set_attribute_if_absent
+from vaquero._semconv import AGENT_NAME, INVOKE_AGENT, OPERATION_NAME
+
+__all__ = [
+    "AGENT_CONTEXT_KEY",
+    "AGENT_NAME",
+    "INVOKE_AGENT",
+    "OPERATION_NAME",
+    "AgentNameSpanProcessor",
+    "current_agent",
+]
+
 
 AGENT_CONTEXT_KEY = otel_context.create_key("vaquero.agent_name")
 
@@ -35,18 +44,7 @@ class AgentNameSpanProcessor(SpanProcessor):
             else:
                 agent = otel_context.get_value(AGENT_CONTEXT_KEY)
             if isinstance(agent, str):
-                # The SDK's attribute store locks and validates by itself, and nobody else
-                # holds a span that is still starting, so skip Span.set_attribute's own lock;
-                # its plain dict answers "already named?" without the Mapping protocol.
-                store = getattr(span, "_attributes", None)
-                known = getattr(store, "_dict", None)
-                if type(known) is dict:
-                    if AGENT_NAME not in known:
-                        store[AGENT_NAME] = agent  # type: ignore[index]
-                else:
-                    attributes = span.attributes
-                    if not attributes or AGENT_NAME not in attributes:
-                        span.set_attribute(AGENT_NAME, agent)
+                set_attribute_if_absent(span, AGENT_NAME, agent)
         except Exception:  # never let a processor fault reach the code starting the span
             pass
 

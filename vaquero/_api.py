@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vaquero import _setup
+from vaquero._pipeline import install as _setup
 
 
 def init(

@@ -20,15 +20,14 @@ from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapp
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from vaquero import _setup
 from vaquero._attributes import normalize_attributes, to_attribute_value
+from vaquero._pipeline import install as _setup
+from vaquero._semconv import ARG_PREFIX, RESULT
 from vaquero._span_core import agent_attributes, close_span, open_span
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
-ARG_PREFIX = "vaquero.arg."
-RESULT = "vaquero.result"
 _TRACED_MARK = "__vaquero_traced__"
 
 

@@ -21,7 +21,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from vaquero._exporters import DEFAULT_TRACES_FILE, probe_endpoint
+from vaquero._pipeline.exporters import DEFAULT_TRACES_FILE, probe_endpoint
 
 EXAMPLES = (
     "01_sequential_registration.py",

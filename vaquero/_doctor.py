@@ -17,8 +17,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
 from vaquero._config import ConfigError, Settings, load_settings
-from vaquero._exporters import build_otlp_exporter, probe_endpoint
-from vaquero._setup import build_resource
+from vaquero._pipeline.exporters import build_otlp_exporter, probe_endpoint
+from vaquero._pipeline.install import build_resource
+from vaquero._semconv import DOCTOR
 
 DOCTOR_TIMEOUT_S = 5.0
 PROBE_TIMEOUT_S = 2.0
@@ -48,8 +49,8 @@ def _test_span(settings: Settings) -> ReadableSpan:
     keep = _Keep()
     provider = TracerProvider(resource=build_resource(settings), shutdown_on_exit=False)
     provider.add_span_processor(SimpleSpanProcessor(keep))
-    with provider.get_tracer("vaquero.doctor").start_as_current_span("vaquero.doctor") as span:
-        span.set_attribute("vaquero.doctor", True)
+    with provider.get_tracer(DOCTOR).start_as_current_span(DOCTOR) as span:
+        span.set_attribute(DOCTOR, True)
     return keep.spans[0]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -20,37 +20,19 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from vaquero._agent import AGENT_CONTEXT_KEY, AGENT_NAME, INVOKE_AGENT, OPERATION_NAME
 from vaquero._attributes import to_attribute_value
+from vaquero._diagnostics import internal_error
+from vaquero._otel_compat import context_operations
+from vaquero._semconv import CANCELLED, INTERRUPTED
 
 logger = logging.getLogger("vaquero")
 
-CANCELLED = "vaquero.cancelled"
-INTERRUPTED = "vaquero.interrupted"
 
 _set_span_in_context = trace.set_span_in_context
 _set_value = otel_context.set_value
 _ERROR = StatusCode.ERROR
 
 
-def _context_operations() -> tuple[Callable[[], Any], Callable[[Any], Any], Callable[[Any], Any]]:
-    """get/attach/detach of the current Context, as direct ContextVar calls when possible.
-
-    OpenTelemetry's default runtime context is a thin wrapper over one ``ContextVar``; each
-    of its functions costs two Python calls around a C one, six per span. When that default
-    is in use, vaquero calls the ContextVar itself; any other runtime context (selected by
-    ``OTEL_PYTHON_CONTEXT``) goes through the API as usual.
-    """
-    from contextvars import ContextVar
-
-    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
-
-    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
-    variable = getattr(runtime, "_current_context", None)
-    if type(runtime) is ContextVarsRuntimeContext and isinstance(variable, ContextVar):
-        return variable.get, variable.set, variable.reset
-    return otel_context.get_current, otel_context.attach, otel_context.detach
-
-
-_get_current, _attach, _detach = _context_operations()
+_get_current, _attach, _detach = context_operations()
 
 
 def agent_attributes(agent_name: str) -> dict[str, Any]:
@@ -123,14 +105,3 @@ def _describe(exc: BaseException) -> str:
         message = "<unprintable>"
     text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return to_attribute_value(text)  # type: ignore[return-value]
-
-
-_warned_internal = False
-
-
-def internal_error(what: str) -> None:
-    """One log line for a vaquero fault, so a broken exporter cannot flood the host's logs."""
-    global _warned_internal
-    if not _warned_internal:
-        _warned_internal = True
-        logger.warning("vaquero: internal error while %s; tracing continues.", what, exc_info=True)

@@ -14,16 +14,18 @@ from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.propagate import extract
-from opentelemetry.sdk.trace import _Span as _SdkSpan
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from vaquero import _attributes, _setup
+from vaquero import _attributes
 from vaquero._attributes import INT64_MAX as _INT64_MAX
 from vaquero._attributes import INT64_MIN as _INT64_MIN
 from vaquero._attributes import normalize_attributes, to_attribute_key, to_attribute_value
-from vaquero._span_core import agent_attributes, close_span, internal_error, open_span
+from vaquero._diagnostics import internal_error
+from vaquero._otel_compat import set_scalar_attribute
+from vaquero._pipeline import install as _setup
+from vaquero._span_core import agent_attributes, close_span, open_span
+from vaquero._state import STATE
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,10 +98,11 @@ class Span:
             return False
 
     def set_attribute(self, key: Any, value: Any) -> None:
-        """The hot path of every workflow: strings and bools skip conversion, and an SDK span
-        is written through its attribute store (which locks and validates) rather than
-        through ``Span.set_attribute``, whose extra span-wide lock only guards the ended
-        check done here."""
+        """Set one attribute; any key and value are accepted (see :mod:`vaquero._attributes`).
+
+        The hot path of every workflow: valid scalars skip conversion and go straight into
+        the SDK's attribute store (:func:`vaquero._otel_compat.set_scalar_attribute`).
+        """
         try:
             if type(key) is not str or not key:
                 key = to_attribute_key(key)
@@ -112,11 +115,8 @@ class Span:
             )
             if not scalar:
                 value = to_attribute_value(value)
-            span = self._span
-            if type(span) is not _SdkSpan or span._end_time is not None:
-                span.set_attribute(key, value)
-            elif not (scalar and _store_scalar(span._attributes, key, value)):
-                span._attributes[key] = value  # type: ignore[index]
+            if not (scalar and set_scalar_attribute(self._span, key, value)):
+                self._span.set_attribute(key, value)
         except Exception:
             internal_error("setting an attribute")
 
@@ -176,31 +176,6 @@ class Span:
             return f"<vaquero.Span {name!r} trace_id={self.trace_id} span_id={self.span_id}>"
         except Exception:
             return "<vaquero.Span>"
-
-
-def _store_scalar(store: Any, key: str, value: Any) -> bool:
-    """Write a validated scalar into the SDK's attribute store; False: let the store do it.
-
-    ``BoundedAttributes.__setitem__`` re-validates and re-cleans a value vaquero has already
-    made valid and bounded, which is three quarters of an attribute's cost. This does the
-    same bookkeeping under the store's own lock (a re-set key moves to the end, as there),
-    and leaves to the store every case it decides differently: an immutable store, a full
-    one (it evicts and counts), and a string over its own length limit (a provider's
-    ``SpanLimits`` may be stricter than vaquero's).
-    """
-    if type(store) is not BoundedAttributes or store._immutable:
-        return False
-    limit = store.max_value_len
-    if limit is not None and type(value) is str and len(value) > limit:
-        return False
-    with store._lock:
-        values = store._dict
-        if key in values:
-            del values[key]
-        elif store.maxlen is not None and len(values) >= store.maxlen:
-            return False
-        values[key] = value
-    return True
 
 
 class _NoopSpan(Span):
@@ -264,7 +239,7 @@ class SpanScope(Span):
         self._token: object = None
 
     def __enter__(self) -> Span:
-        tracer = _setup._tracer  # set once configured; get_tracer() configures lazily
+        tracer = STATE.tracer  # set once configured; get_tracer() configures lazily
         if tracer is None:
             tracer = _setup.get_tracer()
             if tracer is None:
@@ -344,7 +319,7 @@ def span(
     dict written by :func:`vaquero.inject`, a Context or a span; ``links`` relates the span
     to others (e.g. a consumer to its producer) without parenting it.
     """
-    if _setup._disabled:
+    if STATE.disabled:
         return NOOP_SPAN  # type: ignore[return-value]
     if attrs:
         attributes = {**attributes, **attrs} if attributes else attrs

@@ -17,10 +17,10 @@ import os
 from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
-from opentelemetry.sdk._configuration import _BaseConfigurator
 
-from vaquero import _setup
 from vaquero._config import OTEL_TRACES_EXPORTER
+from vaquero._otel_compat import BaseConfigurator
+from vaquero._pipeline import install as _setup
 
 logger = logging.getLogger("vaquero")
 
@@ -32,7 +32,7 @@ class VaqueroDistro(BaseDistro):  # type: ignore[misc]
         os.environ.setdefault(OTEL_TRACES_EXPORTER, "otlp")
 
 
-class VaqueroConfigurator(_BaseConfigurator):
+class VaqueroConfigurator(BaseConfigurator):
     """Install vaquero's tracing pipeline from the environment, never raising."""
 
     def _configure(self, **kwargs: Any) -> None:

@@ -16,7 +16,8 @@ from typing import Any
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
-from vaquero import _setup
+from vaquero._pipeline import install as _setup
+from vaquero._semconv import AGENT_NAME
 
 try:  # pytest is optional: the plugin half only exists when it is installed
     import pytest
@@ -45,7 +46,7 @@ class CapturedSpan:
 
     @property
     def agent(self) -> str | None:
-        value = self.attributes.get("gen_ai.agent.name")
+        value = self.attributes.get(AGENT_NAME)
         return value if isinstance(value, str) else None
 
     @property

@@ -53,6 +53,36 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, overload
 
+from vaquero._semconv import (
+    DECISION_BRANCH,
+    DECISION_EVENT,
+    DECISION_INPUT_PREFIX,
+    DECISION_NAME,
+    DECISION_PREFIX,
+    DECISION_REASON,
+    ERROR_TYPE,
+    PARALLEL_CANCELLED,
+    PARALLEL_FAILED,
+    PARALLEL_LIMIT,
+    PARALLEL_SLOWEST_INDEX,
+    PARALLEL_SLOWEST_S,
+    PARALLEL_SUCCEEDED,
+    PARALLEL_TOTAL,
+    RETRY_ATTEMPT,
+    RETRY_BACKOFF_S,
+    RETRY_EXHAUSTED,
+    RETRY_MAX_ATTEMPTS,
+    RETRY_RETRYABLE,
+    TIMED_OUT,
+    TIMEOUT_S,
+    TRANSITION_EVENT,
+    TRANSITION_FROM,
+    TRANSITION_REASON,
+    TRANSITION_TO,
+)
+from vaquero._semconv import (
+    WORKFLOW_STATE as STATE,
+)
 from vaquero._spans import Span, current_span, span
 
 __all__ = ["decision", "parallel", "retry", "timeout", "transition"]
@@ -60,36 +90,6 @@ __all__ = ["decision", "parallel", "retry", "timeout", "transition"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-STATE = "workflow.state"
-TRANSITION_EVENT = "workflow.transition"
-TRANSITION_FROM = "workflow.transition.from"
-TRANSITION_TO = "workflow.transition.to"
-TRANSITION_REASON = "workflow.transition.reason"
-
-DECISION_PREFIX = "workflow.decision."
-DECISION_EVENT = "workflow.decision"
-DECISION_NAME = "workflow.decision.name"
-DECISION_BRANCH = "workflow.decision.branch"
-DECISION_REASON = "workflow.decision.reason"
-DECISION_INPUT_PREFIX = "workflow.decision.input."
-
-PARALLEL_TOTAL = "workflow.parallel.total"
-PARALLEL_SUCCEEDED = "workflow.parallel.succeeded"
-PARALLEL_FAILED = "workflow.parallel.failed"
-PARALLEL_CANCELLED = "workflow.parallel.cancelled"
-PARALLEL_LIMIT = "workflow.parallel.limit"
-PARALLEL_SLOWEST_INDEX = "workflow.parallel.slowest_index"
-PARALLEL_SLOWEST_S = "workflow.parallel.slowest_s"
-
-RETRY_ATTEMPT = "workflow.retry.attempt"
-RETRY_MAX_ATTEMPTS = "workflow.retry.max_attempts"
-RETRY_BACKOFF_S = "workflow.retry.backoff_s"
-RETRY_EXHAUSTED = "workflow.retry.exhausted"
-RETRY_RETRYABLE = "workflow.retry.retryable"
-ERROR_TYPE = "error.type"
-
-TIMEOUT_S = "workflow.timeout_s"
-TIMED_OUT = "workflow.timed_out"
 
 
 # --- state machines and decisions ------------------------------------------------------------

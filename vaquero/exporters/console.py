@@ -31,11 +31,13 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
+from vaquero._semconv import AGENT_NAME, EXCEPTION_MESSAGE, EXCEPTION_TYPE
+
 __all__ = ["ConsoleTreeSpanExporter"]
 
 _logger = logging.getLogger("vaquero")
 
-AGENT_KEY = "gen_ai.agent.name"
+AGENT_KEY = AGENT_NAME
 # Namespaces that are either shown another way (agent) or are plumbing, not the story.
 _HIDDEN_PREFIXES = ("gen_ai.", "vaquero.", "code.")
 _MAX_ATTRIBUTES = 3
@@ -376,8 +378,8 @@ def _error_message(span: ReadableSpan) -> str:
     if not message:
         for event in span.events:
             if event.name == "exception" and event.attributes:
-                kind = event.attributes.get("exception.type", "")
-                text = event.attributes.get("exception.message", "")
+                kind = event.attributes.get(EXCEPTION_TYPE, "")
+                text = event.attributes.get(EXCEPTION_MESSAGE, "")
                 message = f"{kind}: {text}" if kind and text else str(kind or text)
                 break
     return _clip_chars(_clean(message), _MAX_STATUS_CHARS)

@@ -20,12 +20,16 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace import sampling as otel_sampling
 
-from vaquero import _attributes, _integrations, _lifecycle
+from vaquero import _attributes
 from vaquero._agent import AGENT_NAME, AgentNameSpanProcessor
-from vaquero._batch import ExportQueue
 from vaquero._config import Settings, load_settings
-from vaquero._exporters import build_exporters
-from vaquero._scrub import Scrubber
+from vaquero._pipeline import integrations as _integrations
+from vaquero._pipeline import lifecycle as _lifecycle
+from vaquero._pipeline.exporters import build_exporters
+from vaquero._pipeline.queue import ExportQueue
+from vaquero._pipeline.scrub import Scrubber
+from vaquero._semconv import DISTRO_NAME, DISTRO_VERSION, SERVICE_NAME
+from vaquero._state import STATE
 from vaquero._version import __version__
 
 logger = logging.getLogger("vaquero")
@@ -45,32 +49,29 @@ class Runtime:
     shut_down: bool = False
 
 
-_lock = threading.RLock()
-_runtime: Runtime | None = None
-_tracer: trace.Tracer | None = None
-_disabled = False
-
-
 def get_tracer() -> trace.Tracer | None:
     """The tracer for vaquero's spans; None when the SDK is disabled. Configures on first use."""
-    tracer = _tracer
-    if tracer is not None or _disabled:
+    tracer = STATE.tracer
+    if tracer is not None or STATE.disabled:
         return tracer
     return _configure_lazily()
 
 
 def is_disabled() -> bool:
-    return _disabled
+    """True when ``OTEL_SDK_DISABLED`` (or ``init(disabled=True)``) is in force."""
+    return STATE.disabled
 
 
 def runtime() -> Runtime | None:
-    return _runtime
+    """What vaquero installed or adopted; None before configuration and when disabled."""
+    current: Runtime | None = STATE.runtime
+    return current
 
 
 def _configure_lazily() -> trace.Tracer | None:
-    with _lock:
-        if _tracer is not None or _disabled:
-            return _tracer
+    with STATE.install_lock:
+        if STATE.tracer is not None or STATE.disabled:
+            return STATE.tracer
         try:
             _install(load_settings())
         except Exception:
@@ -80,17 +81,17 @@ def _configure_lazily() -> trace.Tracer | None:
                 exc_info=True,
             )
             _set_runtime(None, trace.get_tracer(INSTRUMENTATION_SCOPE, __version__))
-        return _tracer
+        return STATE.tracer
 
 
 def init(**kwargs: Any) -> None:
     """Configure from ``kwargs`` over the environment; see :func:`vaquero.init`."""
     settings = load_settings(kwargs)
-    with _lock:
-        current = _runtime
-        if current is None and not _disabled and _tracer is None:
+    with STATE.install_lock:
+        current = runtime()
+        if current is None and not STATE.disabled and STATE.tracer is None:
             _install(settings)
-            if not _disabled:
+            if not STATE.disabled:
                 _integrations.enable_asyncio()
             return
         in_force = current.settings if current is not None else None
@@ -113,9 +114,8 @@ def init(**kwargs: Any) -> None:
 
 
 def _install(settings: Settings) -> None:
-    global _disabled
     if settings.disabled:
-        _disabled = True
+        STATE.disabled = True
         _set_runtime(None, None)
         return
     _attributes.set_max_length(settings.attribute_value_length)
@@ -199,10 +199,9 @@ def _adopt(provider: TracerProvider, settings: Settings) -> None:
     _set_runtime(Runtime(settings, provider, tracer, owned=False), tracer)
 
 
-def _set_runtime(runtime: Runtime | None, tracer: trace.Tracer | None) -> None:
-    global _runtime, _tracer
-    _runtime = runtime
-    _tracer = tracer if tracer is not None else (runtime.tracer if runtime else None)
+def _set_runtime(installed: Runtime | None, tracer: trace.Tracer | None) -> None:
+    STATE.runtime = installed
+    STATE.tracer = tracer if tracer is not None else (installed.tracer if installed else None)
 
 
 class _HashOnceResource(Resource):
@@ -226,9 +225,9 @@ class _HashOnceResource(Resource):
 
 def build_resource(settings: Settings) -> Resource:
     attributes: dict[str, Any] = dict(settings.resource_attributes)
-    attributes["service.name"] = settings.service_name
-    attributes["telemetry.distro.name"] = "vaquero"
-    attributes["telemetry.distro.version"] = __version__
+    attributes[SERVICE_NAME] = settings.service_name
+    attributes[DISTRO_NAME] = "vaquero"
+    attributes[DISTRO_VERSION] = __version__
     if settings.agent_name:
         attributes[AGENT_NAME] = settings.agent_name
     created = Resource.create(attributes)
@@ -253,7 +252,7 @@ def build_sampler(settings: Settings) -> otel_sampling.Sampler:
 
 # --- flush and shutdown ------------------------------------------------------------------------
 def flush(timeout: float) -> bool:
-    current = _runtime
+    current = runtime()
     if current is None:
         return True  # nothing configured (yet, or disabled): nothing is waiting
     if current.shut_down:
@@ -286,8 +285,8 @@ def _call_bounded(provider: Any, method: str, deadline: float) -> bool:
 
 
 def shutdown(timeout: float | None = None) -> None:
-    with _lock:
-        current = _runtime
+    with STATE.install_lock:
+        current = runtime()
         if current is None or current.shut_down or not current.owned:
             return
         current.shut_down = True
@@ -323,7 +322,7 @@ def _shutdown_at_exit() -> None:
 
 def export_stats() -> Mapping[str, Mapping[str, int]]:
     """Per-exporter counts, for ``vaquero doctor`` and tests."""
-    current = _runtime
+    current = runtime()
     if current is None:
         return {}
     return {
@@ -339,7 +338,4 @@ def export_stats() -> Mapping[str, Mapping[str, int]]:
 
 def reset_for_tests() -> None:
     """Forget the installed runtime (tests only: OpenTelemetry's global provider stays)."""
-    global _disabled
-    with _lock:
-        _disabled = False
-        _set_runtime(None, None)
+    STATE.reset()

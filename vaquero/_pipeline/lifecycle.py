@@ -1,6 +1,7 @@
 """Deliver queued spans when a process ends without running ``atexit``.
 
-vaquero's normal exit path is the ``atexit`` shutdown registered in :mod:`vaquero._setup`.
+vaquero's normal exit path is the ``atexit`` shutdown registered by
+:mod:`vaquero._pipeline.install`.
 Two common ends of a process skip it:
 
 * **SIGTERM** with the default disposition kills the process outright (containers, systemd,
@@ -24,8 +25,8 @@ Both paths call the pipeline shutdown handed to :func:`install`, not a flush fol
 by the ``atexit`` shutdown: one deadline bounds the whole exit even when the collector is down.
 
 Plain ``os.fork()`` children that exit normally run ``atexit`` and need nothing here; the
-export queue already forgets its parent's spans in the child (``vaquero._batch``) and the
-OTLP exporter opens a fresh connection there (``vaquero._exporters``).
+export queue already forgets its parent's spans in the child (``vaquero._pipeline.queue``) and the
+OTLP exporter opens a fresh connection there (``vaquero._pipeline.exporters``).
 """
 
 from __future__ import annotations
@@ -39,18 +40,14 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from vaquero._state import STATE
+
 logger = logging.getLogger("vaquero")
 
 # Higher runs earlier among multiprocessing's finalizers; ahead of the default (0) ones so
 # spans are out before other finalizers tear down queues and managers.
 FINALIZER_PRIORITY = 100
 
-_installed_pid: int | None = None
-_fork_hook_registered = False
-_after_fork_token: _AfterForkToken | None = None
-_finishing = False  # a vaquero-initiated shutdown is running in this process
-_deferred_signal: int | None = None
-_shutdown_pipeline: Callable[[], None] | None = None
 
 
 class _AfterForkToken:
@@ -61,13 +58,12 @@ def install(shutdown: Callable[[], None]) -> None:
     """Called once per process, after vaquero installed its own provider; never raises.
 
     ``shutdown`` is the pipeline's bounded shutdown, handed in so this module stays below
-    :mod:`vaquero._setup` rather than importing it back.
+    :mod:`vaquero._pipeline.install` rather than importing it back.
     """
-    global _installed_pid, _shutdown_pipeline
-    _shutdown_pipeline = shutdown
-    if _installed_pid == os.getpid():
+    STATE.shutdown_pipeline = shutdown
+    if STATE.lifecycle_pid == os.getpid():
         return
-    _installed_pid = os.getpid()
+    STATE.lifecycle_pid = os.getpid()
     try:
         _install_sigterm_handler()
     except Exception:
@@ -89,13 +85,12 @@ def _install_sigterm_handler() -> None:
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     """Ship what is queued within the shutdown budget, then die by SIGTERM as if unhandled."""
-    global _deferred_signal
     signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM during the flush kills at once
-    if _finishing:
+    if STATE.finishing:
         # The exit finalizer is already delivering spans further down this very stack (a
         # Pool worker that got its stop sentinel and then terminate()'s SIGTERM). Dying now
         # would cut that short; it re-sends the signal once it is done, within its budget.
-        _deferred_signal = signum
+        STATE.deferred_signal = signum
         return
     try:
         _shutdown()
@@ -109,27 +104,25 @@ def is_sigterm_handler_installed() -> bool:
 
 # --- multiprocessing children ----------------------------------------------------------------
 def _install_worker_exit_hooks() -> None:
-    global _fork_hook_registered
     multiprocessing = sys.modules.get("multiprocessing")
     if multiprocessing is not None and multiprocessing.parent_process() is not None:
         _register_exit_finalizer()  # configured inside a child: its exit is near
-    if not _fork_hook_registered and hasattr(os, "register_at_fork"):
-        _fork_hook_registered = True
+    if not STATE.fork_hook_registered and hasattr(os, "register_at_fork"):
+        STATE.fork_hook_registered = True
         os.register_at_fork(before=_before_fork)
     _before_fork()  # multiprocessing may already be imported: children forked later need it
 
 
 def _before_fork() -> None:
     """Make sure multiprocessing children (forked later) register the exit finalizer."""
-    global _after_fork_token
-    if _after_fork_token is not None or "multiprocessing.util" not in sys.modules:
+    if STATE.after_fork_token is not None or "multiprocessing.util" not in sys.modules:
         return  # only a program that uses multiprocessing pays for it
     try:
         from multiprocessing import util
 
         token = _AfterForkToken()
         util.register_after_fork(token, _in_multiprocessing_child)
-        _after_fork_token = token
+        STATE.after_fork_token = token
     except Exception:
         logger.debug("vaquero: could not register the multiprocessing hook", exc_info=True)
 
@@ -148,14 +141,13 @@ def _register_exit_finalizer() -> None:
 
 
 def _shutdown() -> None:
-    global _finishing
-    _finishing = True
+    STATE.finishing = True
     try:
-        if _shutdown_pipeline is not None:
-            _shutdown_pipeline()
+        if STATE.shutdown_pipeline is not None:
+            STATE.shutdown_pipeline()
     except Exception:
         logger.debug("vaquero: shutdown at process end failed", exc_info=True)
     finally:
-        _finishing = False
-    if _deferred_signal is not None:
-        os.kill(os.getpid(), _deferred_signal)
+        STATE.finishing = False
+    if STATE.deferred_signal is not None:
+        os.kill(os.getpid(), STATE.deferred_signal)

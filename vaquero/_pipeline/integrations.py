@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 import threading
 
+from vaquero._state import STATE
+
 logger = logging.getLogger("vaquero")
 
 _lock = threading.Lock()
-_enabled: set[str] = set()
 
 
 def enable_threading() -> None:
@@ -33,9 +34,10 @@ def enable_asyncio() -> None:
 
 def _enable(name: str) -> None:
     with _lock:
-        if name in _enabled:
+        enabled = STATE.enabled_integrations
+        if name in enabled:
             return
-        _enabled.add(name)
+        enabled.add(name)
     try:
         if name == "threading":
             from opentelemetry.instrumentation.threading import ThreadingInstrumentor

@@ -33,6 +33,8 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from vaquero._diagnostics import warn_once
+
 logger = logging.getLogger("vaquero")
 
 BatchTransform = Callable[[Sequence[ReadableSpan]], Sequence[ReadableSpan]]
@@ -185,13 +187,20 @@ class ExportQueue(SpanProcessor):
             except Exception:
                 # Fail closed: an unscrubbed batch must not leave the process.
                 self.drops.transform_failed += len(batch)
-                _warn_once(self, "transform", "vaquero: a span transform failed; batch dropped.")
+                warn_once(
+                    f"transform:{self.name}",
+                    "vaquero: a span transform failed in %s; batch dropped.",
+                    self.name,
+                    exc_info=True,
+                )
                 return False
         try:
             result = self.exporter.export(spans)
         except Exception:
-            _warn_once(
-                self, "export", f"vaquero: exporter {self.name} raised; its spans are dropped.",
+            warn_once(
+                f"export-raised:{self.name}",
+                "vaquero: exporter %s raised; its spans are dropped.",
+                self.name,
                 exc_info=True,
             )
             result = SpanExportResult.FAILURE
@@ -243,15 +252,6 @@ class ExportQueue(SpanProcessor):
 
 _SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY
 _HAS_FORK_HOOK = hasattr(os, "register_at_fork")
-_warned: set[tuple[int, str]] = set()
-
-
-def _warn_once(owner: object, what: str, message: str, *, exc_info: bool = False) -> None:
-    key = (id(owner), what)
-    if key in _warned:
-        return
-    _warned.add(key)
-    logger.warning(message, exc_info=exc_info)
 
 
 def _close_exporter(exporter: SpanExporter, deadline: float) -> None:

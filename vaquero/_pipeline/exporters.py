@@ -19,7 +19,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from vaquero._config import Settings
-from vaquero._split import DEFAULT_LIMIT_BYTES, split_batch
+from vaquero._diagnostics import warn_once
+from vaquero._otel_compat import OTLP_EXPORTER_LOGGERS
+from vaquero._pipeline.split import DEFAULT_LIMIT_BYTES, split_batch
 
 # Private switch: False builds the stock OTLP exporters with the stock encoder (the path
 # taken anyway when an installed exporter lacks the seam, see _pipeline/preencoded.py).
@@ -29,11 +31,7 @@ logger = logging.getLogger("vaquero")
 
 DEFAULT_TRACES_FILE = "vaquero-traces.jsonl"
 
-_OTLP_LOGGERS = (
-    "opentelemetry.exporter.otlp.proto.grpc.exporter",
-    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
-    "opentelemetry.exporter.otlp.proto.http._common",
-)
+_OTLP_LOGGERS = OTLP_EXPORTER_LOGGERS
 
 
 class UnreachableCollectorNotice(logging.Filter):
@@ -72,8 +70,8 @@ class UnreachableCollectorNotice(logging.Filter):
 class OtlpExporter(SpanExporter):
     """The SDK's OTLP exporter plus vaquero's single warnings, request splitting and fork care.
 
-    * Batches are split (:mod:`vaquero._split`) so no request exceeds the gRPC 4 MiB message
-      limit; a span too large to ever be delivered is dropped, counted in ``oversized`` and
+    * Batches are split (:mod:`~vaquero._pipeline.split`) so no request exceeds the gRPC 4 MiB
+      message limit; a span too large to ever be delivered is dropped, counted in ``oversized`` and
       reported once.
     * In a forked child the parent's transport (gRPC channel, pooled keep-alive HTTP
       connections) is shared with the parent and must not be used; ``rebuild`` makes a fresh
@@ -210,9 +208,6 @@ def build_otlp_exporter(settings: Settings) -> OtlpExporter:
     return OtlpExporter(build(settings), notice, rebuild=lambda: build(settings))
 
 
-_warned_cleartext: set[str] = set()
-
-
 def _warn_if_cleartext(settings: Settings) -> None:
     """Warn once per endpoint when spans and headers would cross a network unencrypted.
 
@@ -222,10 +217,10 @@ def _warn_if_cleartext(settings: Settings) -> None:
     parsed = urllib.parse.urlparse(settings.endpoint)
     if parsed.scheme != "http" or settings.insecure is not None:
         return
-    if _is_loopback(parsed.hostname or "") or settings.endpoint in _warned_cleartext:
+    if _is_loopback(parsed.hostname or ""):
         return
-    _warned_cleartext.add(settings.endpoint)
-    logger.warning(
+    warn_once(
+        f"cleartext:{settings.endpoint}",
         "vaquero: the OTLP endpoint %s is not on this machine and uses http://: spans and "
         "headers (including any credentials) cross the network in clear text. Use https://, "
         "or set OTEL_EXPORTER_OTLP_INSECURE=true to confirm this is intended.",

@@ -1,0 +1,75 @@
+"""All of vaquero's process-wide state, in one object with one reset.
+
+A tracing library is global by nature (one provider, one exit hook, one "already warned"
+set per process). Keeping every such value on :data:`STATE`, rather than in module globals
+spread over the package, means a reader finds them in one place and a test returns vaquero
+to a fresh process's state with one call, :meth:`State.reset`, as structlog does with its
+``_CONFIG``. Nothing here imports the rest of vaquero, so every module can import it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
+
+__all__ = ["STATE", "State"]
+
+
+class State:
+    """The mutable facts of this process, grouped by the module that owns them."""
+
+    __slots__ = (
+        "after_fork_token",
+        "deferred_signal",
+        "disabled",
+        "drops",
+        "enabled_integrations",
+        "finishing",
+        "fork_hook_registered",
+        "install_lock",
+        "lifecycle_pid",
+        "runtime",
+        "shutdown_pipeline",
+        "tracer",
+        "warned",
+    )
+
+    def __init__(self) -> None:
+        # _pipeline.install: the runtime installed (or adopted) and its tracer, read on every
+        # span; ``disabled`` is OTEL_SDK_DISABLED in force.
+        self.install_lock = threading.RLock()
+        self.runtime: Any = None
+        self.tracer: Tracer | None = None
+        self.disabled = False
+        # _diagnostics: keys already warned about, and spans dropped outside any queue.
+        self.warned: set[str] = set()
+        self.drops: dict[str, int] = {}
+        # _pipeline.integrations: the instrumentations vaquero switched on.
+        self.enabled_integrations: set[str] = set()
+        # _pipeline.lifecycle: exit and signal hooks, which belong to one process.
+        self.lifecycle_pid: int | None = None
+        self.fork_hook_registered = False
+        self.after_fork_token: object = None
+        self.finishing = False
+        self.deferred_signal: int | None = None
+        self.shutdown_pipeline: Any = None
+
+    def reset(self) -> None:
+        """Forget everything configured (tests): the next span configures afresh.
+
+        OpenTelemetry's own global provider stays, as it cannot be unset; hooks the OS holds
+        (signal handlers, fork hooks) stay registered but find no pipeline to flush.
+        """
+        with self.install_lock:
+            lock = self.install_lock
+            hook_registered = self.fork_hook_registered
+            self.__init__()  # type: ignore[misc]
+            self.install_lock = lock
+            self.fork_hook_registered = hook_registered
+
+
+STATE = State()
+"""The one instance; see :class:`State`."""
