@@ -27,7 +27,7 @@ WARMUP = 2_000
 
 def vaquero_side(protocol: str, endpoint: str, n: int) -> tuple[float, bool]:
     import vaquero
-    from vaquero import _setup
+    from vaquero._pipeline import install as _setup
 
     vaquero.init(
         "bench",

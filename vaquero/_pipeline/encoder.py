@@ -22,10 +22,9 @@ deliberate differences, each where the stock encoder loses data:
   unsupported type) leaves its attribute out, as the stock encoder does, with one warning
   per process instead of a traceback per export.
 
-The module depends on nothing but the SDK's public span model, read through
-:func:`span_fields`, which takes the SDK's own fields only for span classes whose
-properties are exactly ``ReadableSpan``'s (the properties copy: ``events`` and ``links``
-build tuples, ``attributes`` wraps a proxy).
+Spans are read through :func:`vaquero._otel_compat.export_fields`, which takes the SDK's
+own fields for span classes whose properties are exactly ``ReadableSpan``'s and the public
+properties otherwise.
 """
 
 from __future__ import annotations
@@ -38,6 +37,8 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
+
+from vaquero._otel_compat import export_fields, plain_attributes
 
 logger = logging.getLogger("vaquero")
 
@@ -207,43 +208,17 @@ def _attributes(parts: list[bytes], tag: bytes, items: Iterable[tuple[str, Any]]
         parts.append(body)
 
 
-# --- span model access (the one place that knows the SDK's span fields) ------------------------
-_SPAN_PROPERTIES = (
-    "name", "context", "parent", "kind", "start_time", "end_time", "attributes", "events",
-    "links", "status", "resource", "instrumentation_scope",
-)
-_SDK_FIELDS = tuple("_" + name for name in _SPAN_PROPERTIES)
-_fast_types: dict[type, bool] = {}
-
-
-def _sdk_fields_readable() -> bool:
-    """True when this SDK's ReadableSpan keeps its data in the ``_<property>`` fields."""
-    probe = ReadableSpan(name="probe")
-    return all(hasattr(probe, field) for field in _SDK_FIELDS)
-
-
-_SDK_FIELDS_OK = _sdk_fields_readable()
-
-
-def _is_fast(kind: type) -> bool:
-    """Whether spans of ``kind`` may be read through the SDK's fields (cached per class)."""
-    fast = _fast_types.get(kind)
-    if fast is None:
-        fast = _SDK_FIELDS_OK and all(
-            getattr(kind, name, None) is getattr(ReadableSpan, name) for name in _SPAN_PROPERTIES
-        )
-        _fast_types[kind] = fast
-    return fast
-
-
+# --- span model access -------------------------------------------------------------------------
 def _items(attributes: Any) -> Iterable[tuple[str, Any]]:
-    """The (key, value) pairs of an attribute mapping; the SDK's dict directly when it is one.
+    """The (key, value) pairs of an attribute mapping, its plain dict's when it has one.
 
     ``BoundedAttributes`` iterates by copying its dict under a lock, then looks every key up
     again through ``__getitem__``; a finished span's attributes no longer change.
     """
-    inner = getattr(attributes, "_dict", None)
-    if type(inner) is dict:
+    if type(attributes) is dict:
+        return attributes.items()
+    inner = plain_attributes(attributes)
+    if inner is not None:
         return inner.items()
     if not attributes:
         return ()
@@ -332,35 +307,13 @@ def _link(link: Any) -> bytes:
 
 def encode_span(span: ReadableSpan) -> bytes:
     """One ``Span`` message as a ``ScopeSpans.spans`` field (tag and length included)."""
-    fast = _fast_types.get(type(span))
-    if fast is None:
-        fast = _is_fast(type(span))
-    if fast:
-        context = span._context
-        parent = span._parent
-        name = span._name
-        kind = span._kind
-        start = span._start_time
-        end = span._end_time
-        attributes: Any = span._attributes
-        events: Any = span._events
-        links: Any = span._links
-        status = span._status
-    else:
-        context = span.context
-        parent = span.parent
-        name = span.name
-        kind = span.kind
-        start = span.start_time
-        end = span.end_time
-        attributes = span.attributes
-        events = span.events
-        links = span.links
-        status = span.status
-    trace_id = context.trace_id  # type: ignore[union-attr]
+    context, parent, name, kind, start, end, attributes, events, links, status = (
+        export_fields(span)
+    )
+    trace_id = context.trace_id
     parts = [_IDS.pack(b"\x0a\x10", trace_id >> 64, trace_id & _M64, b"\x12\x08",
-                       context.span_id)]  # type: ignore[union-attr]
-    state = context.trace_state  # type: ignore[union-attr]
+                       context.span_id)]
+    state = context.trace_state
     if state:
         text = _trace_state(state)
         if text:
@@ -383,15 +336,15 @@ def encode_span(span: ReadableSpan) -> bytes:
     if events:
         for event in events:
             parts.append(_event(event))
-        dropped = _dropped(events)
-        if dropped:
-            parts.append(b"\x60" + _varint(dropped))
+    dropped = _dropped(events)
+    if dropped:
+        parts.append(b"\x60" + _varint(dropped))
     if links:
         for link in links:
             parts.append(_link(link))
-        dropped = _dropped(links)
-        if dropped:
-            parts.append(b"\x70" + _varint(dropped))
+    dropped = _dropped(links)
+    if dropped:
+        parts.append(b"\x70" + _varint(dropped))
     parts.append(_status(status))
     parts.append(_FLAGS_REMOTE if parent and parent.is_remote else _FLAGS_LOCAL)
     return _bytes_field(b"\x12", b"".join(parts))

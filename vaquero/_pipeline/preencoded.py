@@ -7,9 +7,10 @@ step that turns spans into request bytes changes. The batch handed to ``export``
 still works) plus ``payload``, the request bytes. A plain sequence of spans still works
 and is encoded by :mod:`vaquero._pipeline.encoder` on the spot.
 
-Each seam relies on a detail of the exporters' internals, checked by
-:func:`encoder_seam_available` (verified in 1.40.0 to 1.45.1); when a check fails the
-stock exporter and stock encoder are used unchanged:
+Each seam relies on a detail of the exporters' internals, kept and checked in
+:mod:`vaquero._otel_compat` (verified in 1.40.0 to 1.45.1); when a check fails,
+:func:`encoder_seam_available` says so and the stock exporter and encoder are used
+unchanged:
 
 * gRPC: ``OTLPExporterMixin`` builds its client with ``self._stub(self._channel)`` in
   ``_initialize_channel_and_stub`` (also on reconnect) and sends
@@ -20,19 +21,16 @@ stock exporter and stock encoder are used unchanged:
   then ``.SerializePartialToString()``. The subclass's ``export`` is the stock function's
   own code with ``encode_spans`` bound to a shim that hands back the payload; nothing in
   the stock module, nor any other exporter instance, is changed.
-
-These are the private OpenTelemetry details of the encoder path; they belong with the
-others in the compat module.
 """
 
 from __future__ import annotations
 
-import types
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from vaquero._otel_compat import preencoded_grpc_exporter, preencoded_http_exporter
 from vaquero._pipeline.encoder import encode_request
 
 _EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -57,29 +55,6 @@ def payload_of(spans: Sequence[ReadableSpan]) -> bytes:
 
 
 # --- gRPC --------------------------------------------------------------------------------------
-def _grpc_seam() -> type | None:
-    try:
-        from opentelemetry.exporter.otlp.proto.grpc import exporter as mixin_module
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    except ImportError:
-        return None
-    mixin = getattr(mixin_module, "OTLPExporterMixin", None)
-    init_stub = getattr(mixin, "_initialize_channel_and_stub", None)
-    export = getattr(mixin, "_export", None)
-    if init_stub is None or export is None or "_translate_data" not in _names(export):
-        return None
-    if "_stub" not in _names(init_stub) or "_client" not in _names(init_stub):
-        return None
-    if "_translate_data" not in vars(OTLPSpanExporter):
-        return None
-    return OTLPSpanExporter
-
-
-def _names(func: Callable[..., Any]) -> tuple[str, ...]:
-    code = getattr(func, "__code__", None)
-    return tuple(code.co_names) if code is not None else ()
-
-
 class _BytesTraceServiceStub:
     """``TraceServiceStub`` whose Export takes request bytes (no request serializer)."""
 
@@ -103,32 +78,9 @@ class _BytesTraceServiceStub:
             )
 
 
-_grpc_class: type | None = None
-
-
 def grpc_exporter_class() -> type | None:
     """The stock gRPC span exporter, sending pre-encoded bytes; None when the seam is gone."""
-    global _grpc_class
-    if _grpc_class is not None:
-        return _grpc_class
-    base = _grpc_seam()
-    if base is None:
-        return None
-
-    class PreEncodedGrpcSpanExporter(base):  # type: ignore[valid-type,misc]
-        """gRPC OTLP span exporter whose requests are vaquero-encoded bytes."""
-
-        accepts_encoded = True
-
-        def _initialize_channel_and_stub(self) -> None:
-            self._stub = _BytesTraceServiceStub
-            super()._initialize_channel_and_stub()
-
-        def _translate_data(self, data: Sequence[ReadableSpan]) -> bytes:
-            return payload_of(data)
-
-    _grpc_class = PreEncodedGrpcSpanExporter
-    return _grpc_class
+    return preencoded_grpc_exporter(payload_of, _BytesTraceServiceStub)
 
 
 # --- HTTP --------------------------------------------------------------------------------------
@@ -153,53 +105,9 @@ def _encode_spans_shim(spans: Sequence[ReadableSpan]) -> _Serialized:
     return _Serialized(payload_of(spans))
 
 
-def _http_seam() -> tuple[type, types.FunctionType] | None:
-    try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    except ImportError:
-        return None
-    export = vars(OTLPSpanExporter).get("export")
-    if not isinstance(export, types.FunctionType):
-        return None
-    code = export.__code__
-    if "encode_spans" not in code.co_names or code.co_freevars:
-        return None
-    if "encode_spans" not in export.__globals__:
-        return None
-    patched = types.FunctionType(
-        code,
-        {**export.__globals__, "encode_spans": _encode_spans_shim},
-        export.__name__,
-        export.__defaults__,
-        export.__closure__,
-    )
-    patched.__kwdefaults__ = export.__kwdefaults__
-    patched.__qualname__ = export.__qualname__
-    patched.__doc__ = export.__doc__
-    return OTLPSpanExporter, patched
-
-
-_http_class: type | None = None
-
-
 def http_exporter_class() -> type | None:
     """The stock HTTP span exporter, sending pre-encoded bytes; None when the seam is gone."""
-    global _http_class
-    if _http_class is not None:
-        return _http_class
-    seam = _http_seam()
-    if seam is None:
-        return None
-    base, export = seam
-
-    class PreEncodedHttpSpanExporter(base):  # type: ignore[valid-type,misc]
-        """HTTP OTLP span exporter whose requests are vaquero-encoded bytes."""
-
-        accepts_encoded = True
-
-    PreEncodedHttpSpanExporter.export = export
-    _http_class = PreEncodedHttpSpanExporter
-    return _http_class
+    return preencoded_http_exporter(_encode_spans_shim)
 
 
 def encoder_seam_available(protocol: str) -> bool:
