@@ -162,45 +162,47 @@ def _key_value(key: str, value: Any) -> bytes:
     return _key(key) + _bytes_field(b"\x12", any_value(value))
 
 
-_STRING_ATTRS: dict[tuple[str, str], bytes] = {}
+# Length-prefixed KeyValue encodings of recent (key, value) pairs, one cache per value type
+# (1, 1.0 and True are equal as dict keys but encode differently).
+_SCALAR_ATTRS: dict[type, dict[tuple[str, Any], bytes]] = {str: {}, int: {}, float: {}, bool: {}}
 
 
-def _string_attribute(key: str, value: str) -> bytes:
-    """A length-prefixed ``KeyValue`` holding a string; repeated pairs come from a cache."""
-    body = _key(key) + _bytes_field(b"\x12", _bytes_field(b"\x0a", _utf8(value)))
+def _scalar_attribute(key: str, value: Any) -> bytes | None:
+    """A length-prefixed ``KeyValue`` for a str/int/float/bool value, remembered for reuse.
+
+    None when the value cannot be carried (an int outside int64, an unencodable key).
+    """
+    try:
+        body = _key_value(key, value)
+    except Exception:
+        _warn_unencodable(key, value)
+        return None
     entry = _varint(len(body)) + body
-    if len(value) <= _CACHED_VALUE_MAX:
-        if len(_STRING_ATTRS) >= _CACHE_LIMIT:
-            _STRING_ATTRS.clear()
-        _STRING_ATTRS[(key, value)] = entry
+    if type(value) is not str or len(value) <= _CACHED_VALUE_MAX:
+        cache = _SCALAR_ATTRS[type(value)]
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[(key, value)] = entry
     return entry
 
 
 def _attributes(parts: list[bytes], tag: bytes, items: Iterable[tuple[str, Any]]) -> None:
     """Append each attribute as a ``tag``-ged ``KeyValue`` field to ``parts``."""
+    caches = _SCALAR_ATTRS
     for key, value in items:
-        kind = type(value)
-        if kind is str:
-            entry = _STRING_ATTRS.get((key, value))
+        cache = caches.get(type(value))
+        if cache is not None:
+            entry = cache.get((key, value))
             if entry is None:
-                entry = _string_attribute(key, value)
+                entry = _scalar_attribute(key, value)
+                if entry is None:
+                    continue
             parts.append(tag)
             parts.append(entry)
             continue
         try:
-            if kind is int and _INT64_MIN <= value <= _INT64_MAX:
-                number = _varint(value & _M64)
-                body = _key(key) + b"\x12" + _SMALL[1 + len(number)] + b"\x18" + number
-            elif kind is float:
-                body = _key(key) + b"\x12\x09\x21" + _DOUBLE.pack(value)
-            elif kind is bool:
-                body = _key(key) + (b"\x12\x02\x10\x01" if value else b"\x12\x02\x10\x00")
-            else:
-                body = _key_value(key, value)
-        except Unencodable:
-            _warn_unencodable(key, value)
-            continue
-        except Exception:  # whatever else the stock encoder would also refuse
+            body = _key_value(key, value)
+        except Exception:  # Unencodable, or whatever else the stock encoder also refuses
             _warn_unencodable(key, value)
             continue
         parts.append(tag)
@@ -330,22 +332,22 @@ def encode_span(span: ReadableSpan) -> bytes:
         if end:
             parts.append(b"\x41" + _FIXED64.pack(end))
     _attributes(parts, b"\x4a", _items(attributes))
-    dropped = _dropped(attributes)
-    if dropped:
-        parts.append(b"\x50" + _varint(dropped))
+    if getattr(attributes, "dropped", 0):
+        parts.append(b"\x50" + _varint(_dropped(attributes)))
     if events:
         for event in events:
             parts.append(_event(event))
-    dropped = _dropped(events)
-    if dropped:
-        parts.append(b"\x60" + _varint(dropped))
+    if getattr(events, "dropped", 0):
+        parts.append(b"\x60" + _varint(_dropped(events)))
     if links:
         for link in links:
             parts.append(_link(link))
-    dropped = _dropped(links)
-    if dropped:
-        parts.append(b"\x70" + _varint(dropped))
-    parts.append(_status(status))
+    if getattr(links, "dropped", 0):
+        parts.append(b"\x70" + _varint(_dropped(links)))
+    if status is not None and status.description is None:
+        parts.append(_STATUS_NO_MESSAGE.get(status.status_code.value) or _status(status))
+    else:
+        parts.append(_status(status))
     parts.append(_FLAGS_REMOTE if parent and parent.is_remote else _FLAGS_LOCAL)
     return _bytes_field(b"\x12", b"".join(parts))
 
