@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import context as otel_context
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk import trace as sdk_trace
+from opentelemetry.trace import SpanContext as _SpanContext
 
 __all__ = [
     "OTLP_EXPORTER_LOGGERS",
@@ -229,9 +230,26 @@ def instrumentation_info(span: Any) -> Any:
 # --- the OTLP encoder's reads and seams --------------------------------------------------------
 _EXPORT_PROPERTIES = (
     "context", "parent", "name", "kind", "start_time", "end_time", "attributes", "events",
-    "links", "status",
+    "links", "status", "resource", "instrumentation_scope",
 )
 _export_fast: dict[type, bool] = {}
+
+
+def _context_is_a_plain_tuple() -> bool:
+    """Whether ``SpanContext`` is the tuple (trace_id, span_id, is_remote, flags, state, valid)."""
+    from opentelemetry.trace import SpanContext, TraceFlags
+    from opentelemetry.trace.span import TraceState
+
+    state = TraceState([("k", "v")])
+    probe = SpanContext(7, 9, True, TraceFlags(1), state)
+    try:
+        return tuple(probe) == (7, 9, True, TraceFlags(1), state, True)
+    except Exception:
+        return False
+
+
+_CONTEXT_TUPLE = _context_is_a_plain_tuple()
+_BOUNDED_DICT = type(getattr(BoundedAttributes(), "_dict", None)) is dict
 
 
 def _fields_readable(kind: type) -> bool:
@@ -239,33 +257,64 @@ def _fields_readable(kind: type) -> bool:
     fast = _export_fast.get(kind)
     if fast is None:
         probe = sdk_trace.ReadableSpan(name="probe")
-        fast = issubclass(kind, sdk_trace.ReadableSpan) and all(
-            getattr(kind, name, None) is getattr(sdk_trace.ReadableSpan, name)
-            and hasattr(probe, "_" + name)
-            for name in _EXPORT_PROPERTIES
+        fast = (
+            _CONTEXT_TUPLE
+            and _BOUNDED_DICT
+            and issubclass(kind, sdk_trace.ReadableSpan)
+            and all(
+                getattr(kind, name, None) is getattr(sdk_trace.ReadableSpan, name)
+                and hasattr(probe, "_" + name)
+                for name in _EXPORT_PROPERTIES
+            )
         )
         _export_fast[kind] = fast
     return fast
 
 
-ExportFields = tuple[Any, Any, str, Any, Any, Any, Any, Any, Any, Any]
+# trace_id, span_id, trace_state, parent span id (None: no parent), parent is remote, name,
+# kind, start, end, attribute items, dropped attributes, events, links, status, resource, scope
+ExportFields = tuple[
+    int, int, Any, "int | None", bool, str, Any, Any, Any, Any, int, Any, Any, Any, Any, Any
+]
 
 
 def export_fields(span: Any) -> ExportFields:
-    """(context, parent, name, kind, start, end, attributes, events, links, status) of a
-    finished span; ``attributes`` is the SDK's store (its ``dropped`` count included).
+    """Everything the OTLP encoder reads from a finished span, in one call.
 
-    The public properties copy (``events`` and ``links`` build tuples, ``attributes`` wraps
-    a proxy) and each costs a Python call; the encoder reads these for every span.
+    The public properties copy (``events``/``links`` build tuples, ``attributes`` wraps a
+    proxy that iterates through the Mapping ABC) and every one is a Python call; the
+    encoder reads all of them for every span. The fast path reads the SDK's fields, the
+    ``SpanContext`` tuple and the attribute store's dict, each layout checked once.
     """
     if not _public_only and (_export_fast.get(type(span)) or _fields_readable(type(span))):
-        return (
-            span._context, span._parent, span._name, span._kind, span._start_time,
-            span._end_time, span._attributes, span._events, span._links, span._status,
-        )
+        context = span._context
+        parent = span._parent
+        attributes = span._attributes
+        if type(context) is _SpanContext and (parent is None or type(parent) is _SpanContext):
+            trace_id, span_id, _, _, state, _ = context
+            if type(attributes) is BoundedAttributes:
+                items: Any = attributes._dict.items()
+                dropped = attributes.dropped
+            else:
+                items = attributes.items() if attributes else ()
+                dropped = 0
+            return (
+                trace_id, span_id, state,
+                None if parent is None else parent[1], parent is not None and parent[2],
+                span._name, span._kind, span._start_time, span._end_time, items, dropped,
+                span._events, span._links, span._status, span._resource,
+                span._instrumentation_scope,
+            )
+    context = span.context
+    parent = span.parent
+    attributes = span.attributes
+    dropped = getattr(span, "dropped_attributes", 0)
     return (
-        span.context, span.parent, span.name, span.kind, span.start_time, span.end_time,
-        span.attributes, span.events, span.links, span.status,
+        context.trace_id, context.span_id, context.trace_state,
+        parent.span_id if parent else None, bool(parent and parent.is_remote),
+        span.name, span.kind, span.start_time, span.end_time,
+        attributes.items() if attributes else (), dropped,
+        span.events, span.links, span.status, span.resource, span.instrumentation_scope,
     )
 
 

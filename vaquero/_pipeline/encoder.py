@@ -37,8 +37,9 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
-from vaquero._otel_compat import export_fields, plain_attributes
+from vaquero._otel_compat import ExportFields, export_fields, plain_attributes
 
 logger = logging.getLogger("vaquero")
 
@@ -162,13 +163,21 @@ def _key_value(key: str, value: Any) -> bytes:
     return _key(key) + _bytes_field(b"\x12", any_value(value))
 
 
-# Length-prefixed KeyValue encodings of recent (key, value) pairs, one cache per value type
+# Recent (key, value) pairs, encoded with their field tag, per tag and per value type
 # (1, 1.0 and True are equal as dict keys but encode differently).
-_SCALAR_ATTRS: dict[type, dict[tuple[str, Any], bytes]] = {str: {}, int: {}, float: {}, bool: {}}
+_CACHED_TYPES = (str, int, float, bool)
+_ATTR_CACHES: dict[bytes, dict[type, dict[tuple[str, Any], bytes]]] = {}
 
 
-def _scalar_attribute(key: str, value: Any) -> bytes | None:
-    """A length-prefixed ``KeyValue`` for a str/int/float/bool value, remembered for reuse.
+def _caches_for(tag: bytes) -> dict[type, dict[tuple[str, Any], bytes]]:
+    caches = _ATTR_CACHES.get(tag)
+    if caches is None:
+        caches = _ATTR_CACHES[tag] = {kind: {} for kind in _CACHED_TYPES}
+    return caches
+
+
+def _scalar_attribute(tag: bytes, key: str, value: Any) -> bytes | None:
+    """A ``tag``-ged ``KeyValue`` field for a str/int/float/bool value, remembered for reuse.
 
     None when the value cannot be carried (an int outside int64, an unencodable key).
     """
@@ -177,9 +186,9 @@ def _scalar_attribute(key: str, value: Any) -> bytes | None:
     except Exception:
         _warn_unencodable(key, value)
         return None
-    entry = _varint(len(body)) + body
+    entry = tag + _varint(len(body)) + body
     if type(value) is not str or len(value) <= _CACHED_VALUE_MAX:
-        cache = _SCALAR_ATTRS[type(value)]
+        cache = _caches_for(tag)[type(value)]
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         cache[(key, value)] = entry
@@ -188,16 +197,15 @@ def _scalar_attribute(key: str, value: Any) -> bytes | None:
 
 def _attributes(parts: list[bytes], tag: bytes, items: Iterable[tuple[str, Any]]) -> None:
     """Append each attribute as a ``tag``-ged ``KeyValue`` field to ``parts``."""
-    caches = _SCALAR_ATTRS
+    caches = _ATTR_CACHES.get(tag) or _caches_for(tag)
     for key, value in items:
         cache = caches.get(type(value))
         if cache is not None:
             entry = cache.get((key, value))
             if entry is None:
-                entry = _scalar_attribute(key, value)
+                entry = _scalar_attribute(tag, key, value)
                 if entry is None:
                     continue
-            parts.append(tag)
             parts.append(entry)
             continue
         try:
@@ -309,21 +317,29 @@ def _link(link: Any) -> bytes:
 
 def encode_span(span: ReadableSpan) -> bytes:
     """One ``Span`` message as a ``ScopeSpans.spans`` field (tag and length included)."""
-    context, parent, name, kind, start, end, attributes, events, links, status = (
-        export_fields(span)
-    )
-    trace_id = context.trace_id
-    parts = [_IDS.pack(b"\x0a\x10", trace_id >> 64, trace_id & _M64, b"\x12\x08",
-                       context.span_id)]
-    state = context.trace_state
-    if state:
+    return _encode_fields(export_fields(span))
+
+
+_KIND_BY_ID = {id(kind): encoded for kind, encoded in _KIND.items()}
+# Status objects are immutable, and the SDK gives every span the same default one: encodings
+# by identity, each entry holding its object so that its id cannot be reused meanwhile.
+_STATUSES: dict[int, tuple[object, bytes]] = {}
+
+
+def _encode_fields(fields: ExportFields) -> bytes:
+    (trace_id, span_id, state, parent_id, parent_remote, name, kind, start, end, items,
+     dropped_attributes, events, links, status, _, _) = fields
+    parts = [_IDS.pack(b"\x0a\x10", trace_id >> 64, trace_id & _M64, b"\x12\x08", span_id)]
+    if state is not DEFAULT_TRACE_STATE and state:
         text = _trace_state(state)
         if text:
             parts.append(_bytes_field(b"\x1a", _utf8(text)))
-    if parent:
-        parts.append(_PARENT.pack(b"\x22\x08", parent.span_id))
-    parts.append(_name(name))
-    parts.append(_KIND[kind])
+    if parent_id is not None:
+        parts.append(_PARENT.pack(b"\x22\x08", parent_id))
+    encoded_name = _NAMES.get(name)
+    parts.append(_name(name) if encoded_name is None else encoded_name)
+    encoded_kind = _KIND_BY_ID.get(id(kind))
+    parts.append(_KIND[kind] if encoded_kind is None else encoded_kind)
     if start and end:
         parts.append(_TIMES.pack(0x39, start, 0x41, end))
     else:
@@ -331,9 +347,9 @@ def encode_span(span: ReadableSpan) -> bytes:
             parts.append(b"\x39" + _FIXED64.pack(start))
         if end:
             parts.append(b"\x41" + _FIXED64.pack(end))
-    _attributes(parts, b"\x4a", _items(attributes))
-    if getattr(attributes, "dropped", 0):
-        parts.append(b"\x50" + _varint(_dropped(attributes)))
+    _attributes(parts, b"\x4a", items)
+    if dropped_attributes:
+        parts.append(b"\x50" + _varint(dropped_attributes))
     if events:
         for event in events:
             parts.append(_event(event))
@@ -344,12 +360,19 @@ def encode_span(span: ReadableSpan) -> bytes:
             parts.append(_link(link))
     if getattr(links, "dropped", 0):
         parts.append(b"\x70" + _varint(_dropped(links)))
-    if status is not None and status.description is None:
-        parts.append(_STATUS_NO_MESSAGE.get(status.status_code.value) or _status(status))
+    cached = _STATUSES.get(id(status))
+    if cached is not None and cached[0] is status:
+        parts.append(cached[1])
     else:
-        parts.append(_status(status))
-    parts.append(_FLAGS_REMOTE if parent and parent.is_remote else _FLAGS_LOCAL)
-    return _bytes_field(b"\x12", b"".join(parts))
+        encoded_status = _status(status)
+        if len(_STATUSES) >= _WRAPPERS_LIMIT:
+            _STATUSES.clear()
+        _STATUSES[id(status)] = (status, encoded_status)
+        parts.append(encoded_status)
+    parts.append(_FLAGS_REMOTE if parent_remote else _FLAGS_LOCAL)
+    body = b"".join(parts)
+    size = len(body)
+    return b"\x12" + (_SMALL[size] if size < 1024 else _varint_slow(size)) + body
 
 
 # --- resources and scopes ----------------------------------------------------------------------
@@ -412,6 +435,7 @@ class _Group:
         self.members: dict[int, Any] = {}
 
 
+_NOTHING = object()
 # Framing a wrapper can add on top of its own fields: a tag and a length of up to 5 bytes.
 _FRAME = 6
 
@@ -434,20 +458,30 @@ def encode_requests(
     keys: list[tuple[_Group, _Group]] = []
     chunk_size = 0
     seen: set[int] = set()
+    last_resource: object = _NOTHING
+    last_scope: object = _NOTHING
+    rgroup = sgroup = _Group(None, b"", b"")
     for span in spans:
-        data = encode_span(span)
-        resource = span.resource
-        rgroup = resources.get(id(resource))
-        if rgroup is None:
-            rgroup = _find_equal(resources, resource) or _Group(
-                resource, *_resource_wrapper(resource)
-            )
-            resources[id(resource)] = rgroup
-        scope = span.instrumentation_scope
-        sgroup = rgroup.members.get(id(scope))
-        if sgroup is None:
-            sgroup = _find_equal(rgroup.members, scope) or _Group(scope, *_scope_wrapper(scope))
-            rgroup.members[id(scope)] = sgroup
+        fields = export_fields(span)
+        data = _encode_fields(fields)
+        resource = fields[14]
+        scope = fields[15]
+        if resource is not last_resource or scope is not last_scope:
+            last_resource, last_scope = resource, scope
+            found = resources.get(id(resource))
+            if found is None:
+                found = _find_equal(resources, resource) or _Group(
+                    resource, *_resource_wrapper(resource)
+                )
+                resources[id(resource)] = found
+            rgroup = found
+            member = rgroup.members.get(id(scope))
+            if member is None:
+                member = _find_equal(rgroup.members, scope) or _Group(
+                    scope, *_scope_wrapper(scope)
+                )
+                rgroup.members[id(scope)] = member
+            sgroup = member
         if limit is not None:
             extra = len(data)
             if id(rgroup) not in seen:
