@@ -37,6 +37,7 @@ OTLP gRPC ``OTLPExporterMixin._stub``,  vaquero-encoded request bytes go out thr
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -46,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import context as otel_context
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk import trace as sdk_trace
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import SpanContext as _SpanContext
 
 __all__ = [
@@ -250,6 +252,7 @@ def _context_is_a_plain_tuple() -> bool:
 
 _CONTEXT_TUPLE = _context_is_a_plain_tuple()
 _BOUNDED_DICT = type(getattr(BoundedAttributes(), "_dict", None)) is dict
+_BOUNDED_LIST_DQ = isinstance(getattr(BoundedList(None), "_dq", None), collections.deque)
 
 
 def _fields_readable(kind: type) -> bool:
@@ -260,6 +263,7 @@ def _fields_readable(kind: type) -> bool:
         fast = (
             _CONTEXT_TUPLE
             and _BOUNDED_DICT
+            and _BOUNDED_LIST_DQ
             and issubclass(kind, sdk_trace.ReadableSpan)
             and all(
                 getattr(kind, name, None) is getattr(sdk_trace.ReadableSpan, name)
@@ -272,9 +276,11 @@ def _fields_readable(kind: type) -> bool:
 
 
 # trace_id, span_id, trace_state, parent span id (None: no parent), parent is remote, name,
-# kind, start, end, attribute items, dropped attributes, events, links, status, resource, scope
+# kind, start, end, attribute items, dropped attributes, events, links, status, resource,
+# scope, dropped events, dropped links
 ExportFields = tuple[
-    int, int, Any, "int | None", bool, str, Any, Any, Any, Any, int, Any, Any, Any, Any, Any
+    int, int, Any, "int | None", bool, str, Any, Any, Any, Any, int, Any, Any, Any, Any, Any,
+    int, int,
 ]
 
 
@@ -298,12 +304,21 @@ def export_fields(span: Any) -> ExportFields:
             else:
                 items = attributes.items() if attributes else ()
                 dropped = 0
+            events: Any = span._events
+            links: Any = span._links
+            dropped_events = dropped_links = 0
+            if type(events) is BoundedList:  # its len() and iteration take a lock each
+                dropped_events = events.dropped
+                events = events._dq  # type: ignore[attr-defined]
+            if type(links) is BoundedList:
+                dropped_links = links.dropped
+                links = links._dq  # type: ignore[attr-defined]
             return (
                 trace_id, span_id, state,
                 None if parent is None else parent[1], parent is not None and parent[2],
                 span._name, span._kind, span._start_time, span._end_time, items, dropped,
-                span._events, span._links, span._status, span._resource,
-                span._instrumentation_scope,
+                events, links, span._status, span._resource, span._instrumentation_scope,
+                dropped_events, dropped_links,
             )
     context = span.context
     parent = span.parent
@@ -315,6 +330,7 @@ def export_fields(span: Any) -> ExportFields:
         span.name, span.kind, span.start_time, span.end_time,
         attributes.items() if attributes else (), dropped,
         span.events, span.links, span.status, span.resource, span.instrumentation_scope,
+        getattr(span, "dropped_events", 0), getattr(span, "dropped_links", 0),
     )
 
 

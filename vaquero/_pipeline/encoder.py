@@ -328,7 +328,7 @@ _STATUSES: dict[int, tuple[object, bytes]] = {}
 
 def _encode_fields(fields: ExportFields) -> bytes:
     (trace_id, span_id, state, parent_id, parent_remote, name, kind, start, end, items,
-     dropped_attributes, events, links, status, _, _) = fields
+     dropped_attributes, events, links, status, _, _, dropped_events, dropped_links) = fields
     parts = [_IDS.pack(b"\x0a\x10", trace_id >> 64, trace_id & _M64, b"\x12\x08", span_id)]
     if state is not DEFAULT_TRACE_STATE and state:
         text = _trace_state(state)
@@ -353,13 +353,13 @@ def _encode_fields(fields: ExportFields) -> bytes:
     if events:
         for event in events:
             parts.append(_event(event))
-    if getattr(events, "dropped", 0):
-        parts.append(b"\x60" + _varint(_dropped(events)))
+    if dropped_events:
+        parts.append(b"\x60" + _varint(dropped_events))
     if links:
         for link in links:
             parts.append(_link(link))
-    if getattr(links, "dropped", 0):
-        parts.append(b"\x70" + _varint(_dropped(links)))
+    if dropped_links:
+        parts.append(b"\x70" + _varint(dropped_links))
     cached = _STATUSES.get(id(status))
     if cached is not None and cached[0] is status:
         parts.append(cached[1])
@@ -457,10 +457,11 @@ def encode_requests(
     encoded: list[bytes] = []
     keys: list[tuple[_Group, _Group]] = []
     chunk_size = 0
-    seen: set[int] = set()
+    seen: set[int] = set()  # groups whose wrappers the current chunk already pays for
     last_resource: object = _NOTHING
     last_scope: object = _NOTHING
-    rgroup = sgroup = _Group(None, b"", b"")
+    pair = (_Group(None, b"", b""), _Group(None, b"", b""))
+    pair_in_chunk: tuple[_Group, _Group] | None = None
     for span in spans:
         fields = export_fields(span)
         data = _encode_fields(fields)
@@ -468,40 +469,44 @@ def encode_requests(
         scope = fields[15]
         if resource is not last_resource or scope is not last_scope:
             last_resource, last_scope = resource, scope
-            found = resources.get(id(resource))
-            if found is None:
-                found = _find_equal(resources, resource) or _Group(
+            rgroup = resources.get(id(resource))
+            if rgroup is None:
+                rgroup = _find_equal(resources, resource) or _Group(
                     resource, *_resource_wrapper(resource)
                 )
-                resources[id(resource)] = found
-            rgroup = found
-            member = rgroup.members.get(id(scope))
-            if member is None:
-                member = _find_equal(rgroup.members, scope) or _Group(
+                resources[id(resource)] = rgroup
+            sgroup = rgroup.members.get(id(scope))
+            if sgroup is None:
+                sgroup = _find_equal(rgroup.members, scope) or _Group(
                     scope, *_scope_wrapper(scope)
                 )
-                rgroup.members[id(scope)] = member
-            sgroup = member
+                rgroup.members[id(scope)] = sgroup
+            pair = (rgroup, sgroup)
         if limit is not None:
             extra = len(data)
-            if id(rgroup) not in seen:
-                extra += len(rgroup.head) + len(rgroup.tail) + _FRAME
-            if id(sgroup) not in seen:
-                extra += len(sgroup.head) + len(sgroup.tail) + _FRAME
+            rgroup, sgroup = pair
+            if pair_in_chunk is not pair:
+                if id(rgroup) not in seen:
+                    extra += len(rgroup.head) + len(rgroup.tail) + _FRAME
+                if id(sgroup) not in seen:
+                    extra += len(sgroup.head) + len(sgroup.tail) + _FRAME
             if chunk and chunk_size + extra > limit:
                 chunks.append((chunk, _assemble(encoded, keys)))
                 chunk, encoded, keys, chunk_size, seen = [], [], [], 0, set()
+                pair_in_chunk = None
                 extra = len(data) + len(rgroup.head) + len(rgroup.tail) + len(sgroup.head)
                 extra += len(sgroup.tail) + 2 * _FRAME
             if not chunk and extra > limit:
                 oversized.append(span)
                 continue
-            seen.add(id(rgroup))
-            seen.add(id(sgroup))
+            if pair_in_chunk is not pair:
+                seen.add(id(rgroup))
+                seen.add(id(sgroup))
+                pair_in_chunk = pair
             chunk_size += extra
         chunk.append(span)
         encoded.append(data)
-        keys.append((rgroup, sgroup))
+        keys.append(pair)
     if chunk:
         chunks.append((chunk, _assemble(encoded, keys)))
     return chunks, oversized
@@ -524,7 +529,7 @@ def _find_equal(groups: Mapping[int, _Group], owner: object) -> _Group | None:
 
 def _assemble(encoded: list[bytes], keys: list[tuple[_Group, _Group]]) -> bytes:
     """The request bytes: spans nested under their scope, under their resource."""
-    if len({id(r) for r, _ in keys}) == 1 and len({id(s) for _, s in keys}) == 1:
+    if keys.count(keys[0]) == len(keys):  # one resource, one scope: the usual request
         rgroup, sgroup = keys[0]
         scope_body = b"".join([sgroup.head, *encoded, sgroup.tail])
         return _bytes_field(
