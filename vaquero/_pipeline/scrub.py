@@ -151,6 +151,7 @@ _T = TypeVar("_T")
 _EMAIL_RULE: Final = "email"
 _ALLOW: Final = "<allow>"  # key verdict: never touch (identity-compared)
 _KEY_CACHE_MAX: Final = 4096
+_INNOCENT_MAX_LEN: Final = 256  # longer values are rarely repeated: not remembered
 _MAX_DEPTH: Final = 8  # nested AnyValue mappings/sequences deeper than this fail closed
 
 
@@ -337,6 +338,8 @@ class Scrubber:
         self._value_re = _value_regex(self._secrets_on, pii != "keep")
         self._min_len = _MIN_EMAIL_LEN if pii != "keep" else _MIN_SECRET_LEN
         self._key_cache: dict[str, str] = {}
+        # Attribute values repeat (model names, statuses, agent names): remember the verdict.
+        self._innocent: dict[str, bool] = {}
         self._hash_cache: dict[str, str] = {}
         self._warned: set[str] = set()
         self._errors = 0
@@ -453,6 +456,7 @@ class Scrubber:
         """
         out: dict[str, AnyValue] | None = None
         cache = self._key_cache
+        innocent = self._innocent
         min_len = self._min_len
         for key, value in attrs.items():
             rule = cache.get(key)
@@ -463,7 +467,9 @@ class Scrubber:
             if not rule:
                 kind = type(value)
                 if kind is str:
-                    if len(value) < min_len or not self._suspicious(value):  # type: ignore[arg-type]
+                    if len(value) < min_len or innocent.get(value):  # type: ignore[arg-type]
+                        continue
+                    if self._is_innocent(value):  # type: ignore[arg-type]
                         continue
                 elif kind is int or kind is float or kind is bool:
                     continue
@@ -574,6 +580,15 @@ class Scrubber:
             return text  # e.g. digits that failed the Luhn check
         found.append(where)
         return new
+
+    def _is_innocent(self, text: str) -> bool:
+        """``not _suspicious(text)``, remembered for short strings (bounded, cleared when full)."""
+        verdict = not self._suspicious(text)
+        if verdict and len(text) <= _INNOCENT_MAX_LEN:
+            if len(self._innocent) >= _KEY_CACHE_MAX:
+                self._innocent.clear()
+            self._innocent[text] = True
+        return verdict
 
     def _suspicious(self, text: str) -> bool:
         """Whether ``text`` could hold anything the value rules match (see _SECRET_TRIGGER)."""
