@@ -5,7 +5,8 @@
 Prints one JSON line: the process CPU time (``time.process_time``: every thread of the
 process, the application's and the export thread's, gRPC's own threads included) spent to
 produce ``n`` spans with 3 attributes each and deliver them, from the first span to a
-flush that returned. A warm-up batch is produced and flushed first, so imports, channel
+flush that returned; and, for the breakdown, the producing thread's own share of it.
+A warm-up batch is produced and flushed first, so imports, channel
 setup and first-use caches are not counted. Delivery is checked by the caller against
 the receiver's count: a run that lost spans is not a valid measurement.
 """
@@ -25,7 +26,7 @@ ATTRS = (("llm.model", "gpt-4o-mini"), ("retry.count", 2), ("score", 0.75))
 WARMUP = 2_000
 
 
-def vaquero_side(protocol: str, endpoint: str, n: int) -> tuple[float, bool]:
+def vaquero_side(protocol: str, endpoint: str, n: int) -> tuple[float, float, bool]:
     import vaquero
     from vaquero._pipeline import install as _setup
 
@@ -48,13 +49,14 @@ def vaquero_side(protocol: str, endpoint: str, n: int) -> tuple[float, bool]:
 
     produce(WARMUP)
     _setup.flush(60.0)
-    start = time.process_time()
+    start, app = time.process_time(), time.thread_time()
     produce(n)
+    app = time.thread_time() - app
     ok = _setup.flush(120.0)
-    return time.process_time() - start, ok
+    return time.process_time() - start, app, ok
 
 
-def raw_side(protocol: str, endpoint: str, n: int) -> tuple[float, bool]:
+def raw_side(protocol: str, endpoint: str, n: int) -> tuple[float, float, bool]:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -85,18 +87,20 @@ def raw_side(protocol: str, endpoint: str, n: int) -> tuple[float, bool]:
 
     produce(WARMUP)
     provider.force_flush(60_000)
-    start = time.process_time()
+    start, app = time.process_time(), time.thread_time()
     produce(n)
+    app = time.thread_time() - app
     ok = provider.force_flush(120_000)
-    return time.process_time() - start, ok
+    return time.process_time() - start, app, ok
 
 
 def main(argv: list[str]) -> int:
     who, protocol, endpoint, n = argv[0], argv[1], argv[2], int(argv[3])
     logging.getLogger("opentelemetry").setLevel(logging.CRITICAL)
     measure = vaquero_side if who == "vaquero" else raw_side
-    cpu, flushed = measure(protocol, endpoint, n)
-    print(json.dumps({"cpu_s": cpu, "flushed": flushed, "n": n, "warmup": WARMUP}), flush=True)
+    cpu, app, flushed = measure(protocol, endpoint, n)
+    result = {"cpu_s": cpu, "app_thread_cpu_s": app, "flushed": flushed, "n": n, "warmup": WARMUP}
+    print(json.dumps(result), flush=True)
     import os
 
     os._exit(0)  # teardown is not part of the cost per span

@@ -67,6 +67,9 @@ __all__ = [
     "use_public_fallbacks",
 ]
 
+# BoundedList keeps its items in a deque ``_dq``; its own len() and iteration take a lock.
+_BOUNDED_LIST_DQ = isinstance(getattr(BoundedList(None), "_dq", None), collections.deque)
+
 # The SDK's concrete span class; ``None`` if it was renamed, which turns the fast path off.
 _SDK_SPAN_TYPE: type | None = getattr(sdk_trace, "_Span", None)
 
@@ -193,7 +196,11 @@ def has_no_events(span: Any) -> bool:
     if _public_only:
         return not span.events
     events = getattr(span, "_events", None)
-    return not span.events if events is None else not events
+    if events is None:
+        return not span.events
+    if type(events) is BoundedList and _BOUNDED_LIST_DQ:  # its len() takes a lock
+        return not events._dq  # type: ignore[attr-defined]
+    return not events
 
 
 def has_no_links(span: Any) -> bool:
@@ -201,7 +208,11 @@ def has_no_links(span: Any) -> bool:
     if _public_only:
         return not span.links
     links = getattr(span, "_links", None)
-    return not span.links if links is None else not links
+    if links is None:
+        return not span.links
+    if type(links) is BoundedList and _BOUNDED_LIST_DQ:
+        return not links._dq  # type: ignore[attr-defined]
+    return not links
 
 
 def frozen_attributes(attrs: Mapping[str, Any], dropped: int) -> BoundedAttributes:
@@ -252,7 +263,6 @@ def _context_is_a_plain_tuple() -> bool:
 
 _CONTEXT_TUPLE = _context_is_a_plain_tuple()
 _BOUNDED_DICT = type(getattr(BoundedAttributes(), "_dict", None)) is dict
-_BOUNDED_LIST_DQ = isinstance(getattr(BoundedList(None), "_dq", None), collections.deque)
 
 
 def _fields_readable(kind: type) -> bool:
