@@ -467,7 +467,14 @@ if TYPE_CHECKING:
         def _configure(self, **kwargs: Any) -> None: ...
 
 else:
-    BaseConfigurator = _base_configurator()
+
+    def __getattr__(name: str) -> Any:
+        # Resolved on first use (the distro entry point): the SDK's configuration module
+        # imports the metrics and logs SDKs, a large share of ``import vaquero`` otherwise.
+        if name == "BaseConfigurator":
+            value = globals()["BaseConfigurator"] = _base_configurator()
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @contextlib.contextmanager
