@@ -226,6 +226,20 @@ def test_the_public_fallback_reads_spans_the_same_way() -> None:
     assert_same_as_stock([span], fast)
 
 
+def test_the_first_encode_runs_no_resource_detection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The layout probe builds a throwaway span; it must not run the resource detectors (a
+    thread pool, which fails at interpreter exit, where a last batch is often the first)."""
+    span = _rich_span()
+
+    def detectors_ran(*args, **kwargs):
+        raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(Resource, "create", detectors_ran)
+    monkeypatch.setattr(_otel_compat, "_export_fast", {})
+    assert_same_as_stock([span], encode_request([span]))
+    assert _otel_compat._export_fast[ReadableSpan] is True
+
+
 def test_int64_bounds_and_special_floats_survive() -> None:
     attrs = {
         "min": -(2**63),

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import context as otel_context
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk import trace as sdk_trace
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import SpanContext as _SpanContext
 
@@ -269,7 +270,9 @@ def _fields_readable(kind: type) -> bool:
     """Whether ``kind`` keeps ``ReadableSpan``'s properties over its ``_<property>`` fields."""
     fast = _export_fast.get(kind)
     if fast is None:
-        probe = sdk_trace.ReadableSpan(name="probe")
+        # An explicit resource: without one the SDK runs the resource detectors (a thread
+        # pool, which fails while the interpreter shuts down) for this throwaway span.
+        probe = sdk_trace.ReadableSpan(name="probe", resource=Resource.get_empty())
         fast = (
             _CONTEXT_TUPLE
             and _BOUNDED_DICT
