@@ -1,10 +1,12 @@
 """Switch on the OpenTelemetry instrumentations vaquero relies on, each at most once.
 
-* threading (``opentelemetry-instrumentation-threading``): ``Thread``, ``Timer`` and
-  ``ThreadPoolExecutor.submit`` (so ``map`` and ``loop.run_in_executor``) carry the
-  submitting context, so work handed to a pool keeps its parent span and agent name with
-  no change to user code. On at every setup, zero-config included: without it a thread
-  pool silently starts new traces.
+* threading: ``Thread``, ``Timer`` and ``ThreadPoolExecutor.submit`` (so ``map`` and
+  ``loop.run_in_executor``) carry the submitting context, so work handed to a pool keeps
+  its parent span and agent name with no change to user code. On at every setup,
+  zero-config included: without it a thread pool silently starts new traces. Done by
+  :mod:`vaquero._pipeline.thread_context` (the instrumentation's behaviour, without its
+  60-90 ms of imports), or by ``opentelemetry-instrumentation-threading`` itself when
+  something already loaded it (``opentelemetry-instrument`` does).
 * asyncio (``opentelemetry-instrumentation-asyncio``): spans for the coroutines and
   ``to_thread`` functions named in ``OTEL_PYTHON_ASYNCIO_COROUTINE_NAMES_TO_TRACE`` /
   ``OTEL_PYTHON_ASYNCIO_TO_THREAD_FUNCTION_NAMES_TO_TRACE`` and future durations when
@@ -15,6 +17,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 
 from vaquero._state import STATE
@@ -22,6 +25,7 @@ from vaquero._state import STATE
 logger = logging.getLogger("vaquero")
 
 _lock = threading.Lock()
+_THREADING_INSTRUMENTATION = "opentelemetry.instrumentation.threading"
 
 
 def enable_threading() -> None:
@@ -39,6 +43,11 @@ def _enable(name: str) -> None:
             return
         enabled.add(name)
     try:
+        if name == "threading" and _THREADING_INSTRUMENTATION not in sys.modules:
+            from vaquero._pipeline import thread_context
+
+            thread_context.install()
+            return
         if name == "threading":
             from opentelemetry.instrumentation.threading import ThreadingInstrumentor
 
