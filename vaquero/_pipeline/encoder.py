@@ -48,8 +48,12 @@ __all__ = ["encode_request", "encode_requests"]
 _M64 = (1 << 64) - 1
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
-_CACHE_LIMIT = 4096  # entries per string cache; cleared (not evicted) when full
-_CACHED_VALUE_MAX = 256  # longer attribute values are rarely repeated: not cached
+# Caches of encoded keys, names and attribute pairs are cleared (not evicted) when full.
+# Bounds: 4,096 keys or names; 1,024 pairs per (field tag, value type), values of at most
+# 128 characters (longer ones rarely repeat): a few MiB in the worst case.
+_CACHE_LIMIT = 4096
+_PAIR_CACHE_LIMIT = 1024
+_CACHED_VALUE_MAX = 128
 
 _IDS = struct.Struct(">2sQQ2sQ")  # trace_id (field 1) and span_id (field 2), big-endian ids
 _PARENT = struct.Struct(">2sQ")  # parent_span_id (field 4)
@@ -189,7 +193,7 @@ def _scalar_attribute(tag: bytes, key: str, value: Any) -> bytes | None:
     entry = tag + _varint(len(body)) + body
     if type(value) is not str or len(value) <= _CACHED_VALUE_MAX:
         cache = _caches_for(tag)[type(value)]
-        if len(cache) >= _CACHE_LIMIT:
+        if len(cache) >= _PAIR_CACHE_LIMIT:
             cache.clear()
         cache[(key, value)] = entry
     return entry

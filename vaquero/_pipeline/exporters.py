@@ -70,8 +70,13 @@ class UnreachableCollectorNotice(logging.Filter):
 class OtlpExporter(SpanExporter):
     """The SDK's OTLP exporter plus vaquero's single warnings, request splitting and fork care.
 
-    * Batches are split (:mod:`~vaquero._pipeline.split`) so no request exceeds the gRPC 4 MiB
-      message limit; a span too large to ever be delivered is dropped, counted in ``oversized`` and
+    * Spans are encoded by :mod:`~vaquero._pipeline.encoder` (a fraction of the stock
+      encoder's CPU) and the bytes sent through the stock exporter's own transport
+      (:mod:`~vaquero._pipeline.preencoded`); where that seam is missing, the stock
+      exporter encodes as usual.
+    * Batches are split (by exact encoded size, or :mod:`~vaquero._pipeline.split`'s
+      estimate on the stock path) so no request exceeds the gRPC 4 MiB message limit; a
+      span too large to ever be delivered is dropped, counted in ``oversized`` and
       reported once.
     * In a forked child the parent's transport (gRPC channel, pooled keep-alive HTTP
       connections) is shared with the parent and must not be used; ``rebuild`` makes a fresh

@@ -151,7 +151,7 @@ _T = TypeVar("_T")
 _EMAIL_RULE: Final = "email"
 _ALLOW: Final = "<allow>"  # key verdict: never touch (identity-compared)
 _KEY_CACHE_MAX: Final = 4096
-_INNOCENT_MAX_LEN: Final = 256  # longer values are rarely repeated: not remembered
+_INNOCENT_MAX_LEN: Final = 128  # longer values are rarely repeated: not remembered
 _MAX_DEPTH: Final = 8  # nested AnyValue mappings/sequences deeper than this fail closed
 
 
