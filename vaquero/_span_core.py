@@ -18,7 +18,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from vaquero._agent import AGENT_CONTEXT_KEY, AGENT_NAME, INVOKE_AGENT, OPERATION_NAME
+from vaquero._agent import AGENT_NAME, INVOKE_AGENT, OPERATION_NAME, enter_agent
 from vaquero._attributes import to_attribute_value
 from vaquero._diagnostics import internal_error
 from vaquero._otel_compat import context_operations
@@ -60,7 +60,7 @@ def open_span(
         span = tracer.start_span(name, parent, kind, attributes, links)
         context = _set_span_in_context(span, parent)
         if agent_name is not None:
-            context = _set_value(AGENT_CONTEXT_KEY, agent_name, context)
+            context = enter_agent(context, agent_name)
         return span, _attach(context)
     except Exception:
         internal_error("opening a span")
@@ -82,6 +82,34 @@ def close_span(
             _detach(token)
         except Exception:
             pass
+
+
+def hand_over(token: Any) -> Any:
+    """Leave the context ``open_span`` attached, returning it for :func:`resume` elsewhere.
+
+    For work that outlives the call that started it (a sync call returning a coroutine):
+    the caller's context is restored now, and the span's context is attached again by
+    whoever runs the rest of the work.
+    """
+    try:
+        context = _get_current()
+        if token is not None:
+            _detach(token)
+        return context
+    except Exception:
+        internal_error("handing a span over")
+        return None
+
+
+def resume(context: Any) -> object:
+    """Attach a context from :func:`hand_over`; the token goes to :func:`close_span`."""
+    if context is None:
+        return None
+    try:
+        return _attach(context)
+    except Exception:
+        internal_error("resuming a span")
+        return None
 
 
 def mark_exception(span: Any, exc: BaseException, recorded: object = None) -> None:
