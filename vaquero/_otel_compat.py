@@ -65,6 +65,7 @@ __all__ = [
     "preencoded_http_exporter",
     "set_attribute_if_absent",
     "set_scalar_attribute",
+    "suppress_instrumentation",
     "use_public_fallbacks",
 ]
 
@@ -434,6 +435,31 @@ def preencoded_http_exporter(encode_spans: Callable[[Sequence[Any]], Any]) -> ty
 
     setattr(PreEncodedHttpSpanExporter, "export", rebound)  # noqa: B010 - a method, rebound
     return PreEncodedHttpSpanExporter
+
+
+@contextlib.contextmanager
+def suppress_instrumentation() -> Iterator[None]:
+    """Run the block with instrumentation suppressed (the export thread's own HTTP/gRPC calls
+    must not be traced, or they would feed back into the queue).
+
+    ``opentelemetry.instrumentation.utils.suppress_instrumentation`` sets the context's
+    suppression key and its plain-string twin; importing that module also imports wrapt and,
+    through it, asyncio (~20-30 ms at start). The same two values are set here directly.
+    """
+    key = getattr(otel_context, "_SUPPRESS_INSTRUMENTATION_KEY", None)
+    if key is None or _public_only:
+        from opentelemetry.instrumentation.utils import suppress_instrumentation as public
+
+        with public():
+            yield
+        return
+    context = otel_context.set_value(key, True)
+    context = otel_context.set_value("suppress_instrumentation", True, context)
+    token = otel_context.attach(context)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 # Loggers of the OTLP exporters whose per-retry lines vaquero replaces with one warning;
