@@ -191,6 +191,21 @@ def test_vaquero_spans_are_identical_with_every_private_detail_switched_off() ->
     }
 
 
+def test_suppress_instrumentation_agrees_on_both_paths() -> None:
+    from opentelemetry import context as otel_context
+    from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+    def inside() -> tuple[bool, object]:
+        with compat.suppress_instrumentation():
+            return is_instrumentation_enabled(), otel_context.get_value("suppress_instrumentation")
+
+    fast = inside()
+    with compat.use_public_fallbacks():
+        slow = inside()
+    assert fast == slow == (False, True)
+    assert is_instrumentation_enabled()
+
+
 def test_configurator_base_is_usable_by_opentelemetry_instrument() -> None:
     calls = []
 

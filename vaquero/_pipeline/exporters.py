@@ -25,6 +25,10 @@ from vaquero._otel_compat import OTLP_EXPORTER_LOGGERS
 from vaquero._pipeline.split import DEFAULT_LIMIT_BYTES, split_batch
 from vaquero._redact import mask_endpoint
 
+# Private switch: False builds the stock OTLP exporters with the stock encoder (the path
+# taken anyway when an installed exporter lacks the seam, see _pipeline/preencoded.py).
+_DIRECT_ENCODER = True
+
 logger = logging.getLogger("vaquero")
 
 DEFAULT_TRACES_FILE = "vaquero-traces.jsonl"
@@ -68,8 +72,13 @@ class UnreachableCollectorNotice(logging.Filter):
 class OtlpExporter(SpanExporter):
     """The SDK's OTLP exporter plus vaquero's single warnings, request splitting and fork care.
 
-    * Batches are split (:mod:`~vaquero._pipeline.split`) so no request exceeds the gRPC 4 MiB
-      message limit; a span too large to ever be delivered is dropped, counted in ``oversized`` and
+    * Spans are encoded by :mod:`~vaquero._pipeline.encoder` (a fraction of the stock
+      encoder's CPU) and the bytes sent through the stock exporter's own transport
+      (:mod:`~vaquero._pipeline.preencoded`); where that seam is missing, the stock
+      exporter encodes as usual.
+    * Batches are split (by exact encoded size, or :mod:`~vaquero._pipeline.split`'s
+      estimate on the stock path) so no request exceeds the gRPC 4 MiB message limit; a
+      span too large to ever be delivered is dropped, counted in ``oversized`` and
       reported once.
     * In a forked child the parent's transport (gRPC channel, pooled keep-alive HTTP
       connections) is shared with the parent and must not be used; ``rebuild`` makes a fresh
@@ -96,12 +105,30 @@ class OtlpExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._pid != os.getpid():
             self._fresh_transport()
+        if getattr(self.inner, "accepts_encoded", False):
+            return self._export_encoded(spans)
         chunks, oversized = split_batch(spans, self._max_request_bytes)
         if oversized:
             self._drop_oversized(len(oversized))
         result = SpanExportResult.SUCCESS
         for chunk in chunks:
             if self.inner.export(chunk) is not SpanExportResult.SUCCESS:
+                result = SpanExportResult.FAILURE
+        if result is not SpanExportResult.SUCCESS:
+            self.notice.warn_once()
+        return result
+
+    def _export_encoded(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Encode once, split by the exact encoded sizes, hand the bytes to the transport."""
+        from vaquero._pipeline.encoder import encode_requests
+        from vaquero._pipeline.preencoded import EncodedBatch
+
+        requests, oversized = encode_requests(spans, self._max_request_bytes)
+        if oversized:
+            self._drop_oversized(len(oversized))
+        result = SpanExportResult.SUCCESS
+        for chunk, payload in requests:
+            if self.inner.export(EncodedBatch(chunk, payload)) is not SpanExportResult.SUCCESS:
                 result = SpanExportResult.FAILURE
         if result is not SpanExportResult.SUCCESS:
             self.notice.warn_once()
@@ -235,6 +262,12 @@ def _grpc_exporter(settings: Settings) -> SpanExporter:
     import grpc
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
+    exporter_class: type[OTLPSpanExporter] = OTLPSpanExporter
+    if _DIRECT_ENCODER:
+        from vaquero._pipeline.preencoded import grpc_exporter_class
+
+        exporter_class = grpc_exporter_class() or OTLPSpanExporter
+
     parsed = urllib.parse.urlparse(settings.endpoint)
     target = parsed.netloc or settings.endpoint
     insecure = _is_insecure(settings)
@@ -250,7 +283,7 @@ def _grpc_exporter(settings: Settings) -> SpanExporter:
     compression = (
         grpc.Compression.Gzip if settings.compression == "gzip" else grpc.Compression.NoCompression
     )
-    return OTLPSpanExporter(
+    return exporter_class(
         endpoint=target,
         insecure=insecure,
         credentials=credentials,
@@ -266,12 +299,17 @@ def _http_exporter(settings: Settings) -> SpanExporter:
     from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
+    exporter_class: type[OTLPSpanExporter] = OTLPSpanExporter
+    if _DIRECT_ENCODER:
+        from vaquero._pipeline.preencoded import http_exporter_class
+
+        exporter_class = http_exporter_class() or OTLPSpanExporter
     session = _exact_session(requests, settings)
     if settings.certificate:
         # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's CA; the
         # certificate the user configured for OTLP must win, so ignore those variables.
         session.trust_env = False
-    return OTLPSpanExporter(
+    return exporter_class(
         session=session,
         endpoint=settings.endpoint,
         certificate_file=settings.certificate,
