@@ -26,6 +26,7 @@ class State:
         "deferred_signal",
         "disabled",
         "drops",
+        "drops_seen_by_flush",
         "enabled_integrations",
         "finishing",
         "fork_hook_registered",
@@ -47,6 +48,9 @@ class State:
         # _diagnostics: keys already warned about, and spans dropped outside any queue.
         self.warned: set[str] = set()
         self.drops: dict[str, int] = {}
+        # _pipeline.install: the sum of ``drops`` at the previous flush() (flush is True only
+        # if nothing was dropped since).
+        self.drops_seen_by_flush = 0
         # _pipeline.integrations: the instrumentations vaquero switched on.
         self.enabled_integrations: set[str] = set()
         # _pipeline.lifecycle: exit and signal hooks, which belong to one process.

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import sampling as otel_sampling
 from vaquero import _attributes
 from vaquero._agent import AGENT_NAME, AgentNameSpanProcessor
 from vaquero._config import Settings, load_settings
+from vaquero._diagnostics import drop_counts
 from vaquero._pipeline import integrations as _integrations
 from vaquero._pipeline import lifecycle as _lifecycle
 from vaquero._pipeline.exporters import build_exporters
@@ -252,9 +253,15 @@ def build_sampler(settings: Settings) -> otel_sampling.Sampler:
 
 # --- flush and shutdown ------------------------------------------------------------------------
 def flush(timeout: float) -> bool:
+    """Export what is queued within ``timeout``; True only if nothing was lost since last time.
+
+    "Lost" is every counter: spans dropped by a full queue, a failed export, the exporter
+    itself (oversized), or outside any queue (:func:`vaquero._diagnostics.count_drop`).
+    """
     current = runtime()
     if current is None:
         return True  # nothing configured (yet, or disabled): nothing is waiting
+    outside_unchanged = _outside_drops_unchanged()
     if current.shut_down:
         return not current.queues  # what was still queued at shutdown is already counted
     deadline = time.monotonic() + max(0.0, timeout)
@@ -262,8 +269,15 @@ def flush(timeout: float) -> bool:
         ok = True
         for queue in current.queues:
             ok = queue.flush(deadline - time.monotonic()) and ok
-        return ok
-    return _call_bounded(current.provider, "force_flush", deadline)
+        return ok and outside_unchanged
+    return _call_bounded(current.provider, "force_flush", deadline) and outside_unchanged
+
+
+def _outside_drops_unchanged() -> bool:
+    total = sum(drop_counts().values())
+    unchanged = total == STATE.drops_seen_by_flush
+    STATE.drops_seen_by_flush = total
+    return unchanged
 
 
 def _call_bounded(provider: Any, method: str, deadline: float) -> bool:
@@ -285,9 +299,17 @@ def _call_bounded(provider: Any, method: str, deadline: float) -> bool:
 
 
 def shutdown(timeout: float | None = None) -> None:
+    """Drain and close every queue within one budget, then report every span not exported.
+
+    Called again (at exit, after an explicit ``vaquero.shutdown()``), it only reports the
+    spans that ended in between: they were counted, never exported.
+    """
     with STATE.install_lock:
         current = runtime()
-        if current is None or current.shut_down or not current.owned:
+        if current is None or not current.owned:
+            return
+        if current.shut_down:
+            _report_late_spans(current.queues)
             return
         current.shut_down = True
     budget = current.settings.shutdown_timeout_s if timeout is None else max(0.0, timeout)
@@ -297,19 +319,59 @@ def shutdown(timeout: float | None = None) -> None:
     _report_drops(current.queues, budget)
 
 
+_REASONS = {
+    "queue_full": "queue full: {count} (raise OTEL_BSP_MAX_QUEUE_SIZE or create fewer spans)",
+    "export_failed": "export failed: {count}",
+    "transform_failed": "scrubbing failed: {count}",
+    "rejected": "too large to send: {count}",
+    "unreachable": "queued while the collector refused connections: {count}",
+    "shutdown_budget": "still queued or in flight when the {budget:.1f} s shutdown budget ran "
+    "out: {count} (raise VAQUERO_SHUTDOWN_TIMEOUT if the collector is slow)",
+    "after_shutdown": "ended after vaquero.shutdown(): {count}",
+}
+
+
+def _describe(reasons: Mapping[str, int], budget: float) -> str:
+    """``reason: count`` phrases, each with the fix where there is one."""
+    return "; ".join(
+        _REASONS.get(reason, reason.replace("_", " ") + ": {count}").format(
+            count=count, budget=budget
+        )
+        for reason, count in reasons.items()
+    )
+
+
 def _report_drops(queues: list[ExportQueue], budget: float) -> None:
+    """One warning per exporter that lost spans, and one for spans lost outside any queue."""
     for queue in queues:
-        drops = queue.drops
-        if drops.total:
+        reasons = queue.drops.by_reason()
+        if reasons:
             logger.warning(
-                "vaquero: %d span(s) were not exported by %s (queue full: %d, export failed: %d, "
-                "still queued when the %.1f s shutdown budget ran out: %d).",
-                drops.total,
+                "vaquero: %d span(s) were not exported by %s (%s).",
+                queue.drops.total,
                 queue.name,
-                drops.queue_full,
-                drops.export_failed + drops.transform_failed,
-                budget,
-                drops.shutdown_budget,
+                _describe(reasons, budget),
+            )
+        queue.reported_after_shutdown = queue.drops.after_shutdown
+    outside = {reason: count for reason, count in drop_counts().items() if count}
+    if outside:
+        logger.warning(
+            "vaquero: %d span(s) were dropped before reaching an exporter (%s).",
+            sum(outside.values()),
+            _describe(outside, budget),
+        )
+
+
+def _report_late_spans(queues: list[ExportQueue]) -> None:
+    for queue in queues:
+        late = queue.drops.after_shutdown - queue.reported_after_shutdown
+        if late > 0:
+            queue.reported_after_shutdown = queue.drops.after_shutdown
+            logger.warning(
+                "vaquero: %d span(s) ended after vaquero.shutdown() and were not exported by %s; "
+                "call vaquero.shutdown() only when the program's work is done.",
+                late,
+                queue.name,
             )
 
 
@@ -329,8 +391,10 @@ def export_stats() -> Mapping[str, Mapping[str, int]]:
         queue.name: {
             "exported": queue.exported,
             "dropped_queue_full": queue.drops.queue_full,
-            "dropped_export_failed": queue.drops.export_failed,
-            "dropped_shutdown": queue.drops.shutdown_budget,
+            "dropped_export_failed": queue.drops.export_failed + queue.drops.transform_failed,
+            "dropped_shutdown": queue.drops.shutdown_budget + queue.drops.unreachable,
+            "dropped_too_large": queue.drops.rejected,
+            "dropped_after_shutdown": queue.drops.after_shutdown,
         }
         for queue in current.queues
     }
