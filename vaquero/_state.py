@@ -30,8 +30,10 @@ class State:
         "enabled_integrations",
         "finishing",
         "fork_hook_registered",
+        "held_signals",
         "install_lock",
         "lifecycle_pid",
+        "release_registered_pid",
         "runtime",
         "shutdown_pipeline",
         "tracer",
@@ -60,6 +62,10 @@ class State:
         self.finishing = False
         self.deferred_signal: int | None = None
         self.shutdown_pipeline: Any = None
+        # Signals a chained server handler blocked for the main thread, released after the
+        # exit flush; and the process whose atexit already holds the release.
+        self.held_signals: set[int] = set()
+        self.release_registered_pid: int | None = None
 
     def reset(self) -> None:
         """Forget everything configured (tests): the next span configures afresh.

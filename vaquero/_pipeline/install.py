@@ -29,6 +29,7 @@ from vaquero._pipeline import lifecycle as _lifecycle
 from vaquero._pipeline.exporters import build_exporters
 from vaquero._pipeline.queue import ExportQueue
 from vaquero._pipeline.scrub import Scrubber
+from vaquero._pipeline.service_name import service_name_for
 from vaquero._semconv import DISTRO_NAME, DISTRO_VERSION, SERVICE_NAME
 from vaquero._state import STATE
 from vaquero._version import __version__
@@ -36,6 +37,10 @@ from vaquero._version import __version__
 logger = logging.getLogger("vaquero")
 
 INSTRUMENTATION_SCOPE = "vaquero"
+
+# Signals are prepared at import, on the main thread: setup itself is lazy and may run on a
+# worker thread, or once a server's own handlers are in place (see lifecycle).
+_lifecycle.prepare_at_import()
 
 
 @dataclass
@@ -143,8 +148,10 @@ def _install(settings: Settings) -> None:
         if isinstance(installed, TracerProvider):
             _adopt(installed, settings)
         return
-    atexit.register(_shutdown_at_exit)
     _lifecycle.install(shutdown)
+    # After the lifecycle hooks: atexit runs last-in first-out, so the flush runs before the
+    # release of a held signal that lifecycle may have registered.
+    atexit.register(_shutdown_at_exit)
 
 
 def build_provider(settings: Settings) -> TracerProvider:
@@ -226,7 +233,7 @@ class _HashOnceResource(Resource):
 
 def build_resource(settings: Settings) -> Resource:
     attributes: dict[str, Any] = dict(settings.resource_attributes)
-    attributes[SERVICE_NAME] = settings.service_name
+    attributes[SERVICE_NAME] = service_name_for(settings.service_name)
     attributes[DISTRO_NAME] = "vaquero"
     attributes[DISTRO_VERSION] = __version__
     if settings.agent_name:
@@ -380,6 +387,8 @@ def _shutdown_at_exit() -> None:
         shutdown()
     except Exception:
         pass
+    # A server's re-raised SIGTERM was held until the spans were out: let it end us now.
+    _lifecycle.release_held_signals()
 
 
 def export_stats() -> Mapping[str, Mapping[str, int]]:
