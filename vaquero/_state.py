@@ -28,6 +28,7 @@ class State:
         "drops",
         "drops_seen_by_flush",
         "enabled_integrations",
+        "export_now",
         "finishing",
         "fork_hook_registered",
         "held_signals",
@@ -36,6 +37,7 @@ class State:
         "release_registered_pid",
         "runtime",
         "shutdown_pipeline",
+        "stop_watcher_pid",
         "tracer",
         "warned",
     )
@@ -65,6 +67,8 @@ class State:
         # Signals a chained server handler blocked for the main thread, released after the
         # exit flush; and the process whose atexit already holds the release.
         self.held_signals: set[int] = set()
+        self.export_now: Any = None
+        self.stop_watcher_pid: int | None = None
         self.release_registered_pid: int | None = None
 
     def reset(self) -> None:

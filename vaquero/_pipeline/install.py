@@ -148,7 +148,7 @@ def _install(settings: Settings) -> None:
         if isinstance(installed, TracerProvider):
             _adopt(installed, settings)
         return
-    _lifecycle.install(shutdown)
+    _lifecycle.install(shutdown, export_now=_export_now)
     # After the lifecycle hooks: atexit runs last-in first-out, so the flush runs before the
     # release of a held signal that lifecycle may have registered.
     atexit.register(_shutdown_at_exit)
@@ -380,6 +380,14 @@ def _report_late_spans(queues: list[ExportQueue]) -> None:
                 late,
                 queue.name,
             )
+
+
+def _export_now() -> None:
+    """Wake every export thread (a stop signal came); waits for nothing."""
+    current = runtime()
+    if current is not None:
+        for queue in current.queues:
+            queue.export_soon()
 
 
 def _shutdown_at_exit() -> None:

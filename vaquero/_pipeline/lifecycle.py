@@ -56,8 +56,10 @@ OTLP exporter opens a fresh connection there (``vaquero._pipeline.exporters``).
 from __future__ import annotations
 
 import atexit
+import contextvars
 import logging
 import os
+import queue
 import signal
 import sys
 import threading
@@ -85,13 +87,17 @@ class _AfterForkToken:
     """A live object for ``util.register_after_fork``, whose registry holds weak references."""
 
 
-def install(shutdown: Callable[[], None]) -> None:
+def install(
+    shutdown: Callable[[], None], export_now: Callable[[], None] | None = None
+) -> None:
     """Called once per process, after vaquero installed its own provider; never raises.
 
-    ``shutdown`` is the pipeline's bounded shutdown, handed in so this module stays below
-    :mod:`vaquero._pipeline.install` rather than importing it back.
+    ``shutdown`` is the pipeline's bounded shutdown and ``export_now`` wakes its export
+    threads, handed in so this module stays below :mod:`vaquero._pipeline.install` rather
+    than importing it back.
     """
     STATE.shutdown_pipeline = shutdown
+    STATE.export_now = export_now
     if STATE.lifecycle_pid == os.getpid():
         return
     STATE.lifecycle_pid = os.getpid()
@@ -152,6 +158,7 @@ class _Chained:
         try:
             signal.pthread_sigmask(signal.SIG_BLOCK, {signum})
             STATE.held_signals.add(signum)
+            _stop_signals.put(signum)  # reentrant: safe inside a signal handler
         except Exception:
             logger.debug("vaquero: could not hold signal %s", signum, exc_info=True)
         return self.original(signum, frame)
@@ -196,11 +203,38 @@ def chain_server_handlers() -> None:
             if not callable(current) or isinstance(current, _Chained) or current is _on_sigterm:
                 continue
             signal.signal(signum, _Chained(current))
+            _start_stop_watcher()
             if STATE.release_registered_pid != os.getpid():
                 STATE.release_registered_pid = os.getpid()
                 atexit.register(release_held_signals)
     except Exception:
         logger.debug("vaquero: could not chain the server's signal handlers", exc_info=True)
+
+
+# A stop signal wakes the export threads at once, so what is already queued is out even if
+# the server is then killed (gunicorn SIGKILLs workers that outlive its graceful timeout).
+# The wake happens on this watcher thread: a signal handler must not take the export queue's
+# locks, which the interrupted main thread may hold.
+_stop_signals: queue.SimpleQueue[int] = queue.SimpleQueue()
+
+
+def _watch_stop_signals() -> None:
+    while True:
+        _stop_signals.get()
+        export_now = STATE.export_now
+        if export_now is not None:
+            try:
+                export_now()
+            except Exception:
+                logger.debug("vaquero: could not wake the export threads", exc_info=True)
+
+
+def _start_stop_watcher() -> None:
+    if STATE.stop_watcher_pid == os.getpid():
+        return
+    STATE.stop_watcher_pid = os.getpid()
+    watcher = threading.Thread(target=_watch_stop_signals, name="vaquero-stop", daemon=True)
+    contextvars.Context().run(watcher.start)
 
 
 def release_held_signals() -> None:

@@ -296,6 +296,11 @@ class ExportQueue(SpanProcessor):
         self._drops_seen = total
         return unchanged
 
+    def export_soon(self) -> None:
+        """Have the worker export what is queued now, without waiting for it."""
+        if self._thread is not None:
+            self._wake.set()
+
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.flush(timeout_millis / 1000.0)
 
