@@ -295,3 +295,63 @@ def test_a_refusal_is_reported_as_what_the_collector_answered(protocol, failure,
     assert "spans are being dropped" in result.stderr
     assert "cannot deliver" not in result.stderr and "docker compose" not in result.stderr
     assert "5 span(s) were not exported by otlp (export failed: 5)" in result.stderr
+
+
+# --- the class: every span ends up exported or in exactly one counter -----------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+class _Scripted(SpanExporter):
+    """Answers each export as scripted: deliver, fail, raise, or deliver all but k spans."""
+
+    def __init__(self, script: list[tuple[str, int]], gate: threading.Event) -> None:
+        self.script = list(script)
+        self.gate = gate
+        self.delivered = 0
+        self.dropped_spans = 0
+
+    def export(self, spans):
+        self.gate.wait(10)
+        action, k = self.script.pop(0) if self.script else ("ok", 0)
+        if action == "fail":
+            return SpanExportResult.FAILURE
+        if action == "raise":
+            raise RuntimeError("scripted")
+        rejected = min(k, len(spans)) if action == "reject" else 0
+        self.dropped_spans += rejected
+        self.delivered += len(spans) - rejected
+        return SpanExportResult.SUCCESS
+
+
+@pytest.mark.usefixtures("contained_faults")
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    script=st.lists(
+        st.tuples(st.sampled_from(["ok", "fail", "raise", "reject"]), st.integers(0, 5)),
+        max_size=12,
+    ),
+    queue_size=st.integers(1, 20),
+    batch=st.integers(1, 8),
+    before_gate=st.integers(0, 40),
+    after_gate=st.integers(0, 20),
+    late=st.integers(0, 3),
+)
+def test_every_span_is_exported_or_counted_once(
+    script, queue_size, batch, before_gate, after_gate, late
+):
+    gate = threading.Event()
+    exporter = _Scripted(script, gate)
+    queue, tracer = _queue_on(exporter, max_queue_size=queue_size, max_export_batch_size=batch)
+    _spans(tracer, before_gate)  # the exporter is held: the queue fills, then drops
+    gate.set()
+    _spans(tracer, after_gate)
+    queue.flush(10)
+    queue.shutdown_within(__import__("time").monotonic() + 10)
+    _spans(tracer, late)
+    ended = before_gate + after_gate + late
+    assert queue.exported + queue.drops.total == ended
+    assert queue.exported == exporter.delivered
+    assert queue.drops.after_shutdown == late

@@ -220,37 +220,43 @@ class ExportQueue(SpanProcessor):
                 except IndexError:
                     pass
                 self._in_flight = len(batch)
-            delivered = self._export_batch(batch)
+            outcome = self._export_batch(batch)
             with self._progress:
                 if self._abandoned:
                     return  # shutdown gave up on this batch and counted it already
                 self._in_flight = 0
                 self._handled += len(batch)
-                if delivered == len(batch):
-                    self.exported += delivered
-                elif delivered:
-                    self.exported += delivered
-                    self.drops.rejected += len(batch) - delivered
-                else:
+                if outcome == _EXPORT_FAILED:
+                    self.drops.export_failed += len(batch)
                     self._failed_batches += 1
+                elif outcome == _TRANSFORM_FAILED:
+                    self.drops.transform_failed += len(batch)
+                    self._failed_batches += 1
+                else:  # delivered, apart from the spans the exporter itself rejected
+                    rejected = min(len(batch), outcome)
+                    self.exported += len(batch) - rejected
+                    self.drops.rejected += rejected
                 self._progress.notify_all()
 
     def _export_batch(self, batch: list[ReadableSpan]) -> int:
-        """Export one batch; how many of its spans were delivered (0: counted as failed)."""
+        """Export one batch; the number of spans the exporter rejected, or a failure code.
+
+        Nothing is counted here: the caller counts under the progress lock, after checking
+        that shutdown has not already counted this batch as abandoned.
+        """
         spans: Sequence[ReadableSpan] = batch
         if self._transform is not None:
             try:
                 spans = self._transform(batch)
             except Exception:
                 # Fail closed: an unscrubbed batch must not leave the process.
-                self.drops.transform_failed += len(batch)
                 warn_once(
                     f"transform:{self.name}",
                     "vaquero: a span transform failed in %s; batch dropped.",
                     self.name,
                     exc_info=True,
                 )
-                return 0
+                return _TRANSFORM_FAILED
         dropped_before = _exporter_drops(self.exporter)
         try:
             result = self.exporter.export(spans)
@@ -263,10 +269,8 @@ class ExportQueue(SpanProcessor):
             )
             result = SpanExportResult.FAILURE
         if result is SpanExportResult.SUCCESS:
-            rejected = _exporter_drops(self.exporter) - dropped_before
-            return len(batch) - min(len(batch), max(0, rejected))
-        self.drops.export_failed += len(batch)
-        return 0
+            return max(0, _exporter_drops(self.exporter) - dropped_before)
+        return _EXPORT_FAILED
 
     # --- control -----------------------------------------------------------------------------
     def flush(self, timeout_s: float) -> bool:
@@ -351,6 +355,11 @@ class ExportQueue(SpanProcessor):
 
     def shutdown(self) -> None:
         self.shutdown_within(time.monotonic() + 30.0)
+
+
+# Outcomes of ``_export_batch`` other than "delivered, n rejected" (n >= 0).
+_EXPORT_FAILED = -1
+_TRANSFORM_FAILED = -2
 
 
 def _exporter_drops(exporter: SpanExporter) -> int:
