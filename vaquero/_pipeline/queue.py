@@ -33,8 +33,8 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from opentelemetry import context as otel_context
 from opentelemetry.context import Context
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -196,15 +196,13 @@ class ExportQueue(SpanProcessor):
 
     # --- worker thread -----------------------------------------------------------------------
     def _run(self) -> None:
-        token = otel_context.attach(otel_context.set_value(_SUPPRESS_KEY, True))
-        try:
+        # The exporters' own HTTP/gRPC calls must not be traced (that would feed back here).
+        with suppress_instrumentation():
             while not self._shutdown:
                 self._wake.wait(self._delay)
                 self._wake.clear()
                 self._export_queued()
             self._export_queued()
-        finally:
-            otel_context.detach(token)
 
     def _export_queued(self) -> None:
         queue = self._queue
@@ -368,7 +366,6 @@ def _exporter_drops(exporter: SpanExporter) -> int:
     return count if type(count) is int else 0
 
 
-_SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY
 _HAS_FORK_HOOK = hasattr(os, "register_at_fork")
 
 

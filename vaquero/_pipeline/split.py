@@ -20,6 +20,8 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from vaquero._otel_compat import has_no_events, has_no_links, plain_attributes, span_attributes
+
 GRPC_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 # Room under the limit so that the request wrapper and any rounding can never tip it over.
 DEFAULT_LIMIT_BYTES = GRPC_MAX_MESSAGE_BYTES - 64 * 1024
@@ -57,7 +59,7 @@ def attributes_size(attributes: Mapping[str, Any] | None) -> int:
     """
     if not attributes:
         return 0
-    items = getattr(attributes, "_dict", attributes).items()
+    items = (plain_attributes(attributes) or attributes).items()
     size = 0
     for key, value in items:
         kind = type(value)
@@ -74,23 +76,18 @@ def attributes_size(attributes: Mapping[str, Any] | None) -> int:
 def span_size(span: ReadableSpan) -> int:
     """Upper bound of one span's encoded size, resource and scope excluded."""
     # ``span.attributes`` wraps the storage in a MappingProxyType, whose iteration goes
-    # through the generic Mapping protocol: read the SDK's field when it is there.
-    attributes = getattr(span, "_attributes", None)
-    if attributes is None:
-        attributes = span.attributes
-    size = _SPAN_FIXED + _text_size(span.name) + attributes_size(attributes)
+    # through the generic Mapping protocol: read the SDK's storage when it is there.
+    size = _SPAN_FIXED + _text_size(span.name) + attributes_size(span_attributes(span))
     status = span.status
     if status is not None and status.description:
         size += _text_size(status.description)
     context = span.context
     if context is not None and context.trace_state:
         size += _text_size(context.trace_state.to_header())
-    events = getattr(span, "_events", None)
-    if events is None or events:
+    if not has_no_events(span):
         for event in span.events:
             size += _EVENT_FIXED + _text_size(event.name) + attributes_size(event.attributes)
-    links = getattr(span, "_links", None)
-    if links is not None and not links:
+    if has_no_links(span):
         return size
     for link in span.links:
         size += _LINK_FIXED + attributes_size(link.attributes)

@@ -1,0 +1,233 @@
+"""Every private OpenTelemetry detail in vaquero._otel_compat against its public fallback.
+
+Each test runs the same operations twice, once on the fast path that reads the SDK's
+internals and once under ``use_public_fallbacks()`` (as on an SDK whose layout vaquero does
+not recognise), and compares what the spans end up holding. A renamed SDK field must cost
+speed, never data.
+"""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import vaquero
+from vaquero import _otel_compat as compat
+from vaquero._agent import AGENT_CONTEXT_KEY, AgentNameSpanProcessor
+from vaquero._semconv import AGENT_NAME
+from vaquero._spans import Span
+from vaquero.testing import capture_spans
+
+
+def _provider(max_attributes: int = 128) -> tuple[TracerProvider, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=max_attributes))
+    provider.add_span_processor(AgentNameSpanProcessor())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+def _attribute_workload(provider: TracerProvider, max_value_len: int | None = None) -> ReadableSpan:
+    tracer = provider.get_tracer("compat")
+    context = otel_context.set_value(AGENT_CONTEXT_KEY, "agent_x")
+    span = tracer.start_span("work", context=context, attributes={AGENT_NAME: "own"})
+    handle = Span(span)
+    for key, value in [
+        ("s", "text"), ("b", True), ("i", 7), ("f", 0.5), ("s", "again"), ("big", 2**70),
+        ("nan", float("nan")), ("list", [1, 2]), ("long", "x" * 50),
+    ]:
+        handle.set_attribute(key, value)
+    span.end()
+    handle.set_attribute("after_end", 1)  # an ended span ignores it on both paths
+    return span  # type: ignore[return-value]
+
+
+def _as_tuple(span: ReadableSpan) -> tuple[object, ...]:
+    return (
+        span.name,
+        list(span.attributes.items()),  # order matters: a re-set key moves to the end
+        span.dropped_attributes,
+    )
+
+
+@pytest.mark.parametrize("max_attributes", [128, 4])
+def test_attribute_writes_agree_on_both_paths(max_attributes: int) -> None:
+    fast_provider, _ = _provider(max_attributes)
+    fast = _attribute_workload(fast_provider)
+    with compat.use_public_fallbacks():
+        public_provider, _ = _provider(max_attributes)
+        public = _attribute_workload(public_provider)
+    assert _as_tuple(fast) == _as_tuple(public)
+    assert fast.dropped_attributes == (0 if max_attributes == 128 else 5)
+
+
+def test_provider_length_limit_stricter_than_vaquero_is_honoured_on_both_paths() -> None:
+    def run() -> str:
+        provider = TracerProvider(span_limits=SpanLimits(max_attribute_length=5))
+        span = provider.get_tracer("t").start_span("s")
+        Span(span).set_attribute("k", "abcdefghij")
+        span.end()
+        return span.attributes["k"]  # type: ignore[index,return-value]
+
+    fast = run()
+    with compat.use_public_fallbacks():
+        public = run()
+    assert fast == public == "abcde"
+
+
+def test_agent_stamp_agrees_on_both_paths() -> None:
+    def run() -> tuple[object, object]:
+        provider, exporter = _provider()
+        tracer = provider.get_tracer("t")
+        context = otel_context.set_value(AGENT_CONTEXT_KEY, "inherited")
+        tracer.start_span("child", context=context).end()
+        tracer.start_span("own", context=context, attributes={AGENT_NAME: "mine"}).end()
+        spans = {s.name: s.attributes.get(AGENT_NAME) for s in exporter.get_finished_spans()}
+        return spans["child"], spans["own"]
+
+    fast = run()
+    with compat.use_public_fallbacks():
+        public = run()
+    assert fast == public == ("inherited", "mine")
+
+
+def test_fast_path_is_really_taken_on_this_sdk() -> None:
+    """If this fails, the supported SDK changed layout: the fast path silently went away."""
+    provider, _ = _provider()
+    span = provider.get_tracer("t").start_span("s")
+    assert compat.set_scalar_attribute(span, "k", "v") is True
+    span.end()
+    assert compat.set_scalar_attribute(span, "k2", "v") is False  # ended: public path decides
+    with compat.use_public_fallbacks():
+        live = provider.get_tracer("t").start_span("s2")
+        assert compat.set_scalar_attribute(live, "k", "v") is False
+
+
+def test_context_operations_agree_on_both_paths() -> None:
+    fast_get, fast_attach, fast_detach = compat.context_operations()
+    with compat.use_public_fallbacks():
+        public_get, public_attach, public_detach = compat.context_operations()
+    assert (public_get, public_attach, public_detach) == (
+        otel_context.get_current, otel_context.attach, otel_context.detach,
+    )
+    key = otel_context.create_key("compat-test")
+    for get, attach, detach in [
+        (fast_get, fast_attach, fast_detach), (public_get, public_attach, public_detach),
+    ]:
+        token = attach(otel_context.set_value(key, "v"))
+        assert otel_context.get_value(key) == "v" and get().get(key) == "v"
+        detach(token)
+        assert otel_context.get_value(key) is None
+
+
+def test_scrubber_helpers_agree_on_both_paths() -> None:
+    provider, exporter = _provider()
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("with_event") as span:
+        span.add_event("e", {"k": "v"})
+    tracer.start_span("bare").end()
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+
+    def observe() -> tuple[object, ...]:
+        bare, evented = spans["bare"], spans["with_event"]
+        frozen = compat.frozen_attributes({"a": 1, "b": "x"}, dropped=3)
+        return (
+            dict(compat.span_attributes(evented)),
+            compat.has_no_events(bare), compat.has_no_events(evented),
+            compat.has_no_links(bare),
+            dict(frozen), frozen.dropped,
+            compat.plain_attributes({"x": 1}),
+        )
+
+    fast = observe()
+    with compat.use_public_fallbacks():
+        public = observe()
+    assert fast == public
+    assert fast[1:4] == (True, False, True)
+    with pytest.raises(TypeError):
+        compat.frozen_attributes({"a": 1}, 0)["a"] = 2  # immutable on both paths
+
+
+def test_plain_attributes_reads_the_store_only_on_the_fast_path() -> None:
+    store = BoundedAttributes(attributes={"k": "v"})
+    assert compat.plain_attributes(store) == {"k": "v"}
+    with compat.use_public_fallbacks():
+        assert compat.plain_attributes(store) is None  # callers then use the Mapping API
+
+
+def test_vaquero_spans_are_identical_with_every_private_detail_switched_off() -> None:
+    def workflow() -> list[tuple[object, ...]]:
+        with capture_spans() as spans:
+            with vaquero.span("outer", agent_name="agent_a") as outer:
+                outer.set_attribute("step", 1)
+                outer.set_attribute("label", "first")
+                with vaquero.span("inner") as inner:
+                    inner.set_attribute("ok", True)
+                    trace.get_tracer("raw").start_span("raw_child").end()
+        return sorted(
+            (s.name, s.agent, tuple(sorted(s.attributes.items()))) for s in spans
+        )
+
+    fast = workflow()
+    with compat.use_public_fallbacks():
+        public = workflow()
+    assert fast == public
+    assert {name: agent for name, agent, _ in fast} == {
+        "outer": "agent_a", "inner": "agent_a", "raw_child": "agent_a",
+    }
+
+
+def test_configurator_base_is_usable_by_opentelemetry_instrument() -> None:
+    calls = []
+
+    class Probe(compat.BaseConfigurator):  # type: ignore[misc,valid-type]
+        def _configure(self, **kwargs: object) -> None:
+            calls.append(kwargs)
+
+    Probe().configure(auto_instrumentation_version="x")
+    assert calls == [{"auto_instrumentation_version": "x"}]
+
+
+# Private names of the SDK and API that vaquero has read at some point; any new one is
+# caught by the import rule below, these by the attribute rule.
+_KNOWN_PRIVATE_FIELDS = {
+    "_attributes", "_dict", "_lock", "_immutable", "_end_time", "_start_time", "_events",
+    "_links", "_RUNTIME_CONTEXT", "_current_context", "_instrumentation_info",
+    "_SUPPRESS_INSTRUMENTATION_KEY", "_Span", "_BaseConfigurator", "_resource",
+}
+
+
+def test_no_module_but_compat_touches_a_private_opentelemetry_name() -> None:
+    import ast
+    from pathlib import Path
+
+    package = Path(vaquero.__file__).parent
+    offences = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "_otel_compat.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("opentelemetry"):
+                module_private = any(part.startswith("_") for part in node.module.split("."))
+                names_private = [a.name for a in node.names if a.name.startswith("_")]
+                if module_private or names_private:
+                    offences.append(f"{path.name}:{node.lineno} from {node.module} import ...")
+            elif isinstance(node, ast.Attribute) and node.attr in _KNOWN_PRIVATE_FIELDS:
+                owner = ast.unparse(node.value)
+                if not owner.startswith(("self", "cls")):
+                    offences.append(f"{path.name}:{node.lineno} {owner}.{node.attr}")
+            elif (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) in {"getattr", "hasattr", "setattr"}
+                and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant)
+                and node.args[1].value in _KNOWN_PRIVATE_FIELDS
+            ):
+                offences.append(f"{path.name}:{node.lineno} {ast.unparse(node)}")
+    assert offences == [], "move these into vaquero/_otel_compat.py:\n" + "\n".join(offences)
