@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from vaquero._config import Settings
 from vaquero._diagnostics import warn_once
-from vaquero._otel_compat import OTLP_EXPORTER_LOGGERS
+from vaquero._otel_compat import OTLP_EXPORTER_LOGGERS, grpc_status_in_log_record
 from vaquero._pipeline.split import DEFAULT_LIMIT_BYTES, split_batch
 
 logger = logging.getLogger("vaquero")
@@ -81,11 +81,8 @@ def answer_from_exception(error: BaseException) -> CollectorAnswer:
 
 def _answer_in_record(record: logging.LogRecord) -> CollectorAnswer | None:
     """The gRPC status a stock exporter's log record carries among its arguments, if any."""
-    args = record.args if isinstance(record.args, tuple) else ()
-    for arg in args:
-        if type(arg).__name__ == "StatusCode" and hasattr(arg, "name"):
-            return answer_from_grpc(str(arg.name))
-    return None
+    status = grpc_status_in_log_record(record)
+    return None if status is None else answer_from_grpc(status)
 
 
 class UnreachableCollectorNotice(logging.Filter):

@@ -120,9 +120,9 @@ class ExportQueue(SpanProcessor):
         self._deadline: float | None = None
         self._drops_seen = 0
         self.gave_up = False
+        """True once shutdown stopped waiting because the collector refused connections."""
         self.reported_after_shutdown = 0
         """How many ``after_shutdown`` drops the exit report has already mentioned."""
-        """True once shutdown stopped waiting because the collector refused connections."""
         if hasattr(os, "register_at_fork"):
             weak_self = weakref.ref(self)
 
