@@ -214,7 +214,8 @@ def test_normal_exit_keeps_exit_code_and_stderr_empty(rx, tmp_path):
 
 # --- SIGTERM -------------------------------------------------------------------------------------
 SIGTERM_CODE = """\
-import signal, sys, time, vaquero, vaquero._pipeline.lifecycle
+import faulthandler, signal, sys, time, vaquero, vaquero._pipeline.lifecycle
+faulthandler.register(signal.SIGUSR1, all_threads=True)
 {before}
 for i in range(5):
     with vaquero.span("queued", i=i):
@@ -246,7 +247,14 @@ def _run_until_sigterm(
         assert lines[1] == "ready", (lines, process.stderr.read() if process.stderr else "")
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
+        try:
+            out, err = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGUSR1)  # faulthandler: every thread's stack
+            time.sleep(1)
+            process.kill()
+            _, err = process.communicate()
+            raise AssertionError(f"no exit 30 s after SIGTERM; stacks:\n{err}") from None
         return process.returncode, lines[0] + "\n" + out, err, time.monotonic() - started
     finally:
         if process.poll() is None:

@@ -138,7 +138,7 @@ class UnreachableCollectorNotice(logging.Filter):
 
     def warn_once(self) -> None:
         """Spans were dropped: say why, once per kind of answer, with the fix that fits."""
-        answer = self.last_answer or CollectorAnswer("unreachable", "")
+        answer = self.last_answer or CollectorAnswer("other", "")
         with self._lock:
             if answer.kind in self._warned:
                 return

@@ -200,7 +200,10 @@ def chain_server_handlers() -> None:
             return
         for signum in HELD_SIGNALS:
             current = signal.getsignal(signum)
-            if not callable(current) or isinstance(current, _Chained) or current is _on_sigterm:
+            if isinstance(current, _Chained):
+                _start_stop_watcher()  # a forked child inherits the handler, not the thread
+                continue
+            if not callable(current) or current is _on_sigterm:
                 continue
             signal.signal(signum, _Chained(current))
             _start_stop_watcher()
