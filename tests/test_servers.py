@@ -153,7 +153,7 @@ def _serve(
     )
 
 
-ASYNC_PATHS = ["/async/probe", "/async/a", "/sync/b", "/async/c"]
+ASYNC_PATHS = ["/async/probe", "/async/a", "/async/b", "/async/c"]
 SYNC_PATHS = ["/sync/probe", "/sync/a", "/async/b", "/sync/c"]
 PLAIN_PATHS = ["/probe", "/a", "/b", "/c"]
 
@@ -165,12 +165,10 @@ SERVERS = {
          "--workers", "2"],
         SYNC_PATHS,
     ),
-    # gunicorn stops workers with SIGQUIT on SIGINT and kills them after its graceful
-    # timeout: the async probe makes the first span (and the handler chaining) main-thread.
     "gunicorn-uvicorn": (
         ["-m", "gunicorn", "svc.api:app", "-k", "uvicorn.workers.UvicornWorker", "-w", "2",
          "-b", "127.0.0.1:PORT", "--graceful-timeout", "3"],
-        ASYNC_PATHS,
+        SYNC_PATHS,
     ),
     "hypercorn": (["-m", "hypercorn", "svc.api:app", "-b", "127.0.0.1:PORT"], SYNC_PATHS),
     "asyncio": (["plain_server.py", "PORT", "plain"], PLAIN_PATHS),
@@ -191,6 +189,13 @@ def app_dir(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("server", list(SERVERS))
 def test_a_signal_after_requests_loses_no_span_and_changes_nothing_else(app_dir, server, signum):
     argv, paths = SERVERS[server]
+    if server == "gunicorn-uvicorn" and signum == signal.SIGINT:
+        # gunicorn stops uvicorn workers with SIGQUIT on SIGINT, which they do not act on,
+        # and SIGKILLs them after its graceful timeout. vaquero exports what is queued at
+        # the SIGQUIT, once it has chained the worker's handler: on the event loop's
+        # thread, so here every worker's first span is in an async endpoint. (After a sync
+        # one, spans leave within the schedule delay, 1 s by default, well before the kill.)
+        paths = ASYNC_PATHS
     without = _serve(app_dir, argv, signum, paths, disabled=True)
     with_vaquero = _serve(app_dir, argv, signum, paths, disabled=False)
     assert with_vaquero.handled == sorted(paths), with_vaquero.output
