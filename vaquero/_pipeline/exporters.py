@@ -112,8 +112,6 @@ class UnreachableCollectorNotice(logging.Filter):
         self.last_answer: CollectorAnswer | None = None
         """What the latest failed attempt got; None once an export succeeded again."""
         self.failed_attempts = 0
-        self._warned: set[str] = set()
-        self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.WARNING:
@@ -139,63 +137,55 @@ class UnreachableCollectorNotice(logging.Filter):
     def warn_once(self) -> None:
         """Spans were dropped: say why, once per kind of answer, with the fix that fits."""
         answer = self.last_answer or CollectorAnswer("other", "")
-        with self._lock:
-            if answer.kind in self._warned:
-                return
-            self._warned.add(answer.kind)
         shown = _shown_endpoint(self.endpoint)
+        detail = answer.detail or "an error"
         if answer.kind == "unreachable":
-            logger.warning(
+            message = (
                 "vaquero: cannot deliver spans to the OTLP collector at %s (%s); spans are being "
                 "dropped. Start one (`docker compose up -d` in the vaquero repository), point "
                 "OTEL_EXPORTER_OTLP_ENDPOINT at a running collector, or set "
-                "OTEL_TRACES_EXPORTER=none (or vaquero_console / vaquero_file) to stop exporting.",
-                shown,
-                self.protocol,
+                "OTEL_TRACES_EXPORTER=none (or vaquero_console / vaquero_file) to stop exporting."
             )
-        elif answer.kind == "auth":
-            logger.warning(
-                "vaquero: the OTLP collector at %s refused the spans with %s; spans are being "
-                "dropped. It expects credentials: set them with OTEL_EXPORTER_OTLP_HEADERS (or "
-                "OTEL_EXPORTER_OTLP_TRACES_HEADERS, or init(headers=...)), e.g. "
-                "'authorization=Bearer <token>', as your backend documents.",
-                shown,
-                answer.detail,
-            )
-        elif answer.kind == "too_large":
-            logger.warning(
-                "vaquero: the OTLP collector at %s rejected a request as too large (%s); spans "
-                "are being dropped. Lower OTEL_BSP_MAX_EXPORT_BATCH_SIZE (now %d) or raise the "
-                "collector's request size limit.",
-                shown,
-                answer.detail,
-                self.batch_size,
-            )
-        elif answer.kind == "overloaded":
-            logger.warning(
-                "vaquero: the OTLP collector at %s kept refusing spans with %s (rate limit, "
-                "quota or request size) until the retries ran out; spans are being dropped. "
-                "Lower the span volume (OTEL_TRACES_SAMPLER_ARG) or OTEL_BSP_MAX_EXPORT_BATCH_SIZE "
-                "(now %d), or raise the collector's limits.",
-                shown,
-                answer.detail,
-                self.batch_size,
-            )
-        elif answer.kind == "timeout":
-            logger.warning(
-                "vaquero: the OTLP collector at %s did not answer within %.1f s (%s); spans are "
-                "being dropped. Check that it is healthy, or raise OTEL_EXPORTER_OTLP_TIMEOUT.",
-                shown,
-                self.timeout_s,
-                answer.detail,
-            )
+            args: tuple[object, ...] = (shown, self.protocol)
         else:
-            logger.warning(
-                "vaquero: the OTLP collector at %s answered %s; spans are being dropped. Its "
-                "own logs say why.",
-                shown,
-                answer.detail or "with an error",
-            )
+            kind = answer.kind if answer.kind in _ANSWER_NOTICES else "other"
+            message = _ANSWER_NOTICES[kind]
+            args = (shown, detail)
+            if kind in ("too_large", "overloaded"):
+                args += (self.batch_size,)
+            elif kind == "timeout":
+                args += (self.timeout_s,)
+        warn_once(f"otlp-answer:{answer.kind}:{self.endpoint}", message, *args)
+
+
+# What each kind of answer means for the user and its fix: endpoint, detail[, setting].
+_ANSWER_NOTICES = {
+    "auth": (
+        "vaquero: the OTLP collector at %s refused the spans with %s; spans are being dropped. "
+        "It expects credentials: set them with OTEL_EXPORTER_OTLP_HEADERS (or "
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS, or init(headers=...)), e.g. "
+        "'authorization=Bearer <token>', as your backend documents."
+    ),
+    "too_large": (
+        "vaquero: the OTLP collector at %s rejected a request as too large (%s); spans are "
+        "being dropped. Lower OTEL_BSP_MAX_EXPORT_BATCH_SIZE (now %d) or raise the "
+        "collector's request size limit."
+    ),
+    "overloaded": (
+        "vaquero: the OTLP collector at %s kept refusing spans with %s (rate limit, quota or "
+        "request size) until the retries ran out; spans are being dropped. Lower the span "
+        "volume (OTEL_TRACES_SAMPLER_ARG) or OTEL_BSP_MAX_EXPORT_BATCH_SIZE (now %d), or "
+        "raise the collector's limits."
+    ),
+    "timeout": (
+        "vaquero: the OTLP collector at %s did not answer in time (%s); spans are being "
+        "dropped. Check that it is healthy, or raise OTEL_EXPORTER_OTLP_TIMEOUT (now %.1f s)."
+    ),
+    "other": (
+        "vaquero: the OTLP collector at %s answered %s; spans are being dropped. Its own logs "
+        "say why."
+    ),
+}
 
 
 def _shown_endpoint(endpoint: str) -> str:
