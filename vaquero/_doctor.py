@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from vaquero._config import ConfigError, Settings, load_settings
 from vaquero._pipeline.exporters import build_otlp_exporter, probe_endpoint
 from vaquero._pipeline.install import build_resource
+from vaquero._redact import mask_endpoint
 from vaquero._semconv import DOCTOR
 
 DOCTOR_TIMEOUT_S = 5.0
@@ -84,12 +85,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from dataclasses import replace
 
-    probe = replace(settings, timeout_s=min(settings.timeout_s, DOCTOR_TIMEOUT_S))
+    probe = replace(settings, timeout=min(settings.timeout, DOCTOR_TIMEOUT_S))
     span = _test_span(settings)
     trace_id = format(span.context.trace_id, "032x") if span.context else "?"
     problem = probe_endpoint(settings.endpoint, PROBE_TIMEOUT_S)
     delivered = problem is None and _send(probe, span)
-    report["endpoint"] = settings.endpoint
+    report["endpoint"] = mask_endpoint(settings.endpoint)
     report["protocol"] = settings.protocol
     if delivered:
         report["result"] = "ok"

@@ -25,6 +25,7 @@ from vaquero._config import Settings
 from vaquero._diagnostics import warn_once
 from vaquero._otel_compat import OTLP_EXPORTER_LOGGERS, grpc_status_in_log_record
 from vaquero._pipeline.split import DEFAULT_LIMIT_BYTES, split_batch
+from vaquero._redact import mask_endpoint
 
 logger = logging.getLogger("vaquero")
 
@@ -137,7 +138,7 @@ class UnreachableCollectorNotice(logging.Filter):
     def warn_once(self) -> None:
         """Spans were dropped: say why, once per kind of answer, with the fix that fits."""
         answer = self.last_answer or CollectorAnswer("other", "")
-        shown = _shown_endpoint(self.endpoint)
+        shown = mask_endpoint(self.endpoint)
         detail = answer.detail or "an error"
         if answer.kind == "unreachable":
             message = (
@@ -186,17 +187,6 @@ _ANSWER_NOTICES = {
         "say why."
     ),
 }
-
-
-def _shown_endpoint(endpoint: str) -> str:
-    """The endpoint as it may be printed: without any ``user:password@``."""
-    try:
-        parsed = urllib.parse.urlsplit(endpoint)
-    except ValueError:
-        return "<unparsable endpoint>"
-    if "@" not in parsed.netloc:
-        return endpoint
-    return urllib.parse.urlunsplit(parsed._replace(netloc=parsed.netloc.rsplit("@", 1)[1]))
 
 
 class OtlpExporter(SpanExporter):
@@ -364,9 +354,9 @@ def probe_endpoint(endpoint: str, timeout: float) -> str | None:
         host = parsed.hostname
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
     except ValueError:
-        return f"{endpoint!r} is not a URL with a valid port"
+        return f"{mask_endpoint(endpoint)!r} is not a URL with a valid port"
     if not host:
-        return f"{endpoint!r} names no host"
+        return f"{mask_endpoint(endpoint)!r} names no host"
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return None
@@ -379,8 +369,22 @@ def probe_endpoint(endpoint: str, timeout: float) -> str | None:
 
 
 def _export_timeout_s(settings: Settings) -> float:
-    """An export may take OTEL_EXPORTER_OTLP_TIMEOUT, never more than OTEL_BSP_EXPORT_TIMEOUT."""
-    return min(settings.timeout_s, settings.export_timeout_ms / 1000.0)
+    """An export may take OTEL_EXPORTER_OTLP_TIMEOUT, never more than OTEL_BSP_EXPORT_TIMEOUT.
+
+    Never 0: the gRPC exporter reads OTEL_EXPORTER_OTLP_TIMEOUT itself for a falsy timeout.
+    """
+    return max(0.001, min(settings.timeout, settings.export_timeout_ms / 1000.0))
+
+
+class _ExactHeaders(dict[str, str]):
+    """Headers the SDK's gRPC exporter uses as they are, even when there are none.
+
+    Given an empty (falsy) mapping it reads OTEL_EXPORTER_OTLP_HEADERS itself, unvalidated:
+    a header vaquero rejected (``%0A`` in a value) would reach gRPC's C core anyway.
+    """
+
+    def __bool__(self) -> bool:
+        return True
 
 
 def _is_insecure(settings: Settings) -> bool:
@@ -419,11 +423,11 @@ def _warn_if_cleartext(settings: Settings) -> None:
     if _is_loopback(parsed.hostname or ""):
         return
     warn_once(
-        f"cleartext:{settings.endpoint}",
+        f"cleartext:{mask_endpoint(settings.endpoint)}",
         "vaquero: the OTLP endpoint %s is not on this machine and uses http://: spans and "
         "headers (including any credentials) cross the network in clear text. Use https://, "
         "or set OTEL_EXPORTER_OTLP_INSECURE=true to confirm this is intended.",
-        settings.endpoint,
+        mask_endpoint(settings.endpoint),
     )
 
 
@@ -451,23 +455,28 @@ def _grpc_exporter(settings: Settings, notice: UnreachableCollectorNotice) -> Sp
             private_key=_read(settings.client_key),
             certificate_chain=_read(settings.client_certificate),
         )
-    compression = grpc.Compression.Gzip if settings.compression == "gzip" else None
+    # Explicit even for "none": given None, the exporter parses OTEL_EXPORTER_OTLP_COMPRESSION
+    # itself and raises for a value vaquero already reported and replaced.
+    compression = (
+        grpc.Compression.Gzip if settings.compression == "gzip" else grpc.Compression.NoCompression
+    )
     return OTLPSpanExporter(
         endpoint=target,
         insecure=insecure,
         credentials=credentials,
         # gRPC metadata keys must be lower-case; an upper-case key fails every export.
-        headers={key.lower(): value for key, value in settings.headers.items()},
+        headers=_ExactHeaders({key.lower(): value for key, value in settings.headers.items()}),
         timeout=_export_timeout_s(settings),
         compression=compression,
     )
 
 
 def _http_exporter(settings: Settings, notice: UnreachableCollectorNotice) -> SpanExporter:
+    import requests
     from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    session = _observed_session(notice)
+    session = _exact_session(requests, settings, notice)
     if settings.certificate:
         # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's CA; the
         # certificate the user configured for OTLP must win, so ignore those variables.
@@ -486,16 +495,40 @@ def _http_exporter(settings: Settings, notice: UnreachableCollectorNotice) -> Sp
     )
 
 
-def _observed_session(notice: UnreachableCollectorNotice) -> Any:
-    """A ``requests.Session`` that tells ``notice`` what each failed attempt got back.
+# Headers the SDK's HTTP exporter sets itself and that must stay.
+_SDK_HTTP_HEADERS = frozenset({"content-type", "content-encoding", "user-agent"})
 
-    The stock HTTP exporter keeps the status of a failed attempt to itself (its retry log
-    line names only the reason phrase); the session is the public seam where the status
-    code, or the connection error, is seen as it happens.
+
+def _exact_session(
+    requests: Any, settings: Settings, notice: UnreachableCollectorNotice
+) -> Any:
+    """A requests session that sends the headers and TLS files vaquero resolved, only those.
+
+    The SDK's HTTP exporter merges OTEL_EXPORTER_OTLP_*HEADERS into every request and reads
+    the certificate variables itself when given none, unvalidated: a header vaquero rejected
+    (a ``%0A`` in a value) or a CA file it reported unreadable would fail every export, and
+    an ``init(headers=...)`` would not replace the variable's headers as documented.
+
+    It also tells ``notice`` what each failed attempt got back: the stock exporter keeps a
+    failed attempt's status to itself (its retry log line names only the reason phrase), and
+    the session is the public seam where the status code, or the connection error, is seen.
     """
-    import requests
+    headers = {key.lower(): value for key, value in settings.headers.items()}
+    verify: bool | str = settings.certificate or True
+    pair = (settings.client_certificate, settings.client_key)
+    cert = pair if all(pair) else settings.client_certificate
 
-    class ObservedSession(requests.Session):
+    class ExactSession(requests.Session):  # type: ignore[misc]
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            sent = {
+                key: value
+                for key, value in (kwargs.get("headers") or {}).items()
+                if key.lower() in _SDK_HTTP_HEADERS
+            }
+            sent.update(headers)
+            kwargs.update(headers=sent, verify=verify, cert=cert)
+            return super().request(method, url, *args, **kwargs)
+
         def send(self, request: Any, **kwargs: Any) -> Any:
             try:
                 response = super().send(request, **kwargs)
@@ -506,7 +539,7 @@ def _observed_session(notice: UnreachableCollectorNotice) -> Any:
                 notice.observe(answer_from_http(response.status_code, response.reason))
             return response
 
-    return ObservedSession()
+    return ExactSession()
 
 
 def build_exporters(settings: Settings) -> list[tuple[str, SpanExporter]]:
