@@ -24,6 +24,8 @@ not. Sections:
   setup and first span, whole processes (CPU), byte-code cached as when installed;
 * memory per queued span (tracemalloc, exporter blocked) and peak RSS for 1,000,000 spans
   with the collector down (subprocess, closed port);
+* exit overhead with nothing listening (gRPC and HTTP), whole processes against the same
+  program with ``OTEL_SDK_DISABLED=true``, see ``bench/bench_exit.py``;
 * peers (logfire, traceloop-sdk, langfuse) when installed, see ``bench/peers.py``.
 
 No timing assertion lives in the test suite; this script is where the numbers are.
@@ -716,7 +718,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile the span hot path")
     parser.add_argument(
         "--only",
-        choices=["app", "disabled", "throughput", "cpu", "startup", "memory", "peers"],
+        choices=["app", "disabled", "throughput", "cpu", "startup", "memory", "exit", "peers"],
         action="append",
         help="run only these sections (repeatable)",
     )
@@ -725,7 +727,8 @@ def main(argv: list[str] | None = None) -> int:
     quick = args.quick
     n, rounds = (3_000, 7) if quick else (5_000, 31)
     only = set(
-        args.only or ["app", "disabled", "throughput", "cpu", "startup", "memory", "peers"]
+        args.only
+        or ["app", "disabled", "throughput", "cpu", "startup", "memory", "exit", "peers"]
     )
 
     print(f"# vaquero benchmark ({'quick' if quick else 'full'})\n\n{machine()}\n", flush=True)
@@ -755,6 +758,12 @@ def main(argv: list[str] | None = None) -> int:
         for line in rss_section(200_000 if quick else 1_000_000):
             print(line, flush=True)
         print()
+    if "exit" in only:
+        from bench_exit import exit_section
+
+        e_rows, e_notes = exit_section(5 if quick else 9)
+        rows += e_rows
+        print(format_table(e_rows), "\n", "\n".join(e_notes), "\n", sep="\n", flush=True)
     if "peers" in only:
         subprocess.run(
             [sys.executable, str(BENCH / "peers.py")] + (["--quick"] if quick else []),

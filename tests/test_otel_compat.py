@@ -255,3 +255,20 @@ def test_no_module_but_compat_touches_a_private_opentelemetry_name() -> None:
             ):
                 offences.append(f"{path.name}:{node.lineno} {ast.unparse(node)}")
     assert offences == [], "move these into vaquero/_otel_compat.py:\n" + "\n".join(offences)
+
+
+def test_grpc_status_is_read_from_the_stock_exporters_log_record_or_not_at_all():
+    import logging
+
+    import grpc
+
+    from vaquero._otel_compat import grpc_status_in_log_record
+
+    def record(args):
+        return logging.LogRecord("x", logging.WARNING, __file__, 1, "msg %s", args, None)
+
+    assert grpc_status_in_log_record(record((grpc.StatusCode.UNAUTHENTICATED, "t"))) == (
+        "UNAUTHENTICATED"
+    )
+    assert grpc_status_in_log_record(record(("no status here",))) is None
+    assert grpc_status_in_log_record(record(None)) is None

@@ -60,6 +60,7 @@ __all__ = [
     "context_operations",
     "export_fields",
     "frozen_attributes",
+    "grpc_status_in_log_record",
     "has_no_events",
     "has_no_links",
     "identity_on_start",
@@ -537,6 +538,22 @@ OTLP_EXPORTER_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
     "opentelemetry.exporter.otlp.proto.http._common",
 )
+
+
+def grpc_status_in_log_record(record: Any) -> str | None:
+    """The gRPC status name a stock OTLP gRPC exporter's log record carries, or None.
+
+    The exporter keeps a failed attempt's status to itself and only logs it, as an argument
+    of its retry and failure lines (not a documented format). Without it (another layout),
+    vaquero reports the record's own words instead of a classified status.
+    """
+    args = getattr(record, "args", None)
+    if not isinstance(args, tuple):
+        return None
+    for arg in args:
+        if type(arg).__name__ == "StatusCode" and isinstance(getattr(arg, "name", None), str):
+            return str(arg.name)
+    return None
 
 
 def _base_configurator() -> type:
