@@ -272,3 +272,18 @@ def test_grpc_status_is_read_from_the_stock_exporters_log_record_or_not_at_all()
     )
     assert grpc_status_in_log_record(record(("no status here",))) is None
     assert grpc_status_in_log_record(record(None)) is None
+
+
+def test_baggage_entries_agree_on_both_paths() -> None:
+    from opentelemetry import baggage
+
+    with_entry = baggage.set_baggage("gen_ai.agent.name", "planner", otel_context.Context())
+    contexts = [with_entry, otel_context.Context(), None]
+
+    def observe() -> list[dict[str, object]]:
+        return [dict(compat.baggage_entries(context)) for context in contexts]
+
+    fast = observe()
+    with compat.use_public_fallbacks():
+        public = observe()
+    assert fast == public == [{"gen_ai.agent.name": "planner"}, {}, {}]

@@ -24,7 +24,12 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from vaquero._otel_compat import identity_on_start, install_on_ending, restore_evicted
+from vaquero._otel_compat import (
+    baggage_entries,
+    identity_on_start,
+    install_on_ending,
+    restore_evicted,
+)
 from vaquero._semconv import AGENT_NAME, INVOKE_AGENT, OPERATION_NAME
 from vaquero._state import STATE
 
@@ -74,7 +79,10 @@ def agent_of_span(span: Any) -> str | None:
 
 def _remote_agent(span: Span, parent_context: Context | None) -> str | None:
     """The caller's agent from baggage, unless this process declares its own agent."""
-    agent = baggage.get_baggage(AGENT_NAME, parent_context)
+    entries = baggage_entries(parent_context)
+    if not entries:
+        return None
+    agent = entries.get(AGENT_NAME)
     if not isinstance(agent, str) or not agent:
         return None
     resource = getattr(span, "resource", None)
