@@ -22,18 +22,18 @@ import binascii
 import sys
 from typing import Any
 
+from vaquero._semconv import AGENT_NAME, EXCEPTION_TYPE, INVOKE_AGENT, OPERATION_NAME
 from vaquero.analysis._span import Span
 
 __all__ = ["AGENT_ATTRIBUTE", "INVOKE_AGENT", "OPERATION_ATTRIBUTE", "decode_traces_data",
            "traces_data_of"]
 
-AGENT_ATTRIBUTE = "gen_ai.agent.name"
+AGENT_ATTRIBUTE = AGENT_NAME
 # vaquero writes operation ``invoke_agent`` on the span an agent runs in, and only the inherited
 # agent name on the spans below it: this is how a file tells an agent from its descendants.
-OPERATION_ATTRIBUTE = "gen_ai.operation.name"
-INVOKE_AGENT = "invoke_agent"
+OPERATION_ATTRIBUTE = OPERATION_NAME
 _NULL_SPAN_ID = "0000000000000000"
-_EXCEPTION_TYPE = "exception.type"
+_EXCEPTION_TYPE = EXCEPTION_TYPE
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _STATUS_ERROR = 2
 _STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "UNSET": 0, "STATUS_CODE_OK": 1, "OK": 1,
