@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-import socket
 import threading
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -38,11 +37,13 @@ class UnreachableCollectorNotice(logging.Filter):
     and, the first time, logs one warning that says what is wrong and what to do.
     """
 
-    def __init__(self, endpoint: str, protocol: str) -> None:
+    def __init__(self, endpoint: str, protocol: str, *, announce: bool = True) -> None:
         super().__init__()
         self.endpoint = endpoint
         self.protocol = protocol
         self._warned = threading.Event()
+        if not announce:  # the caller reports failures itself (``vaquero doctor``)
+            self._warned.set()
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.WARNING:
@@ -53,13 +54,20 @@ class UnreachableCollectorNotice(logging.Filter):
         if self._warned.is_set():
             return
         self._warned.set()
+        start = (
+            # A pip user has no repository: the stack files ship inside the package.
+            "Start one on this machine (`vaquero stack init`, then `docker compose up -d` "
+            "there)"
+            if _names_this_machine(self.endpoint)
+            else "Check that it is running and reachable from here"
+        )
         logger.warning(
             "vaquero: cannot deliver spans to the OTLP collector at %s (%s); spans are being "
-            "dropped. Start one (`docker compose up -d` in the vaquero repository), point "
-            "OTEL_EXPORTER_OTLP_ENDPOINT at a running collector, or set "
+            "dropped. %s, point OTEL_EXPORTER_OTLP_ENDPOINT at a running collector, or set "
             "OTEL_TRACES_EXPORTER=none (or vaquero_console / vaquero_file) to stop exporting.",
             self.endpoint,
             self.protocol,
+            start,
         )
 
 
@@ -137,31 +145,6 @@ def _read(path: str | None) -> bytes | None:
         return handle.read()
 
 
-def probe_endpoint(endpoint: str, timeout: float) -> str | None:
-    """None when a TCP connection to the endpoint opens, else a sentence saying why not.
-
-    Used where a person is waiting for an answer (``vaquero doctor``, ``vaquero demo``),
-    never on an application's path.
-    """
-    try:
-        parsed = urllib.parse.urlparse(endpoint)
-        host = parsed.hostname
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    except ValueError:
-        return f"{endpoint!r} is not a URL with a valid port"
-    if not host:
-        return f"{endpoint!r} names no host"
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return None
-    except socket.gaierror:
-        return f"the host {host!r} cannot be resolved"
-    except ConnectionRefusedError:
-        return f"nothing is listening at {host}:{port}"
-    except OSError as exc:
-        return f"{host}:{port} cannot be reached ({exc.strerror or exc})"
-
-
 def _export_timeout_s(settings: Settings) -> float:
     """An export may take OTEL_EXPORTER_OTLP_TIMEOUT, never more than OTEL_BSP_EXPORT_TIMEOUT."""
     return min(settings.timeout_s, settings.export_timeout_ms / 1000.0)
@@ -173,8 +156,15 @@ def _is_insecure(settings: Settings) -> bool:
     return urllib.parse.urlparse(settings.endpoint).scheme != "https"
 
 
-def build_otlp_exporter(settings: Settings) -> OtlpExporter:
-    notice = UnreachableCollectorNotice(settings.endpoint, settings.protocol)
+def build_otlp_exporter(settings: Settings, *, announce_failures: bool = True) -> OtlpExporter:
+    """The OTLP exporter the settings describe, its retry noise folded into one warning.
+
+    ``announce_failures=False`` keeps even that warning back, for a caller that reports
+    delivery failures in its own words (``vaquero doctor``).
+    """
+    notice = UnreachableCollectorNotice(
+        settings.endpoint, settings.protocol, announce=announce_failures
+    )
     for name in _OTLP_LOGGERS:
         target = logging.getLogger(name)
         for existing in list(target.filters):
@@ -195,7 +185,7 @@ def _warn_if_cleartext(settings: Settings) -> None:
     parsed = urllib.parse.urlparse(settings.endpoint)
     if parsed.scheme != "http" or settings.insecure is not None:
         return
-    if _is_loopback(parsed.hostname or ""):
+    if is_loopback(parsed.hostname or ""):
         return
     warn_once(
         f"cleartext:{settings.endpoint}",
@@ -206,7 +196,15 @@ def _warn_if_cleartext(settings: Settings) -> None:
     )
 
 
-def _is_loopback(host: str) -> bool:
+def _names_this_machine(endpoint: str) -> bool:
+    try:
+        return is_loopback(urllib.parse.urlparse(endpoint).hostname or "")
+    except ValueError:
+        return False
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine: ``localhost`` or a loopback address."""
     if host.lower() == "localhost":
         return True
     try:
