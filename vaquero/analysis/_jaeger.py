@@ -25,7 +25,8 @@ __all__ = ["DEFAULT_LOOKBACK_NS", "fetch_traces_documents"]
 DEFAULT_LOOKBACK_NS = 24 * 3600 * 1_000_000_000
 DEFAULT_SEARCH_DEPTH = 1000
 DEFAULT_TIMEOUT_S = 10.0
-_FIX = ("Start Jaeger (docker compose up -d) or pass its query URL, e.g. "
+_FIX = ("Start Jaeger (`vaquero stack init`, then `docker compose up -d` there) or pass its "
+        "query URL, e.g. "
         "http://localhost:16686, or analyse a JSONL trace file instead.")
 
 
