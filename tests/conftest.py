@@ -37,11 +37,30 @@ def clean_env(**overrides: str) -> dict[str, str]:
 
 
 def run_python(
-    code: str, *, env: dict[str, str] | None = None, timeout: float = 60, cwd: Path | None = None
+    code: str,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    cwd: Path | None = None,
+    script: Path | None = None,
+    launcher: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter (dedented) and capture its output."""
+    """Run ``code`` (dedented) in a fresh interpreter and capture its output: the one way the
+    tests start a Python subprocess.
+
+    ``script`` writes the code to that file and runs the file instead of ``-c`` (spawn and
+    forkserver children must be able to import ``__main__``); ``launcher`` runs it under a
+    wrapper command such as ``opentelemetry-instrument`` (which then gets ``python``).
+    """
+    source = textwrap.dedent(code)
+    if script is not None:
+        script.write_text(source)
+        target = [str(script)]
+    else:
+        target = ["-c", source]
+    command = [*launcher, sys.executable, *target]
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
+        command,
         env=env if env is not None else clean_env(),
         capture_output=True,
         text=True,

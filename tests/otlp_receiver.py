@@ -461,6 +461,17 @@ class OtlpReceiver:
         with self._state.lock:
             return self._state.lock.wait_for(lambda: len(self._state.spans) >= n, timeout)
 
+    def no_more_spans_than(self, n: int, within: float = 1.0) -> bool:
+        """True if no more than ``n`` spans arrive within ``within`` seconds.
+
+        The negative counterpart of :meth:`wait_for_spans`: it returns as soon as an extra span
+        arrives (a duplicate), so a slow machine makes it wait longer, never pass wrongly the
+        way a fixed sleep followed by a count can.
+        """
+        with self._state.lock:
+            extra = self._state.lock.wait_for(lambda: len(self._state.spans) > n, within)
+        return not extra
+
     def clear(self) -> None:
         with self._state.lock:
             self._state.requests.clear()

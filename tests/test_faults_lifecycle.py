@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import clean_env
+from conftest import clean_env, run_python
 from otlp_receiver import OtlpReceiver, SpanRecord
 
 PROTOCOLS = {"grpc": "grpc", "http": "http/protobuf"}
@@ -39,24 +39,10 @@ def _env(rx: OtlpReceiver | None, protocol: str = "grpc", **extra: str) -> dict[
     )
 
 
-def _script(tmp_path: Path, code: str) -> Path:
-    # A file, not ``-c``: spawn and forkserver children must be able to import __main__.
-    path = tmp_path / "app.py"
-    path.write_text(textwrap.dedent(code))
-    return path
-
-
 def _run(
     tmp_path: Path, code: str, env: dict[str, str], timeout: float = 30
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(_script(tmp_path, code))],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=tmp_path,
-    )
+    return run_python(code, env=env, timeout=timeout, cwd=tmp_path, script=tmp_path / "app.py")
 
 
 def _names(spans: list[SpanRecord]) -> collections.Counter[str]:
@@ -92,7 +78,7 @@ def test_os_fork_child_exports_its_own_spans_and_never_the_parents(rx, tmp_path,
     result = _run(tmp_path, code, _env(rx, protocol))
     assert result.returncode == 0, result.stderr
     assert rx.wait_for_spans(6, timeout=10)
-    time.sleep(0.3)  # a duplicate would arrive right behind
+    assert rx.no_more_spans_than(6, within=1.0)  # a duplicate would arrive
     spans = rx.spans()
     assert _names(spans) == {"warm": 1, "parent-queued": 1, "child": 3, "parent-after": 1}
     _assert_each_span_once(spans)
@@ -125,7 +111,7 @@ def test_prefork_server_workers_export_and_exit_cleanly(rx, tmp_path, protocol):
     result = _run(tmp_path, code, _env(rx, protocol))
     assert result.returncode == 0, result.stderr
     assert rx.wait_for_spans(7, timeout=10)
-    time.sleep(0.3)
+    assert rx.no_more_spans_than(7, within=1.0)  # a duplicate would arrive
     spans = rx.spans()
     assert _names(spans) == {"master-boot": 1, "request": 6}
     served = sorted(
@@ -170,7 +156,7 @@ def test_multiprocessing_process_children_export(rx, tmp_path, method, protocol)
     result = _run(tmp_path, code, _env(rx, protocol))
     assert result.returncode == 0, result.stderr
     assert rx.wait_for_spans(3, timeout=10)
-    time.sleep(0.3)
+    assert rx.no_more_spans_than(3, within=1.0)  # a duplicate would arrive
     spans = rx.spans()
     assert _names(spans) == {"parent-queued": 1, "process": 2}
     _assert_each_span_once(spans)
@@ -189,7 +175,7 @@ def test_pool_workers_ending_with_os_exit_still_deliver(rx, tmp_path, method):
     result = _run(tmp_path, code, _env(rx))
     assert result.returncode == 0, result.stderr
     assert rx.wait_for_spans(7, timeout=10)
-    time.sleep(0.3)
+    assert rx.no_more_spans_than(7, within=1.0)  # a duplicate would arrive
     spans = rx.spans()
     assert _names(spans) == {"parent-queued": 1, "task": 6}
     assert sorted(s.attributes["n"] for s in spans if s.name == "task") == list(range(6))
@@ -206,7 +192,7 @@ def test_pool_terminated_by_context_manager_still_delivers(rx, tmp_path):
     result = _run(tmp_path, code, _env(rx))
     assert result.returncode == 0, result.stderr
     assert rx.wait_for_spans(5, timeout=10)
-    time.sleep(0.3)
+    assert rx.no_more_spans_than(5, within=1.0)  # a duplicate would arrive
     assert _names(rx.spans()) == {"parent-queued": 1, "task": 4}
     _assert_each_span_once(rx.spans())
 
@@ -244,9 +230,10 @@ time.sleep(60)
 def _run_until_sigterm(
     tmp_path: Path, env: dict[str, str], before: str = "", after: str = ""
 ) -> tuple[int, str, str, float]:
-    code = SIGTERM_CODE.format(before=before, after=after)
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent(SIGTERM_CODE.format(before=before, after=after)))
     process = subprocess.Popen(
-        [sys.executable, str(_script(tmp_path, code))],
+        [sys.executable, str(script)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

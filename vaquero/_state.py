@@ -23,6 +23,7 @@ class State:
 
     __slots__ = (
         "after_fork_token",
+        "configured_by_instrument",
         "deferred_signal",
         "disabled",
         "drops",
@@ -31,6 +32,7 @@ class State:
         "fork_hook_registered",
         "install_lock",
         "lifecycle_pid",
+        "propagate_agent",
         "runtime",
         "shutdown_pipeline",
         "tracer",
@@ -44,11 +46,15 @@ class State:
         self.runtime: Any = None
         self.tracer: Tracer | None = None
         self.disabled = False
+        # _agent: whether agent names travel as W3C baggage (the propagate_agent option).
+        self.propagate_agent = True
         # _diagnostics: keys already warned about, and spans dropped outside any queue.
         self.warned: set[str] = set()
         self.drops: dict[str, int] = {}
-        # _pipeline.integrations: the instrumentations vaquero switched on.
+        # _pipeline.integrations: the instrumentations vaquero switched on, and whether
+        # opentelemetry-instrument's loader configured vaquero (it then instruments itself).
         self.enabled_integrations: set[str] = set()
+        self.configured_by_instrument = False
         # _pipeline.lifecycle: exit and signal hooks, which belong to one process.
         self.lifecycle_pid: int | None = None
         self.fork_hook_registered = False

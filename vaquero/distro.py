@@ -21,6 +21,7 @@ from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr
 from vaquero._config import OTEL_TRACES_EXPORTER
 from vaquero._otel_compat import BaseConfigurator
 from vaquero._pipeline import install as _setup
+from vaquero._state import STATE
 
 logger = logging.getLogger("vaquero")
 
@@ -30,12 +31,16 @@ class VaqueroDistro(BaseDistro):  # type: ignore[misc]
 
     def _configure(self, **kwargs: Any) -> None:
         os.environ.setdefault(OTEL_TRACES_EXPORTER, "otlp")
+        # The loader reads this after the distro ran: with opentelemetry-distro installed too,
+        # vaquero's distro also picks vaquero's configurator instead of whichever comes first.
+        os.environ.setdefault("OTEL_PYTHON_CONFIGURATOR", "vaquero_configurator")
 
 
 class VaqueroConfigurator(BaseConfigurator):
     """Install vaquero's tracing pipeline from the environment, never raising."""
 
     def _configure(self, **kwargs: Any) -> None:
+        STATE.configured_by_instrument = True  # the loader switches instrumentations on itself
         try:
             _setup.init()
         except Exception:  # a bad configuration must not stop the instrumented program

@@ -13,9 +13,20 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 
+__all__ = ["extract", "inject"]
+
 
 def inject(carrier: MutableMapping[str, str] | None = None) -> dict[str, str]:
-    """Write the current trace context into ``carrier`` (a new dict if None) and return it."""
+    """Write the current trace context into a carrier dict that can travel in any message.
+
+    Args:
+        carrier: a dict to write into (kept keys stay), or None for a new one.
+
+    Returns:
+        The carrier: ``traceparent`` (and ``tracestate``) for the current span, and
+        ``baggage`` carrying the current agent name unless ``propagate_agent`` is off.
+        Outside any span it writes nothing. Never raises.
+    """
     target: dict[str, str] = {} if carrier is None else carrier  # type: ignore[assignment]
     try:
         propagate.inject(target)
@@ -25,7 +36,17 @@ def inject(carrier: MutableMapping[str, str] | None = None) -> dict[str, str]:
 
 
 def extract(carrier: Mapping[str, Any]) -> otel_context.Context:
-    """The Context a carrier written by :func:`inject` describes (empty if it holds none)."""
+    """The Context a carrier written by :func:`inject` describes.
+
+    Args:
+        carrier: a mapping of propagation headers, e.g. a dict from :func:`inject` or an
+            incoming message's headers.
+
+    Returns:
+        A Context that ``vaquero.span(name, parent=...)`` continues or ``links=[...]``
+        points at; an empty Context (a new trace) when the carrier holds nothing usable.
+        Never raises.
+    """
     try:
         return propagate.extract(carrier, otel_context.Context())
     except Exception:

@@ -19,6 +19,8 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from vaquero._pipeline import install as _setup
 from vaquero._semconv import AGENT_NAME
 
+__all__ = ["CapturedSpan", "CapturedSpans", "capture_spans"]
+
 try:  # pytest is optional: the plugin half only exists when it is installed
     import pytest
 except ImportError:  # pragma: no cover
@@ -46,14 +48,17 @@ class CapturedSpan:
 
     @property
     def agent(self) -> str | None:
+        """The span's ``gen_ai.agent.name`` (its own or inherited), or None outside agents."""
         value = self.attributes.get(AGENT_NAME)
         return value if isinstance(value, str) else None
 
     @property
     def duration_s(self) -> float:
+        """Wall-clock duration in seconds, from the span's own start and end timestamps."""
         return (self.end_ns - self.start_ns) / 1e9
 
     def event_names(self) -> list[str]:
+        """The names of the span's events in the order they were added."""
         return [name for name, _ in self.events]
 
     def __repr__(self) -> str:
@@ -98,6 +103,7 @@ class CapturedSpans:
 
     @property
     def spans(self) -> list[CapturedSpan]:
+        """The captured spans, each linked to its captured parent and children."""
         with self._lock:
             if self._cache is None:
                 converted = [_convert(span) for span in self._raw]
@@ -120,9 +126,11 @@ class CapturedSpans:
             return len(self._raw)
 
     def names(self) -> list[str]:
+        """Every captured span's name, in the order the spans ended."""
         return [span.name for span in self.spans]
 
     def named(self, name: str) -> list[CapturedSpan]:
+        """Every captured span called ``name`` (possibly none), in the order they ended."""
         return [span for span in self.spans if span.name == name]
 
     def one(self, name: str) -> CapturedSpan:
@@ -134,6 +142,8 @@ class CapturedSpans:
         return found[0]
 
     def roots(self) -> list[CapturedSpan]:
+        """The spans whose parent was not captured: trace roots, or continuations of
+        remote parents."""
         return [span for span in self.spans if span.parent is None]
 
     def tree(self) -> str:
@@ -150,6 +160,7 @@ class CapturedSpans:
         return "\n".join(lines)
 
     def clear(self) -> None:
+        """Forget what was captured so far; capturing goes on."""
         with self._lock:
             self._raw.clear()
             self._cache = None
@@ -198,7 +209,15 @@ def _capture_processor() -> _CaptureProcessor:
 
 @contextmanager
 def capture_spans() -> Iterator[CapturedSpans]:
-    """Collect every span that ends inside the block, in this process, synchronously."""
+    """Collect every span that ends inside the block, in this process, synchronously.
+
+    Works whatever exporters are configured (it adds a processor to vaquero's provider, or
+    to the application's own SDK provider), and blocks may nest: each sees the spans that
+    ended while it was open.
+
+    Returns:
+        A context manager yielding :class:`CapturedSpans`.
+    """
     processor = _capture_processor()
     captured = CapturedSpans()
     processor.active.append(captured)

@@ -111,6 +111,13 @@ def transition(
     really the duration of the work done on entering the state. Call it where the workflow's
     own span is current (or pass ``span=``), so that one span holds the whole state history
     in order and its ``workflow.state`` attribute always shows where the workflow stopped.
+
+    Args:
+        from_state: the state left (an Enum, a string, anything printable); None for the
+            initial state, entered from nowhere.
+        to_state: the state entered; becomes the span's ``workflow.state``.
+        reason: why, recorded on the event as ``workflow.transition.reason``.
+        span: the span to record on; the current span when None.
     """
     target = span if span is not None else current_span()
     attributes = {TRANSITION_TO: _state_value(to_state)}

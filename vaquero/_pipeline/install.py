@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from opentelemetry.sdk.trace import sampling as otel_sampling
 from vaquero import _attributes
 from vaquero._agent import AGENT_NAME, AgentNameSpanProcessor
 from vaquero._config import Settings, load_settings
+from vaquero._diagnostics import warn_once
 from vaquero._pipeline import integrations as _integrations
 from vaquero._pipeline import lifecycle as _lifecycle
 from vaquero._pipeline.exporters import build_exporters
@@ -119,7 +121,7 @@ def _install(settings: Settings) -> None:
         _set_runtime(None, None)
         return
     _attributes.set_max_length(settings.attribute_value_length)
-    _integrations.enable_threading()
+    _integrations.enable_executor_context()
     existing = trace.get_tracer_provider()
     owned: Runtime | None = getattr(existing, "_vaquero_runtime", None)
     if owned is not None:
@@ -155,7 +157,7 @@ def build_provider(settings: Settings) -> TracerProvider:
         shutdown_on_exit=False,
     )
     provider.add_span_processor(AgentNameSpanProcessor())
-    scrub = _build_scrubber(settings)
+    scrub = build_scrubber(settings)
     queues = []
     for name, exporter in build_exporters(settings):
         queue = ExportQueue(
@@ -175,7 +177,7 @@ def build_provider(settings: Settings) -> TracerProvider:
     return provider
 
 
-def _build_scrubber(settings: Settings) -> Any:
+def build_scrubber(settings: Settings) -> Any:
     """The export-side transform, or None when nothing is to be scrubbed (zero cost)."""
     if not settings.scrub and settings.pii == "keep":
         return None
@@ -197,6 +199,36 @@ def _adopt(provider: TracerProvider, settings: Settings) -> None:
         provider._vaquero_agent_processor = True  # type: ignore[attr-defined]
     tracer = provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
     _set_runtime(Runtime(settings, provider, tracer, owned=False), tracer)
+    _say_what_adoption_cannot_honour()
+    budget = settings.shutdown_timeout_s
+
+    def flush_at_exit() -> None:
+        # Not vaquero's provider to shut down, but its queued spans must survive SIGTERM too.
+        _call_bounded(provider, "force_flush", time.monotonic() + budget)
+
+    _lifecycle.install(flush_at_exit)
+
+
+def _say_what_adoption_cannot_honour() -> None:
+    """Under opentelemetry-instrument with another configurator, say once what that costs.
+
+    The stock configurator (``opentelemetry-distro``) built the pipeline, so vaquero only
+    adds its agent processor: the stock exporters are not scrubbed by vaquero and vaquero's
+    export queue does not run. An application's own provider is its owner's choice and
+    stays quiet.
+    """
+    if STATE.configured_by_instrument:
+        return
+    if "opentelemetry.instrumentation.auto_instrumentation" not in sys.modules:
+        return
+    warn_once(
+        "adopted-foreign-configurator",
+        "vaquero: opentelemetry-instrument configured tracing with another configurator "
+        "(opentelemetry-distro's, most likely), so vaquero uses that pipeline as it is: its "
+        "OTLP exporters are not scrubbed by vaquero. Set OTEL_PYTHON_CONFIGURATOR="
+        "vaquero_configurator (and OTEL_PYTHON_DISTRO=vaquero_distro) to let vaquero build "
+        "it; OTEL_TRACES_EXPORTER=vaquero_file/vaquero_console are scrubbed either way.",
+    )
 
 
 def _set_runtime(installed: Runtime | None, tracer: trace.Tracer | None) -> None:

@@ -7,7 +7,7 @@ that record connection strings, exception events whose message quotes a token).
 
 What is looked at: span attributes, event attributes, link attributes and the status
 description. The span *name* is not: names are meant to be low-cardinality operation
-names (DESIGN.md), so a secret in a name is an instrumentation bug, and rewriting names
+names (docs/design.md), so a secret in a name is an instrumentation bug, and rewriting names
 would break grouping in every backend. Resource attributes are process-wide configuration
 set by the operator and are left alone too. Integer and float values are not scanned
 (only a key rule can catch them): ids and timestamps would otherwise look like numbers.
