@@ -1,17 +1,22 @@
-"""Benchmark ``vaquero.analysis`` on a large generated trace file.
+"""Benchmark ``vaquero analyze`` side by side with DuckDB on a generated trace file.
 
-Generates N spans (default 1,000,000) of workflow traces shaped like the seed's examples
+Generates N spans (default 300,000) of workflow traces shaped like the seed's examples
 (sequential registration, fan-out batch processing, a state machine), written the way a
 BatchSpanProcessor exports them: spans in end order, concurrent traces interleaved, up to 512
-spans per OTLP JSON line. Then, in this process:
+spans per OTLP JSON line. Then, each in a fresh subprocess, interleaved (A B, B A, ...):
 
-1. runs the full analysis and reports spans/second and peak RSS (``ru_maxrss``);
-2. as a baseline, times only ``json.loads`` over every line, the floor any JSON-lines reader
-   pays, and prints the ratio analysis / baseline.
+* ``vaquero analyze`` (the whole analysis: steps, critical path, failures, time buckets),
+  with the standard library's ``json`` and, when installed, with ``orjson``;
+* DuckDB (optional, ``pip install duckdb``; never a vaquero dependency) with 2 threads:
+  ``read_json_auto`` + ``unnest``, per-workflow run count, success rate and nearest-rank p95,
+  a far smaller job than vaquero's.
 
-Usage: python bench/bench_analyze.py [--spans N] [--keep FILE]
+It prints each round's wall time, CPU time and peak RSS (VmHWM), and the median per-round
+ratio vaquero / DuckDB, so that load from other processes on the machine cancels out. The
+two sides' per-workflow runs, success rates and p95 are checked to agree.
+
+Usage: python bench/bench_analyze.py [--spans N] [--rounds R] [--memory-only] [--keep FILE]
 """
-
 from __future__ import annotations
 
 import argparse
@@ -19,12 +24,12 @@ import itertools
 import json
 import os
 import random
-import resource
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
-
-from vaquero.analysis import analyze
 
 MS = 1_000_000
 BATCH = 512
@@ -161,44 +166,163 @@ def _line(resource_block: dict[str, object], spans: list[dict[str, object]]) -> 
     return json.dumps(doc, separators=(",", ":")) + "\n"
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+def _vmhwm_mb() -> float:
+    """This process's own peak RSS (ru_maxrss would include an exec'd parent's)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for row in status:
+            if row.startswith("VmHWM:"):
+                return int(row.split()[1]) / 1024
+    return float("nan")
+
+
+def _child_vaquero(path: str, parser: str) -> dict[str, object]:
+    if parser == "json":
+        sys.modules["orjson"] = None  # type: ignore[assignment]  # as if not installed
+    import vaquero.analysis._json as fast_json
+
+    if parser == "orjson":
+        # The reader calls json.loads; point it at the orjson-backed loads for this run.
+        json.loads = fast_json.loads  # type: ignore[assignment]
+    from vaquero.analysis import analyze
+
+    began, cpu = time.perf_counter(), time.process_time()
+    result = analyze(path)
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    summary = {w.name: [w.runs, w.success_rate, w.p95_ms] for w in result.workflows}
+    return {"wall": wall, "cpu": cpu, "rss": _vmhwm_mb(), "spans": result.spans_read,
+            "summary": summary, "parser": fast_json.PARSER}
+
+
+_DUCKDB_QUERY = """
+WITH rs AS (SELECT unnest(resourceSpans) AS r
+            FROM read_json_auto(?, format='newline_delimited', maximum_object_size=1000000000)),
+ss AS (SELECT unnest(r.scopeSpans) AS s FROM rs),
+sp AS (SELECT unnest(s.spans) AS x FROM ss),
+runs AS (
+  SELECT x.name AS name,
+         CAST(x.endTimeUnixNano AS BIGINT) - CAST(x.startTimeUnixNano AS BIGINT) AS dur,
+         coalesce(x.status.code, 0) = 2 AS failed
+  FROM sp WHERE x.parentSpanId IS NULL OR x.parentSpanId = ''),
+ranked AS (
+  SELECT name, dur, failed, row_number() OVER (PARTITION BY name ORDER BY dur) AS rank,
+         count(*) OVER (PARTITION BY name) AS n FROM runs)
+SELECT name, max(n) AS runs, round(1 - avg(failed::INT), 4) AS success_rate,
+       max(CASE WHEN rank = CAST(ceil(0.95 * n) AS BIGINT) THEN dur END) / 1e6 AS p95_ms
+FROM ranked GROUP BY name
+"""
+
+
+def _child_duckdb(path: str) -> dict[str, object]:
+    import duckdb
+
+    began, cpu = time.perf_counter(), time.process_time()
+    connection = duckdb.connect()
+    connection.execute("SET threads TO 2")
+    rows = connection.execute(_DUCKDB_QUERY, [path]).fetchall()
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    summary = {name: [runs, success, p95] for name, runs, success, p95 in rows}
+    return {"wall": wall, "cpu": cpu, "rss": _vmhwm_mb(), "summary": summary}
+
+
+def _run_child(kind: str, path: str, parser: str = "json") -> dict[str, object]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--parser", parser, path],
+        capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} child failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _importable(module: str) -> bool:
+    proc = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
+                          check=False)
+    return proc.returncode == 0
+
+
+def _compare(path: str, rounds: int) -> None:
+    sides = ["vaquero/json"]
+    if _importable("orjson"):
+        sides.append("vaquero/orjson")
+    have_duckdb = _importable("duckdb")
+    if have_duckdb:
+        sides.append("duckdb")
+    else:
+        print("duckdb not installed: pip install duckdb (bench only) for the side-by-side")
+    samples: dict[str, list[dict[str, object]]] = {side: [] for side in sides}
+    for round_no in range(rounds):
+        order = sides if round_no % 2 == 0 else list(reversed(sides))
+        for side in order:
+            if side == "duckdb":
+                sample = _run_child("duckdb", path)
+            else:
+                sample = _run_child("vaquero", path, side.split("/")[1])
+            samples[side].append(sample)
+            print(f"  round {round_no + 1} {side:15} wall {sample['wall']:6.2f} s  "
+                  f"cpu {sample['cpu']:6.2f} s  peak RSS {sample['rss']:6.0f} MB")
+    print()
+    for side in sides:
+        walls = [float(s["wall"]) for s in samples[side]]  # type: ignore[arg-type]
+        rss = max(float(s["rss"]) for s in samples[side])  # type: ignore[arg-type]
+        print(f"{side:15} median wall {statistics.median(walls):6.2f} s, peak RSS {rss:.0f} MB")
+    if have_duckdb:
+        duck = samples["duckdb"]
+        for side in sides[:-1]:
+            ratios = [float(v["wall"]) / float(d["wall"])  # type: ignore[arg-type]
+                      for v, d in zip(samples[side], duck, strict=True)]
+            cpu = [float(v["cpu"]) / float(d["cpu"])  # type: ignore[arg-type]
+                   for v, d in zip(samples[side], duck, strict=True)]
+            print(f"ratio {side} / duckdb: wall {statistics.median(ratios):.2f}x "
+                  f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)}), "
+                  f"cpu {statistics.median(cpu):.2f}x")
+        ours = samples[sides[0]][0]["summary"]
+        theirs = duck[0]["summary"]
+        same = ours == theirs
+        print(f"per-workflow runs / success rate / p95 agree with DuckDB: {same}")
+        if not same:
+            print(f"  vaquero {ours}\n  duckdb  {theirs}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spans", type=int, default=1_000_000)
+    parser.add_argument("--spans", type=int, default=300_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--memory-only", action="store_true",
+                        help="one vaquero run, print its peak RSS (e.g. with --spans 1000000)")
     parser.add_argument("--keep", metavar="FILE", help="write the trace file here and keep it")
+    parser.add_argument("--child", choices=["vaquero", "duckdb"], help=argparse.SUPPRESS)
+    parser.add_argument("--parser", default="json", help=argparse.SUPPRESS)
+    parser.add_argument("path", nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    handle, path = tempfile.mkstemp(suffix=".jsonl") if not args.keep else (None, args.keep)
-    if handle is not None:
-        os.close(handle)
-    try:
+    if args.child:
+        sample = (_child_duckdb(args.path) if args.child == "duckdb"
+                  else _child_vaquero(args.path, args.parser))
+        print(json.dumps(sample))
+        return
+
+    if args.keep and os.path.exists(args.keep):
+        path, made = args.keep, False
+        print(f"using {path} ({os.path.getsize(path) / 1e6:,.0f} MB)")
+    else:
+        handle, path = tempfile.mkstemp(suffix=".jsonl") if not args.keep else (None, args.keep)
+        if handle is not None:
+            os.close(handle)
+        made = True
         began = time.perf_counter()
         lines = generate(path, args.spans)
-        size_mb = os.path.getsize(path) / 1e6
-        print(f"generated ~{args.spans:,} spans in {lines:,} lines ({size_mb:,.0f} MB) "
-              f"in {time.perf_counter() - began:.1f} s; peak RSS so far {_peak_rss_mb():.0f} MB")
-
-        began = time.perf_counter()
-        result = analyze(path)
-        analysis_s = time.perf_counter() - began
-        runs = sum(w.runs for w in result.workflows)
-        print(f"analysis: {result.spans_read:,} spans, {runs:,} runs, "
-              f"{len(result.workflows)} workflows in {analysis_s:.2f} s = "
-              f"{result.spans_read / analysis_s:,.0f} spans/s; peak RSS {_peak_rss_mb():.0f} MB")
-
-        began = time.perf_counter()
-        with open(path, "rb") as source:
-            for line in source:
-                json.loads(line)
-        baseline_s = time.perf_counter() - began
-        print(f"baseline json.loads of every line: {baseline_s:.2f} s = "
-              f"{result.spans_read / baseline_s:,.0f} spans/s")
-        print(f"ratio analysis / baseline: {analysis_s / baseline_s:.2f}x")
+        print(f"generated ~{args.spans:,} spans in {lines:,} lines "
+              f"({os.path.getsize(path) / 1e6:,.0f} MB) in {time.perf_counter() - began:.1f} s")
+    try:
+        if args.memory_only:
+            for parser_name in ("json", "orjson") if _importable("orjson") else ("json",):
+                sample = _run_child("vaquero", path, parser_name)
+                print(f"vaquero/{parser_name}: {sample['spans']:,} spans, wall "
+                      f"{sample['wall']:.2f} s, peak RSS {sample['rss']:.0f} MB")
+        else:
+            _compare(path, args.rounds)
     finally:
-        if not args.keep:
+        if made and not args.keep:
             os.unlink(path)
 
 

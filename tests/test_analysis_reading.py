@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from vaquero.analysis import AnalysisInputError, analyze
-from vaquero.analysis._assembler import TraceAssembler
 from vaquero.analysis._span import Span
+from vaquero.analysis._store import SpanStore
 
 FIXTURES = Path(__file__).parent / "fixtures" / "analysis"
 REPO = Path(__file__).resolve().parent.parent
@@ -152,12 +152,14 @@ def test_gzip_file_matches_plain_file(tmp_path: Path) -> None:
     assert analyze(renamed).to_dict()["spans_read"] == 31
 
 
-def test_truncated_gzip_is_an_input_error(tmp_path: Path) -> None:
+def test_truncated_gzip_keeps_what_was_read(tmp_path: Path) -> None:
     packed = tmp_path / "cut.jsonl.gz"
     with gzip.open(packed, "wb") as out:
         out.write((FIXTURES / "workflows.jsonl").read_bytes() * 5)
     packed.write_bytes(packed.read_bytes()[:-40])
-    _assert_one_line_error(_cli("analyze", str(packed)), "read failed")
+    proc = _cli("analyze", str(packed))
+    assert proc.returncode == 0, proc.stderr
+    assert "gzip data ends early" in proc.stderr and "after line" in proc.stderr
 
 
 def test_jaeger_result_wrapper_and_status_enum_names(tmp_path: Path) -> None:
@@ -177,15 +179,14 @@ def test_jaeger_result_wrapper_and_status_enum_names(tmp_path: Path) -> None:
         ("boom", "checkout", 1), ("(no exception type or message)", "checkout", 1)}
 
 
-def test_incomplete_traces_are_flagged() -> None:
+def test_rootless_trace_is_counted_incomplete_never_a_workflow() -> None:
     # trace 20: user_creation > db_insert, whose parent (the workflow root) never arrived;
     # trace 21: a complete run.
     result = analyze(FIXTURES / "incomplete.jsonl").to_dict()
-    by_name = {w["name"]: w for w in result["workflows"]}
-    assert by_name["user_creation"]["incomplete_runs"] == 1
-    assert by_name["user_creation"]["runs"] == 1
-    assert [s["name"] for s in by_name["user_creation"]["steps"]] == ["db_insert"]
-    assert by_name["user_registration_workflow"]["incomplete_runs"] == 0
+    assert [w["name"] for w in result["workflows"]] == ["user_registration_workflow"]
+    assert result["workflows"][0]["incomplete_runs"] == 0
+    assert result["incomplete_traces"] == 1
+    assert result["spans_read"] == 4
 
 
 def test_since_keeps_only_recent_runs(tmp_path: Path) -> None:
@@ -227,48 +228,41 @@ def test_cli_threshold_flags() -> None:
     assert json.loads(proc.stdout)["insights"] == []
 
 
-# --- bounded assembly ------------------------------------------------------------------------
+# --- the span store: whole traces, any order, bounded memory -------------------------------
 
 def _s(trace: str, span: str, parent: str | None) -> Span:
     return Span(trace * 32, span * 16, parent * 16 if parent else None, span, 0, 1, False,
                 None, None)
 
 
-def test_assembler_waits_for_parents_then_finalises_after_grace() -> None:
-    emitted: list[list[str]] = []
-    asm = TraceAssembler(lambda spans: emitted.append(sorted(s.name for s in spans)),
-                         grace_spans=2)
-    asm.add(_s("a", "2", "1"))          # child first, as SDKs export
-    asm.add(_s("a", "1", None))         # root: trace a looks complete now
-    assert emitted == []                # ... but waits out the grace window
-    asm.add(_s("b", "3", "9"))          # unrelated open trace
-    asm.add(_s("b", "4", "9"))
-    assert emitted == [["1", "2"]]
-    asm.flush()
-    assert emitted == [["1", "2"], ["3", "4"]]
+def _traces(store: SpanStore, again: bool = False) -> dict[str, list[str]]:
+    return {trace[0]: sorted(s.name for s in spans)
+            for trace, spans in store.traces(again=again)}
 
 
-def test_assembler_evicts_oldest_when_too_many_open() -> None:
-    emitted: list[str] = []
-    asm = TraceAssembler(lambda spans: emitted.append(spans[0].trace_id[0]),
-                         max_open_traces=2, grace_spans=1000)
-    for trace in "abcd":
-        asm.add(_s(trace, "2", "1"))    # roots never arrive
-    assert emitted == ["a", "b"]
-    assert asm.evicted_traces == 2
-    asm.flush()
-    assert emitted == ["a", "b", "c", "d"]
+def test_store_holds_traces_until_the_end_in_memory() -> None:
+    with SpanStore(memory_spans=100) as store:
+        store.add([_s("a", "2", "1"), _s("b", "3", "9")])
+        store.add([_s("a", "1", None)])  # a late root still joins its trace
+        assert not store.spilled
+        assert _traces(store) == {"a": ["1", "2"], "b": ["3"]}
 
 
-def test_assembler_caps_buffered_spans_and_drops_duplicates() -> None:
-    emitted: list[int] = []
-    asm = TraceAssembler(lambda spans: emitted.append(len(spans)), max_buffered_spans=3)
-    for span_id in "123":
-        asm.add(_s("a", span_id, "9"))
-    asm.add(_s("a", "1", "9"))          # exported twice
-    assert asm.duplicate_spans == 1
-    asm.add(_s("b", "5", "9"))          # 4 buffered > 3: trace a goes
-    assert emitted == [3]
+def test_store_spills_to_disk_and_keeps_traces_whole(tmp_path: Path) -> None:
+    spans = [_s(trace, span, None if span == "0" else "0")
+             for span in "0123" for trace in "abcdefgh"]
+    expected = {trace: ["0", "1", "2", "3"] for trace in "abcdefgh"}
+    expected["a"] = ["0", "1", "2", "3", "9"]
+    for again in (False, True):
+        with SpanStore(memory_spans=5, partitions=3, directory=str(tmp_path)) as store:
+            for start in range(0, len(spans), 4):
+                store.add(spans[start:start + 4])
+            assert store.spilled and store.spills == 4  # 8 spans buffered > 5: spill
+            store.add([_s("a", "9", "0")])  # a late span: stays in memory, joins on reading
+            assert _traces(store, again=again) == expected
+            if again:
+                assert _traces(store) == expected  # the report's second walk
+        assert list(tmp_path.iterdir()) == []  # spill files are gone once closed
 
 
 def test_since_accepts_timedelta(tmp_path: Path) -> None:

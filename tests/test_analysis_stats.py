@@ -52,7 +52,8 @@ def _step(workflow: dict, name: str) -> dict:
 
 
 def test_top_level_shape_and_counts(result: dict) -> None:
-    assert set(result) == {"workflows", "insights", "spans_read", "malformed_lines"}
+    assert set(result) == {"workflows", "insights", "spans_read", "malformed_lines",
+                           "time_range", "incomplete_traces", "duplicate_spans", "notices"}
     # 6+6+3+7 registration spans + 5 + 4 batch spans
     assert result["spans_read"] == 31
     assert result["malformed_lines"] == 0
@@ -63,7 +64,7 @@ def test_top_level_shape_and_counts(result: dict) -> None:
 def test_registration_runs_success_and_percentiles(result: dict) -> None:
     wf = _workflow(result, "user_registration_workflow")
     assert set(wf) == {"name", "agent", "runs", "success_rate", "duration_ms", "steps",
-                       "failures", "incomplete_runs"}
+                       "failures", "incomplete_runs", "own_time_share", "timeseries"}
     assert wf["agent"] == "user_registration_workflow"
     assert wf["runs"] == 4
     assert wf["success_rate"] == 0.75  # run 3 failed

@@ -3,14 +3,18 @@
 * ``--dump-dom`` prints the DOM *after* scripts ran: the report's script marks
   ``data-js-ready="1"`` and adds ``aria-sort`` to headers, and its error trap appends any
   uncaught error to ``data-js-errors``; a page with a planted error proves the trap reports.
+* A measuring script added to a copy of the page asks the browser for the laid-out boxes:
+  every chart label inside its SVG (no clipped axis labels, however wide the numbers), the
+  waterfall's name, timeline and duration columns side by side with the error message inside
+  its own cell (nothing runs into anything), and the time-axis labels apart from each other.
 * ``--screenshot`` gives a PNG that we decode with the stdlib (zlib + the five PNG row
   filters). "Not blank" means: a real share of pixels differ from the page background, and
-  some pixels are the report's error red (the failing workflow's row). A blank or unstyled page
-  fails both.
+  some pixels are the report's error red. A blank or unstyled page fails both.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import struct
@@ -19,11 +23,14 @@ import zlib
 from pathlib import Path
 
 import pytest
+from report_data import BIG_FANOUT, write_report_traces
 
 from vaquero.analysis import write_report
+from vaquero.analysis._html import render_html
+from vaquero.analysis._result import AnalysisResult, TimeBucket, WorkflowStats
 
-FIXTURES = Path(__file__).parent / "fixtures" / "analysis"
 _INSTALL = "apt-get update && apt-get install -y chromium"
+JAEGER = "http://jaeger.internal:16686"
 
 
 def _chromium() -> str:
@@ -55,9 +62,84 @@ def _run(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProces
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("report") / "report.html"
-    write_report(FIXTURES / "workflows.jsonl", out)
+    folder = tmp_path_factory.mktemp("report")
+    out = folder / "report.html"
+    write_report(write_report_traces(folder / "traces.jsonl"), out, jaeger_url=JAEGER)
     return out
+
+
+@pytest.fixture(scope="module")
+def wide_numbers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Counts in the tens of thousands and p95s in minutes: the widest axis labels."""
+    start = 1_750_000_000 * 10**9
+    minute = 60 * 10**9
+    buckets = tuple(TimeBucket(start + i * minute, start + (i + 1) * minute, 48_000 + i * 97,
+                               i * 900, 95_000.0 + i * 4_000) for i in range(30))
+    bins = tuple((1000.0 * i, 1000.0 * (i + 1), 123_456 // (i + 1), 9_000 // (i + 1))
+                 for i in range(20))
+    workflow = WorkflowStats("bulk_import_with_a_rather_long_workflow_name", "importer",
+                             1_600_000, 0.93, 2500.0, 17_800.0, 19_500.0, 20_000.0, 3.1, (), (),
+                             0, histogram=bins, timeseries=buckets)
+    result = AnalysisResult((workflow,), (), 9_000_000, 0,
+                            time_range=(start, start + 30 * minute))
+    out = tmp_path_factory.mktemp("wide") / "wide.html"
+    out.write_text(render_html(result, "wide.jsonl"))
+    return out
+
+
+_MEASURE = """<script>
+(function(){
+  var out={clipped:[],overlaps:[],rows:0,ticks:0,texts:0};
+  function box(el){return el.getBoundingClientRect();}
+  document.querySelectorAll('svg.chart').forEach(function(svg){
+    var vb=svg.viewBox.baseVal;
+    svg.querySelectorAll('text').forEach(function(t){
+      out.texts++;
+      var b=t.getBBox();
+      if(b.x<-0.5||b.y<-0.5||b.x+b.width>vb.width+0.5||b.y+b.height>vb.height+0.5){
+        out.clipped.push(t.textContent);}
+    });
+    var texts=Array.prototype.map.call(svg.querySelectorAll('text'),function(t){
+      return {b:t.getBBox(),s:t.textContent};});
+    for(var i=0;i<texts.length;i++){for(var j=i+1;j<texts.length;j++){
+      var a=texts[i].b,c=texts[j].b;
+      if(a.x<c.x+c.width-0.5&&c.x<a.x+a.width-0.5&&a.y<c.y+c.height-0.5&&c.y<a.y+a.height-0.5){
+        out.overlaps.push('chart text: '+texts[i].s+' / '+texts[j].s);}}}
+  });
+  document.querySelectorAll('.waterfall').forEach(function(wf){
+    wf.querySelectorAll('.wf-row').forEach(function(row){
+      out.rows++;
+      var name=box(row.querySelector('.wf-name')),track=box(row.querySelector('.wf-track'));
+      var dur=box(row.querySelector('.wf-dur')),err=row.querySelector('.wf-err');
+      if(name.right>track.left+0.5||track.right>dur.left+0.5){
+        out.overlaps.push('columns: '+row.textContent);}
+      if(err){var e=box(err);
+        if(e.right>name.right+0.5||e.left<name.left-0.5){
+          out.overlaps.push('err: '+row.textContent);}}
+      var bar=row.querySelector('.wf-bar');
+      if(bar){var b=box(bar);
+        if(b.left<track.left-0.5||b.right>track.right+0.5){
+          out.overlaps.push('bar: '+row.textContent);}}
+    });
+    var labels=Array.prototype.map.call(wf.querySelectorAll('.wf-tick-label'),box);
+    out.ticks+=labels.length;
+    for(var i=1;i<labels.length;i++){
+      if(labels[i].left<labels[i-1].right){out.overlaps.push('tick '+i);}}
+  });
+  document.body.setAttribute('data-measure',JSON.stringify(out));
+})();
+</script></body>"""
+
+
+def _measure(chromium: str, page: Path, tmp_path: Path) -> tuple[str, dict[str, object]]:
+    probe = tmp_path / ("probe-" + page.name)
+    probe.write_text(page.read_text().replace("</body>", _MEASURE))
+    proc = _run(chromium, tmp_path / "profile", "--window-size=1200,900", "--dump-dom",
+                probe.as_uri())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    raw = dom.split('data-measure="', 1)[1].split('"', 1)[0]
+    return dom, json.loads(raw.replace("&quot;", '"').replace("&amp;", "&"))
 
 
 def test_dom_after_scripts_ran(chromium: str, report: Path, tmp_path: Path) -> None:
@@ -67,10 +149,31 @@ def test_dom_after_scripts_ran(chromium: str, report: Path, tmp_path: Path) -> N
     assert 'data-js-ready="1"' in dom, "the report's script did not run"
     assert 'data-js-errors=""' in dom
     assert 'aria-sort="none"' in dom  # added by the script to every sortable header
-    assert '<tr class="bad" data-workflow="user_registration_workflow">' in dom
-    assert '<tr data-workflow="batch_processing_workflow">' in dom
-    assert dom.count('class="wf-row error"') == 2   # failed root + failing duplicate_check
-    assert "Slowest run: batch_processing_workflow" in dom
+    assert '<tr data-workflow="research_agent">' in dom
+    assert dom.count('<svg class="chart histogram"') == 2
+    assert dom.count('<svg class="chart timeseries"') == 2
+    assert 'class="marker p50"' in dom and 'class="marker p95"' in dom
+    assert f"×{BIG_FANOUT:,}</b>" in dom
+    assert 'class="wf-row error crit"' in dom
+    assert f'href="{JAEGER}/trace/' in dom
+    assert 'id="time-range"' in dom
+    # the run that lost a span's parent is drawn apart, the lost span still shown
+    incomplete = dom.split("<h3>Incomplete traces", 1)[1]
+    assert '<section class="trace incomplete"' in incomplete
+    assert "parent span missing" in incomplete.split("</section>", 1)[0]
+
+
+@pytest.mark.parametrize("page_name", ["report", "wide_numbers"])
+def test_nothing_clipped_or_overlapping(chromium: str, page_name: str, tmp_path: Path,
+                                        request: pytest.FixtureRequest) -> None:
+    page: Path = request.getfixturevalue(page_name)
+    dom, measured = _measure(chromium, page, tmp_path)
+    assert 'data-js-errors=""' in dom
+    assert measured["texts"], "no chart text was measured"
+    assert measured["clipped"] == [], f"labels outside their chart: {measured['clipped']}"
+    assert measured["overlaps"] == [], f"overlapping boxes: {measured['overlaps'][:5]}"
+    if page_name == "report":
+        assert measured["rows"] > 20 and measured["ticks"] > 10
 
 
 def test_error_trap_reports_script_errors(chromium: str, report: Path, tmp_path: Path) -> None:

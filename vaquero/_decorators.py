@@ -1,315 +1,310 @@
-"""``@vaquero.trace``: one span per call of a function, coroutine, generator, method or class.
+"""``@vaquero.trace``: decide *what* to wrap, so every kind of object keeps its type.
 
-Each kind of callable gets a wrapper of the same kind, so ``inspect.iscoroutinefunction``
-and friends keep answering truthfully and frameworks that dispatch on them keep working.
+The per-call wrappers live in :mod:`vaquero._wrappers`; this module maps each kind of
+object a user may decorate onto them, keeping what the object is:
 
-Generators are the subtle case. A span that is *current* while a generator is suspended
-would leak into the caller's code between ``next()`` calls, and detaching a token from a
-different context logs "Failed to detach context". So each traced generator runs its body
-in a private copy of the context (like an asyncio task does): the span is current inside
-the generator for its whole iteration, and never outside it.
+==============================  ============================================================
+object                          traced as
+==============================  ============================================================
+function, method, builtin       a wrapper of the same kind (sync, async, generator, async gen)
+``@[async]contextmanager``      the generator underneath, re-wrapped by contextlib: the span
+                                covers the ``with`` block and parents the spans opened in it
+class                           each public method traced; the class itself unchanged
+staticmethod / classmethod      the same descriptor around a traced function
+``functools.partial``           a partial of the traced function (named after the function)
+click ``Command`` / ``Group``   its callback traced in place; the command object returned
+other callable object           a transparent proxy (``lru_cache``, ``validate_call``, a
+                                user's instance): attributes, ``isinstance``, binding as a
+                                method, copy and pickle kept; ``async def __call__`` stays
+                                async
+non-callable descriptor         refused: ``TypeError`` saying to put the decorator below
+                                ``@property`` / ``@cached_property`` / ``partialmethod``
+already traced                  traced once, with the options of both decorations merged
+==============================  ============================================================
+
+Spans are named after what the user wrote: the function, the partial's function, the
+command's callback, a decorated function's own name, else the instance's class. A sync
+callable that returns a coroutine keeps its span open until that coroutine ends.
 """
 
 from __future__ import annotations
 
-import contextvars
+import contextlib
+import copy
 import functools
 import inspect
+import sys
 import types
-from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast, overload
 
-from vaquero._attributes import normalize_attributes, to_attribute_value
-from vaquero._pipeline import install as _setup
-from vaquero._semconv import ARG_PREFIX, RESULT
-from vaquero._span_core import agent_attributes, close_span, open_span
+from vaquero._wrappers import (
+    TRACED_MARK,
+    context_manager_generator,
+    make_spec,
+    span_name,
+    wrap_function,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
-_TRACED_MARK = "__vaquero_traced__"
+_DEFAULTS: dict[str, Any] = {
+    "name": None,
+    "attributes": None,
+    "agent_name": None,
+    "capture_args": False,
+    "capture_result": False,
+}
 
 
-@dataclass(frozen=True)
-class _Spec:
-    """Everything a wrapper needs, computed once at decoration time, not per call."""
-
-    name: str
-    attributes: dict[str, Any] | None
-    agent_name: str | None
-    signature: inspect.Signature | None
-    skip_first: bool
-    capture_result: bool
-
-    def call_attributes(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if self.signature is None:
-            return self.attributes
-        attributes = dict(self.attributes or {})
-        try:
-            bound = self.signature.bind_partial(*args, **kwargs)
-        except TypeError:
-            return attributes  # the call itself will raise the user's TypeError
-        for index, (param, value) in enumerate(bound.arguments.items()):
-            if index == 0 and self.skip_first:
-                continue
-            attributes[ARG_PREFIX + param] = to_attribute_value(value)
-        return attributes
-
-
-def _span_name(func: Callable[..., Any]) -> str:
-    """The qualified name without ``<locals>`` noise: low-cardinality and readable."""
-    qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or "call"
-    return str(qualname).rsplit("<locals>.", 1)[-1]
+def wrap_callable(func: Any, *, in_class: bool = False, **options: Any) -> Any:
+    """Trace one object of any kind (see the module table); ``options`` as for ``trace``."""
+    if isinstance(func, (staticmethod, classmethod)):
+        inner = wrap_callable(
+            func.__func__, in_class=in_class or isinstance(func, classmethod), **options
+        )
+        return type(func)(inner)
+    if inspect.ismethod(func) and _traced_as(func.__func__) is not None:
+        return func  # a bound method of a traced function: its calls are spans already
+    traced = _traced_as(func)
+    if traced is not None:
+        # Traced already: trace the original once. The inner (closer) decoration's options
+        # win; the outer one fills in what the inner left unset (a class's agent name).
+        original, inner_options = traced
+        merged = {}
+        for key, default in _DEFAULTS.items():
+            value = inner_options.get(key, default)
+            merged[key] = value if value != default else options.get(key, default)
+        return wrap_callable(original, in_class=in_class, **merged)
+    wrapped = _wrap_by_kind(func, in_class, options)
+    if wrapped is not func:
+        _mark(wrapped, func, options)
+    return wrapped
 
 
-def _make_spec(
-    func: Callable[..., Any],
-    name: str | None,
-    attributes: Mapping[Any, Any] | None,
-    agent_name: str | None,
-    capture_args: bool,
-    capture_result: bool,
-    in_class: bool = False,
-) -> _Spec:
-    static = normalize_attributes(attributes)
-    if agent_name is not None:
-        static = {**agent_attributes(agent_name), **static}
-    signature = None
-    skip_first = False
-    if capture_args:
-        try:
-            signature = inspect.signature(func)
-            params = list(signature.parameters)
-            skip_first = bool(params) and (in_class or params[0] in ("self", "cls"))
-        except (TypeError, ValueError):
-            signature = None
-    return _Spec(
-        name=name or _span_name(func),
-        attributes=static or None,
-        agent_name=agent_name,
-        signature=signature,
-        skip_first=skip_first,
-        capture_result=capture_result,
+def _traced_as(obj: Any) -> tuple[Any, dict[str, Any]] | None:
+    """``(original, options)`` if vaquero traced ``obj``, else None."""
+    try:
+        mark = getattr(obj, TRACED_MARK, None)
+    except Exception:
+        return None
+    if isinstance(mark, tuple) and len(mark) == 2 and mark[0] is not obj:
+        return mark
+    return None
+
+
+def _mark(wrapped: Any, original: Any, options: dict[str, Any]) -> None:
+    try:
+        object.__setattr__(wrapped, TRACED_MARK, (original, options))
+    except (AttributeError, TypeError):
+        pass
+
+
+def _wrap_by_kind(obj: Any, in_class: bool, options: dict[str, Any]) -> Any:
+    if isinstance(obj, functools.partial):
+        named = {**options, "name": options.get("name") or span_name(_partial_target(obj))}
+        return type(obj)(wrap_callable(obj.func, **named), *obj.args, **obj.keywords)
+    generator = context_manager_generator(obj)
+    if generator is not None:
+        gen_func, is_async = generator
+        spec = make_spec(gen_func, in_class=in_class, **options)
+        decorator = contextlib.asynccontextmanager if is_async else contextlib.contextmanager
+        return decorator(wrap_function(gen_func, spec, context_manager=True))
+    if isinstance(obj, (*_FUNCTION_TYPES, type)):  # a type here: @vaquero.span("x") on it
+        return wrap_function(obj, make_spec(obj, in_class=in_class, **options))
+    command = _click_command(obj)
+    if command is not None:
+        if command.callback is not None:
+            command.callback = wrap_callable(command.callback, **options)
+        return command
+    if callable(obj):
+        return _traced_instance(obj, options)
+    if hasattr(type(obj), "__get__"):  # property, cached_property, partialmethod ...
+        kind = type(obj).__name__
+        raise TypeError(
+            f"vaquero.trace cannot decorate a {kind!r} object, which is not callable itself: "
+            f"put @vaquero.trace below @{kind}, directly on the function."
+        )
+    raise TypeError(
+        f"vaquero.trace cannot decorate {type(obj).__name__!r}: expected a function, "
+        "a method, a class or a callable object."
     )
 
 
-def wrap_callable(
-    func: F,
-    *,
-    name: str | None = None,
-    attributes: Mapping[Any, Any] | None = None,
-    agent_name: str | None = None,
-    capture_args: bool = False,
-    capture_result: bool = False,
-    in_class: bool = False,
-) -> F:
-    """Wrap one function (of any kind) so each call is a span."""
-    spec = _make_spec(func, name, attributes, agent_name, capture_args, capture_result, in_class)
-    if inspect.isasyncgenfunction(func):
-        wrapper: Callable[..., Any] = _wrap_async_generator(func, spec)
-    elif inspect.isgeneratorfunction(func):
-        wrapper = _wrap_generator(func, spec)
-    elif inspect.iscoroutinefunction(func):
-        wrapper = _wrap_coroutine(func, spec)
-    else:
-        wrapper = _wrap_function(func, spec)
-    setattr(wrapper, _TRACED_MARK, True)
-    return wrapper  # type: ignore[return-value]
+# Plain functions and the interpreter's own callables become wrapper functions. Any other
+# callable (lru_cache, validate_call, a user's instance) keeps its type behind a proxy.
+_FUNCTION_TYPES = (
+    types.FunctionType,
+    types.MethodType,
+    types.BuiltinFunctionType,
+    types.MethodDescriptorType,
+    types.WrapperDescriptorType,
+    types.MethodWrapperType,
+    types.ClassMethodDescriptorType,
+)
 
 
-def _wrap_function(func: Callable[..., T], spec: _Spec) -> Callable[..., T]:
-    get_tracer = _setup.get_tracer
-
-    @functools.wraps(func)
-    def traced(*args: Any, **kwargs: Any) -> T:
-        tracer = get_tracer()
-        if tracer is None:
-            return func(*args, **kwargs)
-        span, token = open_span(
-            tracer, spec.name, spec.call_attributes(args, kwargs), spec.agent_name
-        )
-        try:
-            result = func(*args, **kwargs)
-        except BaseException as exc:
-            close_span(span, token, exc)
-            raise
-        if spec.capture_result:
-            span.set_attribute(RESULT, to_attribute_value(result))
-        close_span(span, token, None)
-        return result
-
-    return traced
+def _partial_target(obj: functools.partial[Any]) -> Any:
+    """The function at the bottom of nested partials, which is what the user named."""
+    func: Any = obj
+    while isinstance(func, functools.partial):
+        func = func.func
+    return func
 
 
-def _wrap_coroutine(
-    func: Callable[..., Coroutine[Any, Any, T]], spec: _Spec
-) -> Callable[..., Coroutine[Any, Any, T]]:
-    get_tracer = _setup.get_tracer
-
-    @functools.wraps(func)
-    async def traced(*args: Any, **kwargs: Any) -> T:
-        tracer = get_tracer()
-        if tracer is None:
-            return await func(*args, **kwargs)
-        span, token = open_span(
-            tracer, spec.name, spec.call_attributes(args, kwargs), spec.agent_name
-        )
-        try:
-            result = await func(*args, **kwargs)
-        except BaseException as exc:
-            close_span(span, token, exc)
-            raise
-        if spec.capture_result:
-            span.set_attribute(RESULT, to_attribute_value(result))
-        close_span(span, token, None)
-        return result
-
-    return traced
+def _click_command(obj: Any) -> Any:
+    """``obj`` if it is a click command (or group), without importing click ourselves."""
+    click = sys.modules.get("click")
+    command_type = getattr(click, "Command", None)
+    if isinstance(command_type, type) and isinstance(obj, command_type):
+        return obj
+    return None
 
 
-def _wrap_generator(
-    func: Callable[..., Generator[Any, Any, T]], spec: _Spec
-) -> Callable[..., Generator[Any, Any, T]]:
-    get_tracer = _setup.get_tracer
+class _TracedInstance:
+    """A callable instance whose calls are spans, in every other way the instance itself.
 
-    @functools.wraps(func)
-    def traced(*args: Any, **kwargs: Any) -> Generator[Any, Any, T]:
-        tracer = get_tracer()
-        if tracer is None:
-            return (yield from func(*args, **kwargs))
-        inner = func(*args, **kwargs)
-        ctx = contextvars.copy_context()
-        span, token = ctx.run(
-            open_span, tracer, spec.name, spec.call_attributes(args, kwargs), spec.agent_name
-        )
-        try:
-            sent: Any = None
-            thrown: BaseException | None = None
-            while True:
-                try:
-                    if thrown is None:
-                        item = ctx.run(inner.send, sent)
-                    else:
-                        item = ctx.run(inner.throw, thrown)
-                except StopIteration as stop:
-                    result: T = stop.value
-                    break
-                thrown = None
-                try:
-                    sent = yield item
-                except GeneratorExit:
-                    ctx.run(inner.close)
-                    raise
-                except BaseException as exc:
-                    thrown = exc
-        except BaseException as exc:
-            ctx.run(close_span, span, token, exc)
-            raise
-        if spec.capture_result:
-            span.set_attribute(RESULT, to_attribute_value(result))
-        ctx.run(close_span, span, token, None)
-        return result
-
-    return traced
-
-
-@types.coroutine
-def _step_in_context(ctx: contextvars.Context, awaitable: Any) -> Generator[Any, Any, Any]:
-    """Await ``awaitable`` with every step of it run inside ``ctx``.
-
-    This is how an async generator's body gets a private context without a task per
-    step: the event loop's futures pass through unchanged, only the frame's context differs.
+    A function wrapper would lose the instance's type and attributes; a subclass would have
+    to be swapped into the user's object. The proxy forwards attribute reads and writes,
+    ``repr``/``str``/``==``/``hash``, and reports the instance's class, so ``isinstance`` and
+    ``obj.setting`` keep working. Other protocols (``len``, iteration, operators) are not
+    forwarded: ``type(proxy)`` is still this class.
     """
-    send: Any = None
-    thrown: BaseException | None = None
-    while True:
-        try:
-            if thrown is None:
-                yielded = ctx.run(awaitable.send, send)
-            else:
-                yielded = ctx.run(awaitable.throw, thrown)
-        except StopIteration as stop:
-            return stop.value
-        thrown = None
-        try:
-            send = yield yielded
-        except BaseException as exc:
-            thrown = exc
+
+    __slots__ = ("__vaquero_traced__", "__wrapped__", "_vaquero_call")
+
+    def __init__(self, obj: Any, call: Callable[..., Any]) -> None:
+        object.__setattr__(self, "__wrapped__", obj)
+        object.__setattr__(self, "_vaquero_call", call)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        return type(self.__wrapped__)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _TracedInstance.__slots__:
+            raise AttributeError(name)  # not set yet (copy, unpickle): never recurse
+        return getattr(self.__wrapped__, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.__wrapped__, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self.__wrapped__, name)
+
+    def __repr__(self) -> str:
+        return repr(self.__wrapped__)
+
+    def __str__(self) -> str:
+        return str(self.__wrapped__)
+
+    def __eq__(self, other: object) -> bool:
+        return bool(self.__wrapped__ == other)
+
+    def __hash__(self) -> int:
+        return hash(self.__wrapped__)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._vaquero_call(*args, **kwargs)
+
+    # copy and pickle give a traced proxy of a copy of the instance, not a bare instance.
+    def _options(self) -> dict[str, Any]:
+        mark = getattr(self, TRACED_MARK, None)
+        return dict(mark[1]) if isinstance(mark, tuple) else {}
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return (retrace, (self.__wrapped__, self._options()))
+
+    def __copy__(self) -> Any:
+        return retrace(copy.copy(self.__wrapped__), self._options())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return retrace(copy.deepcopy(self.__wrapped__, memo), self._options())
 
 
-def _wrap_async_generator(
-    func: Callable[..., AsyncGenerator[Any, Any]], spec: _Spec
-) -> Callable[..., AsyncGenerator[Any, Any]]:
-    get_tracer = _setup.get_tracer
+class _Binding:
+    """For proxies of objects that bind as methods (``@lru_cache`` on a method).
 
-    @functools.wraps(func)
-    async def traced(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        tracer = get_tracer()
-        inner = func(*args, **kwargs)
-        if tracer is None:
-            async for item in inner:
-                yield item
-            return
-        ctx = contextvars.copy_context()
-        span, token = ctx.run(
-            open_span, tracer, spec.name, spec.call_attributes(args, kwargs), spec.agent_name
-        )
-        try:
-            sent: Any = None
-            thrown: BaseException | None = None
-            while True:
-                try:
-                    if thrown is None:
-                        item = await _step_in_context(ctx, inner.asend(sent))
-                    else:
-                        item = await _step_in_context(ctx, inner.athrow(thrown))
-                except StopAsyncIteration:
-                    break
-                thrown = None
-                try:
-                    sent = yield item
-                except GeneratorExit:
-                    await _step_in_context(ctx, inner.aclose())
-                    raise
-                except BaseException as exc:
-                    thrown = exc
-        except BaseException as exc:
-            ctx.run(close_span, span, token, exc)
-            raise
-        ctx.run(close_span, span, token, None)
+    Only those get ``__get__``: it makes ``inspect.isroutine`` answer True, and frameworks
+    (FastAPI's dependency check among them) then stop looking at ``__call__`` to tell an
+    async callable from a sync one. The proxy answers as the object it wraps would.
+    """
 
-    return traced
+    __slots__ = ()
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self
+        return types.MethodType(cast("Callable[..., Any]", self), instance)
+
+
+def retrace(obj: Any, options: dict[str, Any]) -> Any:
+    """Trace ``obj`` again with ``options``: how a copied or unpickled proxy comes back."""
+    return wrap_callable(obj, **options)
+
+
+class _TracedAsyncInstance(_TracedInstance):
+    """The same proxy for an instance with ``async def __call__``: calling it stays async."""
+
+    __slots__ = ()
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._vaquero_call(*args, **kwargs)
+
+
+class _TracedBindingInstance(_Binding, _TracedInstance):
+    __slots__ = ()
+
+
+class _TracedBindingAsyncInstance(_Binding, _TracedAsyncInstance):
+    __slots__ = ()
+
+
+_PROXY_TYPES: dict[tuple[bool, bool], type[_TracedInstance]] = {
+    (False, False): _TracedInstance,
+    (True, False): _TracedAsyncInstance,
+    (False, True): _TracedBindingInstance,
+    (True, True): _TracedBindingAsyncInstance,
+}
+
+
+def _traced_instance(obj: Any, options: dict[str, Any]) -> _TracedInstance:
+    call = type(obj).__call__
+    # What the user wrote: a decorated function (lru_cache, validate_call...) carries its own
+    # name; a plain callable instance does not, and is named after its class.
+    try:
+        own_name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    except Exception:
+        own_name = None
+    default_name = span_name(obj) if isinstance(own_name, str) else span_name(type(obj))
+    named = {**options, "name": options.get("name") or default_name}
+    bound = obj.__call__  # its kind (sync or async) is the kind of the wrapper
+    try:
+        spec = make_spec(obj, **named)  # the signature seen by callers, without ``self``
+    except Exception:
+        spec = make_spec(bound, **named)
+    traced_call = wrap_function(bound, spec)
+    is_async = inspect.iscoroutinefunction(call)
+    binds = hasattr(type(obj), "__get__")
+    return _PROXY_TYPES[is_async, binds](obj, traced_call)
 
 
 def trace_class(cls: type[T], **options: Any) -> type[T]:
     """Trace each public method defined on ``cls``; the class object itself is unchanged.
 
     Only names not starting with ``_`` become spans (``ClassName.method``): private helpers
-    run inside the public method's span, which is where a reader looks for them.
+    run inside the public method's span, which is where a reader looks for them. A method
+    traced on its own keeps its options; the class's fill in what it left unset.
     """
     for attr, member in list(vars(cls).items()):
         if attr.startswith("_"):
             continue
-        name = f"{cls.__name__}.{attr}"
-        wrapped: Any
-        if isinstance(member, staticmethod):
-            if getattr(member.__func__, _TRACED_MARK, False):
-                continue
-            wrapped = staticmethod(wrap_callable(member.__func__, name=name, **options))
-        elif isinstance(member, classmethod):
-            if getattr(member.__func__, _TRACED_MARK, False):
-                continue
-            wrapped = classmethod(
-                wrap_callable(member.__func__, name=name, in_class=True, **options)
-            )
-        elif inspect.isfunction(member):
-            if getattr(member, _TRACED_MARK, False):
-                continue
-            wrapped = wrap_callable(member, name=name, in_class=True, **options)
-        else:
+        if not isinstance(member, (staticmethod, classmethod)) and not inspect.isfunction(member):
             continue
-        setattr(cls, attr, wrapped)
+        name = f"{cls.__name__}.{attr}"
+        in_class = not isinstance(member, staticmethod)
+        setattr(cls, attr, wrap_callable(member, in_class=in_class, **{**options, "name": name}))
     return cls
 
 
@@ -338,10 +333,46 @@ def trace(
     capture_args: bool = False,
     capture_result: bool = False,
 ) -> Any:
-    """Trace a function, coroutine, generator, method or class; see :func:`vaquero.trace`."""
+    """Record one span per call of a function, or of every public method of a class.
+
+    Usable bare (``@vaquero.trace``), with options (``@vaquero.trace(name="step")``) or with
+    an agent name first (``@vaquero.trace("planner")``). The decorated object keeps its
+    kind: a coroutine function stays one, a generator's span covers its whole iteration
+    (and, under ``@contextmanager``, the whole ``with`` block), a class stays the same class,
+    a ``functools.partial`` stays a partial, a click command stays a command, a callable
+    object (an ``lru_cache`` function, an instance) keeps its attributes, ``isinstance``
+    and method binding, and an ``async def __call__`` stays async. Tracing something twice
+    records one span. Exceptions pass through unchanged (and mark the span ERROR); with tracing
+    disabled (``OTEL_SDK_DISABLED=true``) the wrapper only forwards the call.
+
+    Args:
+        target: the function, method, class or callable object to trace; or a string, taken
+            as ``agent_name``; or None to get a decorator back.
+        agent_name: the agent this call runs as (``gen_ai.agent.name``); every span opened
+            inside inherits it.
+        name: the span name; default: the qualified name of what was decorated (the
+            function, a partial's function, a command's callback, an instance's class).
+        attributes: attributes set on every span; any value is accepted and converted.
+        capture_args: record each argument as ``vaquero.arg.<name>`` (``self``/``cls``
+            skipped). Values are converted and scrubbed like any attribute.
+        capture_result: record the return value as ``vaquero.result``.
+
+    Returns:
+        The traced object when ``target`` is given, else a decorator that traces one.
+
+    Raises:
+        TypeError: at decoration, if ``agent_name`` or ``name`` is not a string,
+            ``attributes`` is not a mapping, the agent name is given twice, or ``target``
+            is not callable (for a ``property``, ``cached_property`` or ``partialmethod``
+            the message says to put ``@vaquero.trace`` below it, on the function). Nothing
+            is raised at call time by vaquero itself.
+    """
     if isinstance(target, str):
         if agent_name is not None:
-            raise TypeError("vaquero.trace(): agent name given twice (positionally and by name).")
+            raise TypeError(
+                "vaquero.trace(): agent name given twice (positionally and by name); "
+                "pass it once."
+            )
         agent_name, target = target, None
     for label, value in (("agent_name", agent_name), ("name", name)):
         if value is not None and not isinstance(value, str):
@@ -358,13 +389,6 @@ def trace(
     def decorate(obj: Any) -> Any:
         if isinstance(obj, type):
             return trace_class(obj, **options)
-        if isinstance(obj, (staticmethod, classmethod)):
-            return type(obj)(wrap_callable(obj.__func__, name=name, **options))
-        if not callable(obj):
-            raise TypeError(
-                f"vaquero.trace cannot decorate {type(obj).__name__!r}: expected a function, "
-                "a method or a class."
-            )
         return wrap_callable(obj, name=name, **options)
 
     if target is None:

@@ -84,6 +84,34 @@ def close_span(
             pass
 
 
+def hand_over(token: Any) -> Any:
+    """Leave the context ``open_span`` attached, returning it for :func:`resume` elsewhere.
+
+    For work that outlives the call that started it (a sync call returning a coroutine):
+    the caller's context is restored now, and the span's context is attached again by
+    whoever runs the rest of the work.
+    """
+    try:
+        context = _get_current()
+        if token is not None:
+            _detach(token)
+        return context
+    except Exception:
+        internal_error("handing a span over")
+        return None
+
+
+def resume(context: Any) -> object:
+    """Attach a context from :func:`hand_over`; the token goes to :func:`close_span`."""
+    if context is None:
+        return None
+    try:
+        return _attach(context)
+    except Exception:
+        internal_error("resuming a span")
+        return None
+
+
 def mark_exception(span: Any, exc: BaseException, recorded: object = None) -> None:
     """Cancellation and interpreter exit are not failures: mark them, do not mark ERROR."""
     if isinstance(exc, asyncio.CancelledError):

@@ -82,7 +82,11 @@ def resolve_links(links: Iterable[Any] | None) -> list[Link] | None:
 
 
 class Span:
-    """The handle users hold. Every method accepts any value and never raises."""
+    """The handle users hold (``with vaquero.span(...) as span``, ``vaquero.current_span()``).
+
+    Every method accepts any value and never raises: a value the wire cannot carry is
+    converted (see :mod:`vaquero._attributes`), a fault inside vaquero is contained.
+    """
 
     __slots__ = ("_recorded", "_span")
 
@@ -97,13 +101,16 @@ class Span:
 
     @property
     def trace_id(self) -> str:
+        """The trace id as 32 lowercase hex digits (all zeros for a non-recording span)."""
         return format(self._span.get_span_context().trace_id, "032x")
 
     @property
     def span_id(self) -> str:
+        """The span id as 16 lowercase hex digits (all zeros for a non-recording span)."""
         return format(self._span.get_span_context().span_id, "016x")
 
     def is_recording(self) -> bool:
+        """True while the span records (False when disabled, sampled out or ended)."""
         try:
             return bool(self._span.is_recording())
         except Exception:
@@ -133,6 +140,12 @@ class Span:
             internal_error("setting an attribute")
 
     def set_attributes(self, attributes: Mapping[Any, Any] | None = None, **attrs: Any) -> None:
+        """Set several attributes at once, from ``attributes`` and keyword arguments.
+
+        Args:
+            attributes: a mapping of keys to values; any key and value are accepted.
+            **attrs: more attributes; they win over ``attributes`` on the same key.
+        """
         try:
             converted = normalize_attributes(attributes)
             if attrs:
@@ -145,6 +158,13 @@ class Span:
     def add_event(
         self, name: str, attributes: Mapping[Any, Any] | None = None, **attrs: Any
     ) -> None:
+        """Add a timestamped event, e.g. a retry or a tool result, to the span.
+
+        Args:
+            name: the event name (converted to a string).
+            attributes: the event's attributes; any key and value are accepted.
+            **attrs: more attributes; they win over ``attributes`` on the same key.
+        """
         try:
             converted = normalize_attributes(attributes)
             if attrs:
@@ -177,6 +197,7 @@ class Span:
             internal_error("setting a status")
 
     def update_name(self, name: str) -> None:
+        """Rename the span (for a name known only once the work has started)."""
         try:
             self._span.update_name(str(name))
         except Exception:
@@ -221,6 +242,19 @@ class _NoopSpan(Span):
     ) -> None:
         return None
 
+    def record_exception(
+        self, exception: BaseException, attributes: Mapping[Any, Any] | None = None
+    ) -> None:
+        """Nothing is recorded, and nothing kept: the one shared handle must not pin the
+        last exception (and every frame of its traceback) for the life of the process."""
+        return None
+
+    def set_status(self, status: Any, description: str | None = None) -> None:
+        return None
+
+    def update_name(self, name: str) -> None:
+        return None
+
     def __call__(self, func: F) -> F:
         return func
 
@@ -233,9 +267,18 @@ class SpanScope(Span):
 
     The rarely used options (parent, links, kind, agent) travel together in ``_extra`` so the
     common ``with vaquero.span("step"):`` pays for four fewer stores and reads.
+
+    One object may be entered again while open: by two asyncio tasks sharing it, or nested
+    in itself. Each entry is its own span. The first entry lives in this object (the fast
+    path); later ones each get a scope of their own in ``_others``, returned by ``__enter__``
+    so ``as s`` names the right span. At exit, the entry leaving is the one whose span is
+    current in the exiting context (``with`` blocks nest per task and per thread).
+    Threads sharing one object work the same way: the slot is checked and claimed with no
+    call in between, which CPython's GIL does not interrupt. On a free-threaded build, give
+    each thread its own ``vaquero.span(...)``.
     """
 
-    __slots__ = ("_attrs", "_extra", "_name", "_token")
+    __slots__ = ("_attrs", "_extra", "_name", "_others", "_token")
 
     def __init__(
         self,
@@ -249,6 +292,7 @@ class SpanScope(Span):
         self._attrs = attributes
         self._extra = extra
         self._token: object = None
+        self._others: list[SpanScope] | None = None
 
     def __enter__(self) -> Span:
         tracer = STATE.tracer  # set once configured; get_tracer() configures lazily
@@ -265,8 +309,20 @@ class SpanScope(Span):
                 attributes = normalize_attributes(attrs)
             except Exception:
                 internal_error("preparing a span")
-        self._span, self._token = open_span(tracer, self._name, attributes, None)
-        return self
+        span, token = open_span(tracer, self._name, attributes, None)
+        if self._token is None:  # checked after opening: no call between check and store
+            self._span, self._token = span, token
+            return self
+        return self._keep_another(span, token)
+
+    def _keep_another(self, span: Any, token: object) -> Span:
+        """A second entry while the first is open: a span of its own, never a lost one."""
+        other = SpanScope(self._name, self._attrs, self._extra)
+        other._span, other._token = span, token
+        if self._others is None:
+            self._others = []
+        self._others.append(other)
+        return other
 
     def _enter_with_options(
         self, tracer: trace.Tracer, extra: tuple[Any, Iterable[Any] | None, SpanKind, str | None]
@@ -281,10 +337,11 @@ class SpanScope(Span):
         except Exception:
             internal_error("preparing a span")
             attributes = parent = links = None
-        self._span, self._token = open_span(
-            tracer, self._name, attributes, agent, parent, links, kind
-        )
-        return self
+        span, token = open_span(tracer, self._name, attributes, agent, parent, links, kind)
+        if self._token is None:
+            self._span, self._token = span, token
+            return self
+        return self._keep_another(span, token)
 
     def __exit__(
         self,
@@ -292,8 +349,38 @@ class SpanScope(Span):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._others:
+            self._exit_one_of_many(exc)
+            return
         close_span(self._span, self._token, exc, self._recorded)
         self._token = None
+        self._recorded = None  # the exception and its frames are not ours to keep alive
+
+    def _exit_one_of_many(self, exc: BaseException | None) -> None:
+        others = self._others
+        assert others is not None
+        try:
+            current = trace.get_current_span()
+        except Exception:
+            current = None
+        if self._token is not None and current is self._span:
+            close_span(self._span, self._token, exc, self._recorded)
+            self._token = None
+            self._recorded = None
+            return
+        for index, other in enumerate(others):
+            if other._span is current:
+                del others[index]
+                other.__exit__(None, exc, None)
+                return
+        # The context no longer says which entry is leaving (someone attached a context and
+        # never detached it): end the latest entry, so every span still ends exactly once.
+        if others:
+            others.pop().__exit__(None, exc, None)
+        elif self._token is not None:
+            close_span(self._span, self._token, exc, self._recorded)
+            self._token = None
+            self._recorded = None
 
     async def __aenter__(self) -> Span:
         return self.__enter__()
@@ -307,11 +394,22 @@ class SpanScope(Span):
         self.__exit__(exc_type, exc, tb)
 
     def __call__(self, func: F) -> F:
-        """``@vaquero.span("name")``: a new span around every call of ``func``."""
+        """``@vaquero.span("name")``: a new span around every call of ``func``.
+
+        Args:
+            func: anything ``@vaquero.trace`` accepts (a function of any kind, a partial,
+                a callable object).
+
+        Returns:
+            The traced object, of the same kind as ``func``.
+        """
         from vaquero._decorators import wrap_callable
 
         agent = self._extra[3] if self._extra is not None else None
-        return wrap_callable(func, name=self._name, attributes=self._attrs, agent_name=agent)
+        traced: F = wrap_callable(
+            func, name=self._name, attributes=self._attrs, agent_name=agent
+        )
+        return traced
 
 
 def span(
@@ -326,10 +424,29 @@ def span(
 ) -> SpanScope:
     """A span around a block (``with`` / ``async with``) or a function (as a decorator).
 
-    ``attributes`` and keyword arguments become attributes (any value is accepted and
-    converted, see :mod:`vaquero._attributes`). ``parent`` continues a trace from a carrier
-    dict written by :func:`vaquero.inject`, a Context or a span; ``links`` relates the span
-    to others (e.g. a consumer to its producer) without parenting it.
+    The object returned may be entered more than once at the same time (by several asyncio
+    tasks, or nested in itself): each entry is a span of its own, and ``as`` names it.
+
+    Args:
+        name: the span name; keep it low-cardinality (ids belong in attributes).
+        attributes: attributes for the span; any value is accepted and converted (see
+            :mod:`vaquero._attributes`).
+        parent: continue a trace: a carrier dict written by :func:`vaquero.inject`, an
+            OpenTelemetry ``Context``, a vaquero or OpenTelemetry span, or a ``SpanContext``.
+        links: spans this one relates to without being their child (e.g. a consumer and
+            its producers); each item is anything ``parent`` accepts, or an OTel ``Link``.
+        kind: the OpenTelemetry span kind (``SpanKind.INTERNAL`` by default).
+        agent_name: the agent this block runs as; spans opened inside inherit it.
+        **attrs: more attributes; they win over ``attributes`` on the same key.
+
+    Returns:
+        A :class:`SpanScope`: a sync and async context manager whose ``__enter__`` gives the
+        :class:`Span` handle, and a decorator tracing each call of a function. With tracing
+        disabled, a shared no-op handle that records nothing.
+
+    Raises:
+        Nothing at creation; a ``parent`` of an unsupported type is reported when the span is
+        entered, and the span then starts a new trace.
     """
     if STATE.disabled:
         return NOOP_SPAN  # type: ignore[return-value]

@@ -19,11 +19,15 @@ from vaquero.analysis._duration import parse_duration_ns
 from vaquero.analysis._engine import run_analysis
 from vaquero.analysis._html import render_html
 from vaquero.analysis._insights import DEFAULT_MIN_SUCCESS_RATE, DEFAULT_SLOW_SECONDS
+from vaquero.analysis._jaeger import JaegerOptions
 from vaquero.analysis._result import (
     AnalysisResult,
     FailurePattern,
     Insight,
+    KeptTrace,
+    Regression,
     StepStats,
+    TimeBucket,
     WorkflowStats,
 )
 from vaquero.analysis.errors import AnalysisInputError
@@ -33,7 +37,11 @@ __all__ = [
     "AnalysisResult",
     "FailurePattern",
     "Insight",
+    "JaegerOptions",
+    "KeptTrace",
+    "Regression",
     "StepStats",
+    "TimeBucket",
     "WorkflowStats",
     "analyze",
     "write_report",
@@ -48,14 +56,19 @@ def analyze(
     min_success_rate: float = DEFAULT_MIN_SUCCESS_RATE,
     slow_seconds: float = DEFAULT_SLOW_SECONDS,
     progress: Callable[[int], None] | None = None,
+    jaeger: JaegerOptions | None = None,
 ) -> AnalysisResult:
     """Analyse a trace file, ``"-"`` (stdin) or a Jaeger base URL.
 
-    ``workflow`` keeps runs whose root span name or agent name equals it; ``since`` (``15m``,
-    ``2h``, ``1d``, or a ``timedelta``) keeps runs whose root started that recently. Raises
-    :class:`AnalysisInputError` when the source cannot be read.
+    A workflow run is the outermost span that is an agent (wherever it sits in its trace), or
+    the root span of a trace without agents. ``workflow`` keeps runs whose span name or agent
+    name equals it; ``since`` (``15m``, ``2h``, ``1d``, or a ``timedelta``) keeps runs that
+    started that recently. Percentiles are nearest-rank. The result does not depend on the
+    order of the input lines. ``jaeger`` sets headers, timeout and search depth for a Jaeger
+    source. Raises :class:`AnalysisInputError` when the source cannot be read.
     """
-    return _run(source, workflow, since, min_success_rate, slow_seconds, progress, keep=False)
+    return _run(source, workflow, since, min_success_rate, slow_seconds, progress, keep=False,
+                jaeger=jaeger)
 
 
 def write_report(
@@ -67,10 +80,17 @@ def write_report(
     min_success_rate: float = DEFAULT_MIN_SUCCESS_RATE,
     slow_seconds: float = DEFAULT_SLOW_SECONDS,
     progress: Callable[[int], None] | None = None,
+    jaeger: JaegerOptions | None = None,
+    jaeger_url: str | None = None,
 ) -> AnalysisResult:
-    """Analyse ``source`` and write one self-contained HTML report to ``output_path``."""
-    result = _run(source, workflow, since, min_success_rate, slow_seconds, progress, keep=True)
-    page = render_html(result, os.fspath(source))
+    """Analyse ``source`` and write one self-contained HTML report to ``output_path``.
+
+    Trace ids link to ``jaeger_url``'s trace view (by default the source itself when it is a
+    Jaeger URL).
+    """
+    result = _run(source, workflow, since, min_success_rate, slow_seconds, progress, keep=True,
+                  jaeger=jaeger)
+    page = render_html(result, os.fspath(source), jaeger_url=jaeger_url)
     try:
         with open(output_path, "w", encoding="utf-8") as handle:
             handle.write(page)
@@ -91,6 +111,7 @@ def _run(
     progress: Callable[[int], None] | None,
     *,
     keep: bool,
+    jaeger: JaegerOptions | None = None,
 ) -> AnalysisResult:
     try:
         since_ns = _window_ns(since)
@@ -104,6 +125,7 @@ def _run(
         slow_seconds=slow_seconds,
         keep_traces=keep,
         progress=progress,
+        jaeger=jaeger,
     )
 
 

@@ -1,31 +1,58 @@
-"""Fold finished traces into per-workflow statistics, one trace at a time.
+"""Fold whole traces into per-workflow statistics, one trace at a time.
 
-A *workflow* is every root span with the same (``gen_ai.agent.name``, span name). Each root is
-one *run*; it failed when the root's status is ERROR. Per run we visit its subtree once to
-collect step calls, errors, self time, failure origins and critical-path time, then drop the
-trace: only numbers (in compact ``array`` columns) outlive it, plus the few whole traces the
-HTML report draws (the slowest run's trace and the last ``max_failed_traces`` failed ones).
+**Which spans are workflow runs.** A run is the outermost span that carries an agent *on
+itself*, wherever it sits in the trace (a web service puts its HTTP server span at the root
+and the agent below it). A span carries an agent on itself when it is an agent invocation
+(``gen_ai.operation.name = invoke_agent``), or when it names an agent its parent does not
+(files from writers that set ``gen_ai.agent.name`` only where the agent starts). A span that
+merely inherited its parent's agent name, as vaquero stamps on every descendant, is a step.
+Under one root: two sibling agent spans are two runs; an agent nested in an agent is a step of
+the outer run; with no agent span at all, the root span is the run. A *workflow* is every run
+with the same (agent, span name).
 
-A failure is counted where it *started*: an erroring span none of whose children errored. An
-exception propagating up five levels is one failure of the innermost step, not five.
+**What a trace must have.** A trace with no root span (its root never arrived) is counted in
+``incomplete_traces`` and is otherwise ignored: it never becomes a workflow and so never fires
+an insight. A span whose parent is missing is left out (it cannot be placed in a run), and the
+runs of its trace are counted as incomplete.
+
+Per run we visit its subtree once: step calls, errors, self time, failure origins and
+critical-path time; then only numbers (compact ``array`` columns) outlive the trace.
+
+**Where a failure is counted.** At the erroring span where it started: an erroring span is a
+failure origin unless one of its erroring children carries the same failure (exception type,
+or status message), which means the error just propagated up. So an exception raised five
+levels down is one failure of the innermost step, and a root that fails *after* a child's
+failure was handled (a different exception) is a failure of its own.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Sequence
+from operator import itemgetter
 
 from vaquero.analysis._percentile import nearest_rank
-from vaquero.analysis._result import FailurePattern, KeptTrace, StepStats, WorkflowStats
+from vaquero.analysis._result import (
+    FailurePattern,
+    HistogramBin,
+    StepStats,
+    TimeBucket,
+    WorkflowStats,
+)
 from vaquero.analysis._span import Span
+from vaquero.analysis._timeseries import TimeAxis, choose_axis
 from vaquero.analysis._trace_metrics import TraceTree, critical_path, self_time_ns
 
-__all__ = ["WorkflowAggregator"]
+__all__ = ["KeepRequest", "WorkflowAggregator", "find_runs"]
 
 _NS_PER_MS = 1_000_000
-_TOP_FAILURES = 10
+_START = itemgetter(4)  # Span.start_ns, read in C by min/max
+_END = itemgetter(5)  # Span.end_ns
+TOP_FAILURES = 10
 _NO_FAILURE_TEXT = "(no exception type or message)"
+
+WorkflowKey = tuple[str | None, str]  # (agent, run span name)
 
 
 class _StepAcc:
@@ -39,22 +66,79 @@ class _StepAcc:
 
 
 class _WorkflowAcc:
-    __slots__ = ("agent", "durations", "failed", "failures", "incomplete", "name", "steps",
-                 "success_ns")
+    __slots__ = ("agent", "durations", "examples", "failed", "failures",
+                 "incomplete", "name", "ordinals", "own_ns", "starts", "steps", "success_ns")
 
     def __init__(self, name: str, agent: str | None) -> None:
         self.name = name
         self.agent = agent
         self.durations = array("q")
-        self.failed = 0
+        self.failed = bytearray()
+        self.starts = array("q")
+        self.ordinals = array("q")  # trace number of each run, only when traces are kept
         self.incomplete = 0
         self.success_ns = 0
+        self.own_ns = 0
         self.steps: dict[str, _StepAcc] = {}
         self.failures: Counter[tuple[str, str]] = Counter()
+        # failure pattern -> (trace number, run duration) of its first run
+        self.examples: dict[tuple[str, str], tuple[int, int]] = {}
+
+
+class KeepRequest:
+    """A trace the report wants drawn: which trace (by number), and why."""
+
+    __slots__ = ("agent", "ordinal", "reason", "run_duration_ns", "workflow")
+
+    def __init__(self, ordinal: int, reason: str, workflow: str, agent: str | None,
+                 run_duration_ns: int) -> None:
+        self.ordinal = ordinal
+        self.reason = reason
+        self.workflow = workflow
+        self.agent = agent
+        self.run_duration_ns = run_duration_ns
+
+
+def _owns_agent(span: Span, by_id: dict[str, Span]) -> bool:
+    """Does ``span`` start an agent, rather than inherit its parent's agent name?"""
+    if span.invokes_agent:
+        return True
+    agent = span.agent
+    if agent is None:
+        return False
+    parent = span.parent_id
+    return parent is None or by_id[parent].agent != agent
+
+
+def find_runs(tree: TraceTree) -> list[Span]:
+    """The workflow runs of a trace (see the module docstring), in start order."""
+    runs: list[Span] = []
+    by_id = tree.by_id
+    children = tree.children
+    for root in tree.roots:
+        if _owns_agent(root, by_id):
+            runs.append(root)
+            continue
+        found: list[Span] = []
+        stack = list(children.get(root.span_id, ()))
+        while stack:
+            span = stack.pop()
+            if _owns_agent(span, by_id):
+                found.append(span)
+            else:
+                kids = children.get(span.span_id)
+                if kids:
+                    stack.extend(kids)
+        if found:
+            found.sort(key=lambda span: (span.start_ns, span.span_id))
+            runs.extend(found)
+        else:
+            runs.append(root)
+    return runs
 
 
 class WorkflowAggregator:
-    """Accumulates statistics; pass it each finished trace via :meth:`add_trace`."""
+    """Accumulates statistics; pass it each whole trace via :meth:`add_trace`."""
 
     def __init__(
         self,
@@ -62,143 +146,229 @@ class WorkflowAggregator:
         workflow: str | None = None,
         started_after_ns: int | None = None,
         keep_traces: bool = False,
-        max_failed_traces: int = 10,
     ) -> None:
+        self._axis: TimeAxis | None = None
         self._workflow_filter = workflow
         self._started_after = started_after_ns
         self._keep = keep_traces
-        self._workflows: dict[tuple[str | None, str], _WorkflowAcc] = {}
-        self._slowest: KeptTrace | None = None
-        self._failed: deque[KeptTrace] = deque(maxlen=max(0, max_failed_traces))
+        self._workflows: dict[WorkflowKey, _WorkflowAcc] = {}
+        self.spans = 0
+        self.duplicates = 0
+        self.first_ns: int | None = None  # earliest span start seen
+        self.last_ns: int | None = None  # latest span end seen
+        self.incomplete_traces = 0
+        self._ordinal = -1
 
     def add_trace(self, spans: Sequence[Span]) -> None:
+        """One whole trace, its spans in any order, duplicates allowed."""
+        self._ordinal += 1
+        first = min(map(_START, spans))
+        last = max(map(_END, spans))
+        if self.first_ns is None or first < self.first_ns:
+            self.first_ns = first
+        if self.last_ns is None or last > self.last_ns:
+            self.last_ns = last
         tree = TraceTree(spans)
-        for root in tree.roots:
-            if self._wanted(root):
-                self._add_run(root, tree, spans)
+        unique = len(tree.by_id)
+        self.spans += unique
+        if unique != len(spans):
+            self.duplicates += len(spans) - unique
+        if not tree.roots:
+            self.incomplete_traces += 1
+            return
+        for run in find_runs(tree):
+            if self._wanted(run):
+                self._add_run(run, tree)
 
     def workflows(self) -> list[WorkflowStats]:
-        """Finished statistics, busiest workflow first."""
-        stats = [_finish(acc) for acc in self._workflows.values()]
+        """Finished statistics, busiest workflow first; call once every trace is in."""
+        if self.first_ns is not None and self.last_ns is not None:
+            self._axis = choose_axis(self.first_ns, self.last_ns)
+        stats = [self._finish(acc) for acc in self._workflows.values()]
         stats.sort(key=lambda item: (-item.runs, item.name, item.agent or ""))
         return stats
 
-    def kept_traces(self) -> list[KeptTrace]:
-        kept = [self._slowest] if self._slowest is not None else []
-        return kept + list(self._failed)
+    def keep_requests(self, workflows: Sequence[WorkflowStats]) -> list[KeepRequest]:
+        """Per workflow: the slowest run, one at p95, one per top failure pattern."""
+        requests: list[KeepRequest] = []
+        for stats in workflows:
+            acc = self._workflows[(stats.agent, stats.name)]
+            if not acc.ordinals:
+                continue
+            durations = acc.durations
+            slowest = max(range(len(durations)), key=lambda i: (durations[i], -acc.ordinals[i]))
+            requests.append(KeepRequest(acc.ordinals[slowest], "slowest", acc.name, acc.agent,
+                                        durations[slowest]))
+            p95_ns = round(stats.p95_ms * _NS_PER_MS)
+            near = min(range(len(durations)),
+                       key=lambda i: (abs(durations[i] - p95_ns), acc.ordinals[i]))
+            if near != slowest:
+                requests.append(KeepRequest(acc.ordinals[near], "p95", acc.name, acc.agent,
+                                            durations[near]))
+            for failure in stats.failures:
+                example = acc.examples.get((failure.exception_type, failure.step))
+                if example is not None:
+                    requests.append(KeepRequest(
+                        example[0], f"failure: {failure.exception_type} in {failure.step}",
+                        acc.name, acc.agent, example[1]))
+        return requests
 
-    def _wanted(self, root: Span) -> bool:
-        if self._started_after is not None and root.start_ns < self._started_after:
+    def _wanted(self, run: Span) -> bool:
+        if self._started_after is not None and run.start_ns < self._started_after:
             return False
         wanted = self._workflow_filter
-        return wanted is None or root.name == wanted or root.agent == wanted
+        return wanted is None or run.name == wanted or run.agent == wanted
 
-    def _add_run(self, root: Span, tree: TraceTree, spans: Sequence[Span]) -> None:
-        key = (root.agent, root.name)
+    def _add_run(self, run: Span, tree: TraceTree) -> None:
+        key = (run.agent, run.name)
         acc = self._workflows.get(key)
         if acc is None:
-            acc = self._workflows[key] = _WorkflowAcc(root.name, root.agent)
-        duration = root.end_ns - root.start_ns
+            acc = self._workflows[key] = _WorkflowAcc(run.name, run.agent)
+        duration = run.end_ns - run.start_ns
         acc.durations.append(duration)
+        acc.failed.append(1 if run.error else 0)
+        acc.starts.append(run.start_ns)
+        if self._keep:
+            acc.ordinals.append(self._ordinal)
         if tree.incomplete:
             acc.incomplete += 1
-        if root.error:
-            acc.failed += 1
-        else:
+        if not run.error:
             acc.success_ns += duration
 
         steps = acc.steps
         failures = acc.failures
-        if root.error and not _any_error(tree.kids(root)):
-            failures[(root.failure or _NO_FAILURE_TEXT, root.name)] += 1
-        for span in tree.descendants(root):
-            step = steps.get(span.name)
+        children = tree.children
+        no_kids: list[Span] = []
+        origins: list[tuple[str, str]] = []
+        if run.error and _is_origin(run, children.get(run.span_id, no_kids)):
+            origins.append((run.failure or _NO_FAILURE_TEXT, run.name))
+        stack = list(children.get(run.span_id, no_kids))
+        while stack:
+            span = stack.pop()
+            name = span.name
+            step = steps.get(name)
             if step is None:
-                step = steps[span.name] = _StepAcc()
-            kids = tree.kids(span)
+                step = steps[name] = _StepAcc()
+            kids = children.get(span.span_id)
             step.calls += 1
-            step.self_ns.append(self_time_ns(span, kids))
+            if kids:
+                step.self_ns.append(self_time_ns(span, kids))
+                stack.extend(kids)
+            else:
+                step.self_ns.append(span.end_ns - span.start_ns)
             if span.error:
                 step.errors += 1
-                if not _any_error(kids):
-                    failures[(span.failure or _NO_FAILURE_TEXT, span.name)] += 1
-        for span, nanoseconds in critical_path(root, tree):
-            if span is not root:
+                if _is_origin(span, kids or no_kids):
+                    origins.append((span.failure or _NO_FAILURE_TEXT, name))
+        for pattern in origins:
+            failures[pattern] += 1
+            if self._keep and pattern not in acc.examples:
+                acc.examples[pattern] = (self._ordinal, duration)
+        for span, nanoseconds in critical_path(run, tree):
+            if span is run:
+                acc.own_ns += nanoseconds
+            else:
                 steps[span.name].critical_ns += nanoseconds
 
-        if self._keep:
-            self._keep_trace(root, duration, spans)
+    def _finish(self, acc: _WorkflowAcc) -> WorkflowStats:
+        durations = sorted(acc.durations)
+        runs = len(durations)
+        total_ns = sum(durations)
+        failed = sum(acc.failed)
+        succeeded = runs - failed
+        steps = []
+        for name, step in acc.steps.items():
+            self_times = sorted(step.self_ns)
+            steps.append(StepStats(
+                name=name,
+                calls=step.calls,
+                error_rate=round(step.errors / step.calls, 4),
+                self_p50_ms=_ms(nearest_rank(self_times, 50)),
+                self_p95_ms=_ms(nearest_rank(self_times, 95)),
+                critical_path_share=round(step.critical_ns / total_ns, 4) if total_ns else 0.0,
+            ))
+        steps.sort(key=lambda step: (-step.critical_path_share, -step.calls, step.name))
+        failures = [
+            FailurePattern(exception_type, step_name, count)
+            for (exception_type, step_name), count in acc.failures.items()
+        ]
+        failures.sort(key=lambda item: (-item.count, item.step, item.exception_type))
+        p95 = nearest_rank(durations, 95)
+        return WorkflowStats(
+            name=acc.name,
+            agent=acc.agent,
+            runs=runs,
+            success_rate=round(succeeded / runs, 4) if runs else 0.0,
+            p50_ms=_ms(nearest_rank(durations, 50)),
+            p95_ms=_ms(p95),
+            p99_ms=_ms(nearest_rank(durations, 99)),
+            max_ms=_ms(durations[-1]) if durations else 0.0,
+            mean_success_s=(acc.success_ns / succeeded / 1e9) if succeeded else 0.0,
+            steps=tuple(steps),
+            failures=tuple(failures[:TOP_FAILURES]),
+            incomplete_runs=acc.incomplete,
+            histogram=_histogram(acc.durations, acc.failed),
+            timeseries=self._timeseries(acc),
+            own_time_share=round(acc.own_ns / total_ns, 4) if total_ns else 0.0,
+        )
 
-    def _keep_trace(self, root: Span, duration: int, spans: Sequence[Span]) -> None:
-        if self._slowest is None or duration > self._slowest.duration_ms * _NS_PER_MS:
-            self._slowest = KeptTrace("slowest run", root.name, duration / _NS_PER_MS,
-                                      tuple(spans))
-        if root.error and self._failed.maxlen:
-            self._failed.append(KeptTrace("failed run", root.name, duration / _NS_PER_MS,
-                                          tuple(spans)))
+    def _timeseries(self, acc: _WorkflowAcc) -> tuple[TimeBucket, ...]:
+        axis = self._axis
+        if axis is None:
+            return ()
+        per_bucket: list[list[int]] = [[] for _ in range(axis.count)]
+        errors = [0] * axis.count
+        bucket_of = axis.index
+        for start, duration, failed in zip(acc.starts, acc.durations, acc.failed, strict=True):
+            bucket = bucket_of(start)
+            per_bucket[bucket].append(duration)
+            errors[bucket] += failed
+        buckets = []
+        for position, values in enumerate(per_bucket):
+            values.sort()
+            begin = axis.origin_ns + position * axis.width_ns
+            buckets.append(TimeBucket(begin, begin + axis.width_ns, len(values),
+                                      errors[position], _ms(nearest_rank(values, 95))))
+        return tuple(buckets)
 
 
-def _any_error(spans: Sequence[Span]) -> bool:
-    return any(span.error for span in spans)
+def _is_origin(span: Span, kids: Sequence[Span]) -> bool:
+    """Did ``span``'s error start here, rather than propagate up from an erroring child?"""
+    failure = span.failure
+    if failure is None:
+        return not any(kid.error for kid in kids)  # nothing to tell them apart by
+    message = span.message
+    for kid in kids:
+        if kid.error and (kid.failure == failure or (message and kid.message == message)):
+            return False
+    return True
 
 
 def _ms(nanoseconds: int) -> float:
     return round(nanoseconds / _NS_PER_MS, 3)
 
 
-def _finish(acc: _WorkflowAcc) -> WorkflowStats:
-    durations = sorted(acc.durations)
-    runs = len(durations)
-    total_ns = sum(durations)
-    succeeded = runs - acc.failed
-    steps = []
-    for name, step in acc.steps.items():
-        self_times = sorted(step.self_ns)
-        steps.append(StepStats(
-            name=name,
-            calls=step.calls,
-            error_rate=round(step.errors / step.calls, 4),
-            self_p50_ms=_ms(nearest_rank(self_times, 50)),
-            self_p95_ms=_ms(nearest_rank(self_times, 95)),
-            critical_path_share=round(step.critical_ns / total_ns, 4) if total_ns else 0.0,
-        ))
-    steps.sort(key=lambda step: (-step.critical_path_share, -step.calls, step.name))
-    failures = [
-        FailurePattern(exception_type, step_name, count)
-        for (exception_type, step_name), count in acc.failures.most_common()
-    ]
-    failures.sort(key=lambda item: (-item.count, item.step, item.exception_type))
-    return WorkflowStats(
-        name=acc.name,
-        agent=acc.agent,
-        runs=runs,
-        success_rate=round(succeeded / runs, 4) if runs else 0.0,
-        p50_ms=_ms(nearest_rank(durations, 50)),
-        p95_ms=_ms(nearest_rank(durations, 95)),
-        p99_ms=_ms(nearest_rank(durations, 99)),
-        max_ms=_ms(durations[-1]) if durations else 0.0,
-        mean_success_s=(acc.success_ns / succeeded / 1e9) if succeeded else 0.0,
-        steps=tuple(steps),
-        failures=tuple(failures[:_TOP_FAILURES]),
-        incomplete_runs=acc.incomplete,
-        histogram=_histogram(durations),
-    )
-
-
 def _histogram(
-    sorted_durations: Sequence[int], bins: int = 20
-) -> tuple[tuple[float, float, int], ...]:
+    durations: Sequence[int], failed: Sequence[int], bins: int = 20
+) -> tuple[HistogramBin, ...]:
     """Equal-width bins from the fastest to the slowest run (one bin when all are equal)."""
-    if not sorted_durations:
+    if not durations:
         return ()
-    low, high = sorted_durations[0], sorted_durations[-1]
+    low, high = min(durations), max(durations)
+    failed_runs = sum(failed)
     if high == low:
-        return ((_ms(low), _ms(high), len(sorted_durations)),)
+        return ((_ms(low), _ms(high), len(durations) - failed_runs, failed_runs),)
     width = (high - low) / bins
-    counts = [0] * bins
-    for value in sorted_durations:
-        counts[min(int((value - low) / width), bins - 1)] += 1
+    ok = [0] * bins
+    bad = [0] * bins
+    for value, was_failed in zip(durations, failed, strict=True):
+        index = min(int((value - low) / width), bins - 1)
+        if was_failed:
+            bad[index] += 1
+        else:
+            ok[index] += 1
     return tuple(
-        (_ms(int(low + index * width)), _ms(int(low + (index + 1) * width)), count)
-        for index, count in enumerate(counts)
+        (_ms(int(low + index * width)), _ms(int(low + (index + 1) * width)), ok[index],
+         bad[index])
+        for index in range(bins)
     )

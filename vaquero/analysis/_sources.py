@@ -1,50 +1,66 @@
-"""Stream spans out of a trace source: a JSONL file, a gzipped one, stdin, or Jaeger.
+"""Stream spans out of a trace source: a JSONL file (plain, gzip or zstd), stdin, or Jaeger.
 
 Files are read line by line and never loaded whole, so memory does not grow with file size.
 Bad lines are a fact of life (a process killed mid-write leaves half a line), so they are
 skipped and counted, and the first few are kept with their line numbers for the user; the rest
 of the file is still analysed. What is *not* tolerated is a source that is not OTLP at all:
-analysing it would print an empty, misleading report, so it raises ``AnalysisInputError``.
+analysing it would print an empty, misleading report, so it raises ``AnalysisInputError``
+(with a pointer to the v3 API when the input is Jaeger's own v1 JSON).
+
+Two shapes besides JSON lines are accepted:
+
+* **One pretty-printed document** (``jq .`` output, a UI download): recognised when the first
+  line opens a JSON value without closing it. That input is parsed whole, as one or more
+  documents back to back (or a JSON array of them); it is the one case that is held in memory.
+* **A compressed file cut short**: what was read is kept and analysed, and a notice says after
+  which line reading stopped, instead of throwing the partial work away.
+
+Anything the user must know about what was *not* read goes to ``ReadStats.notices``.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
+from vaquero.analysis._compression import FILE_FIX, Truncated, open_input
 from vaquero.analysis._decode import decode_traces_data, traces_data_of
-from vaquero.analysis._jaeger import DEFAULT_LOOKBACK_NS, fetch_traces_documents
+from vaquero.analysis._jaeger import DEFAULT_LOOKBACK_NS, JaegerOptions, fetch_traces_documents
+from vaquero.analysis._json import loads
 from vaquero.analysis._span import Span
 from vaquero.analysis.errors import AnalysisInputError
 
-__all__ = ["MAX_REPORTED_PROBLEMS", "ReadStats", "is_url", "read_spans"]
+__all__ = ["FILE_FIX", "MAX_REPORTED_PROBLEMS", "ReadStats", "is_url", "read_spans"]
 
 MAX_REPORTED_PROBLEMS = 5
 # How many non-empty lines may go by without one OTLP document before we call the file foreign.
 _SNIFF_LINES = 100
-_GZIP_MAGIC = b"\x1f\x8b"
-_ByteStream = IO[bytes] | gzip.GzipFile
-_FILE_FIX = ("Pass the OTLP JSON-lines file vaquero's file exporter or the Collector's file "
-             "exporter wrote (one TracesData object per line), '-' for stdin, or a Jaeger "
-             "query URL such as http://localhost:16686.")
+# A pretty-printer breaks lines right after these; a JSON line never ends with one.
+_OPENERS = (b"{", b"[", b",", b":")
+_V1_HINT = ("It looks like Jaeger's v1 JSON (traceID/spans/processes, from /api/traces or the "
+            "UI's download), which is not OTLP. Read the same traces over Jaeger's OTLP-shaped "
+            "API instead: vaquero analyze http://JAEGER:16686 (Jaeger 1.53 or later).")
 
 
 @dataclass
 class ReadStats:
-    """What reading saw, for the summary line and the malformed-line report."""
+    """What reading saw, for the summary line, the malformed-line report and the notices."""
 
     spans_read: int = 0
     malformed_lines: int = 0
     problems: list[tuple[int, str]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
     def bad_line(self, line_no: int, reason: str) -> None:
         self.malformed_lines += 1
         if len(self.problems) < MAX_REPORTED_PROBLEMS:
             self.problems.append((line_no, reason))
+
+    def notice(self, text: str) -> None:
+        """Something not read (a Jaeger limit, a failed service, a cut-off file)."""
+        self.notices.append(text)
 
 
 def is_url(source: str) -> bool:
@@ -52,24 +68,30 @@ def is_url(source: str) -> bool:
 
 
 def read_spans(
-    source: str, stats: ReadStats, *, since_ns: int | None, now_ns: int
+    source: str,
+    stats: ReadStats,
+    *,
+    since_ns: int | None,
+    now_ns: int,
+    jaeger: JaegerOptions | None = None,
 ) -> Iterator[list[Span]]:
     """Yield spans in batches (one per input line or Jaeger answer), updating ``stats``."""
     if is_url(source):
         lookback = since_ns if since_ns is not None else DEFAULT_LOOKBACK_NS
-        yield from _read_jaeger(source, stats, now_ns - lookback, now_ns)
+        yield from _read_jaeger(source, stats, now_ns - lookback, now_ns, jaeger)
     else:
         yield from _read_file(source, stats)
 
 
 def _read_jaeger(
-    base: str, stats: ReadStats, start_min: int, start_max: int
+    base: str, stats: ReadStats, start_min: int, start_max: int, options: JaegerOptions | None
 ) -> Iterator[list[Span]]:
-    # A trace that crosses services comes back once per service: keep the first copy only.
+    # A trace that crosses services comes back once per service, and a trace on a paging
+    # window's edge comes back twice: keep the first copy only.
     seen_traces: set[str] = set()
-    for answer_no, document in enumerate(
-        fetch_traces_documents(base, start_min_ns=start_min, start_max_ns=start_max), 1
-    ):
+    documents = fetch_traces_documents(base, start_min_ns=start_min, start_max_ns=start_max,
+                                       options=options, notice=stats.notice)
+    for answer_no, document in enumerate(documents, 1):
         data = traces_data_of(document)
         if data is None:
             stats.bad_line(answer_no, "Jaeger answer holds no OTLP resourceSpans")
@@ -85,75 +107,126 @@ def _read_jaeger(
 
 
 def _read_file(source: str, stats: ReadStats) -> Iterator[list[Span]]:
-    stream = _open(source)
+    opened = open_input(source)
+    reader = _Reader(source, stats)
     try:
-        yield from _read_lines(stream, source, stats)
-    except (OSError, EOFError) as err:  # a truncated/corrupt gzip member, an I/O error mid-read
-        raise AnalysisInputError(f"{source}: read failed ({err}). {_FILE_FIX}") from None
+        yield from reader.read(opened.lines, opened.kind)
+    except OSError as err:  # an I/O error mid-read on an uncompressed file
+        raise AnalysisInputError(f"{source}: read failed ({err}). {FILE_FIX}") from None
     finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
+        opened.close()
 
 
-def _read_lines(stream: Iterable[bytes], source: str, stats: ReadStats) -> Iterator[list[Span]]:
-    seen_otlp = False
-    non_empty = 0
-    for line_no, line in enumerate(stream, 1):
-        if not line.strip():
-            continue
-        non_empty += 1
-        document: Any
+class _Reader:
+    """Line-by-line (or whole-document) decoding of one file, with its bookkeeping."""
+
+    def __init__(self, source: str, stats: ReadStats) -> None:
+        self.source = source
+        self.stats = stats
+        self.seen_otlp = False
+        self.jaeger_v1 = False
+        self.line_no = 0
+        self.bytes_read = 0
+
+    def read(self, lines: Iterator[bytes], kind: str) -> Iterator[list[Span]]:
         try:
-            document = json.loads(line)
-        except ValueError as err:
-            stats.bad_line(line_no, f"invalid JSON ({_json_reason(err)})")
-            document = None
-        else:
-            data = traces_data_of(document)
-            if data is None:
-                stats.bad_line(line_no, "not an OTLP TracesData object (no resourceSpans)")
+            yield from self._lines(self._counted(lines))
+        except Truncated as err:
+            self.stats.notice(
+                f"{self.source}: {err} after line {self.line_no:,} ({self.bytes_read:,} bytes "
+                f"once decompressed); the lines before were analysed, the rest could not be "
+                "read."
+            )
+        self._check_was_otlp()
+
+    def _counted(self, lines: Iterator[bytes]) -> Iterator[bytes]:
+        for line in lines:
+            self.line_no += 1
+            self.bytes_read += len(line)
+            yield line
+
+    def _lines(self, lines: Iterator[bytes]) -> Iterator[list[Span]]:
+        non_empty = 0
+        for line in lines:
+            stripped = line.strip()
+            if not stripped:
+                continue
+            non_empty += 1
+            if non_empty == 1 and stripped.endswith(_OPENERS):
+                yield from self._whole_document(line, lines)
+                return
+            try:
+                document = loads(line)  # orjson when installed; errors are json's
+            except ValueError as err:
+                self.stats.bad_line(self.line_no, f"invalid JSON ({_json_reason(err)})")
             else:
-                seen_otlp = True
-                batch: list[Span] = []
-                problems = decode_traces_data(data, batch)
-                if problems:
-                    stats.bad_line(line_no, _summarise(problems))
-                stats.spans_read += len(batch)
-                yield batch
-        if not seen_otlp and non_empty >= _SNIFF_LINES:
-            break
-    if not seen_otlp and non_empty:
+                batch = self._document(document, self.line_no)
+                if batch is not None:
+                    yield batch
+            if not self.seen_otlp and non_empty >= _SNIFF_LINES:
+                return
+
+    def _whole_document(self, first: bytes, rest: Iterable[bytes]) -> Iterator[list[Span]]:
+        """A pretty-printed document (or several back to back, as ``jq .`` prints them)."""
+        first_line = self.line_no
+        text = b"".join((first, *rest)).decode("utf-8", errors="replace")
+        decoder = json.JSONDecoder()
+        position, size = 0, len(text)
+        while True:
+            while position < size and text[position] in " \t\r\n":
+                position += 1
+            if position >= size:
+                return
+            line_no = first_line + text.count("\n", 0, position)
+            try:
+                document, position = decoder.raw_decode(text, position)
+            except json.JSONDecodeError as err:
+                at = first_line + text.count("\n", 0, err.pos)
+                self.stats.bad_line(at, f"invalid JSON ({err.msg}); the rest of the document "
+                                        "was not read")
+                return
+            for item in document if isinstance(document, list) else (document,):
+                batch = self._document(item, line_no)
+                if batch is not None:
+                    yield batch
+
+    def _document(self, document: Any, line_no: int) -> list[Span] | None:
+        data = traces_data_of(document)
+        if data is None:
+            if _looks_like_jaeger_v1(document):
+                self.jaeger_v1 = True
+            self.stats.bad_line(line_no, "not an OTLP TracesData object (no resourceSpans)")
+            return None
+        self.seen_otlp = True
+        batch: list[Span] = []
+        problems = decode_traces_data(data, batch)
+        if problems:
+            self.stats.bad_line(line_no, _summarise(problems))
+        self.stats.spans_read += len(batch)
+        return batch
+
+    def _check_was_otlp(self) -> None:
+        if self.seen_otlp or not self.stats.malformed_lines:
+            return
+        if self.jaeger_v1:
+            raise AnalysisInputError(f"{self.source} is not OTLP JSON. {_V1_HINT}")
         raise AnalysisInputError(
-            f"{source} is not OTLP JSON: none of its first {min(non_empty, _SNIFF_LINES)} lines "
-            f"holds a TracesData object with resourceSpans. {_FILE_FIX}"
+            f"{self.source} is not OTLP JSON: none of its first "
+            f"{min(self.stats.malformed_lines, _SNIFF_LINES)} lines holds a TracesData "
+            f"object with resourceSpans. {FILE_FIX}"
         )
 
 
-def _open(source: str) -> _ByteStream:
-    if source == "-":
-        return sys.stdin.buffer
-    try:
-        raw = open(source, "rb")  # noqa: SIM115 - closed by _read_file
-    except FileNotFoundError:
-        raise AnalysisInputError(f"{source}: no such file. {_FILE_FIX}") from None
-    except IsADirectoryError:
-        raise AnalysisInputError(
-            f"{source} is a directory, not a trace file. {_FILE_FIX}"
-        ) from None
-    except OSError as err:
-        raise AnalysisInputError(
-            f"{source}: cannot open ({err.strerror or err}). Check its permissions. {_FILE_FIX}"
-        ) from None
-    try:
-        magic = raw.read(2)
-        raw.seek(0)
-    except OSError as err:
-        raw.close()
-        raise AnalysisInputError(f"{source}: cannot read ({err.strerror or err}).") from None
-    if magic == _GZIP_MAGIC:  # by content, not name: rotated logs are not always named .gz
-        raw.close()
-        return gzip.GzipFile(source, "rb")
-    return raw
+def _looks_like_jaeger_v1(document: Any) -> bool:
+    """Jaeger's v1 trace JSON: ``{"data": [trace]}``, one trace, a list of them, or a span."""
+    if isinstance(document, list):
+        return any(_looks_like_jaeger_v1(item) for item in document[:3])
+    if not isinstance(document, dict):
+        return False
+    data = document.get("data")
+    if isinstance(data, list):
+        return any(_looks_like_jaeger_v1(item) for item in data[:3])
+    return "traceID" in document and ("spans" in document or "operationName" in document)
 
 
 def _json_reason(err: ValueError) -> str:

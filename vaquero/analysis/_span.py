@@ -19,6 +19,10 @@ class Span(NamedTuple):
     ``failure`` is only set on spans whose status is ERROR: the ``exception.type`` of the last
     ``exception`` event, else the status message, else ``None``. ``message`` is the ERROR
     status description (cut to 300 characters), shown on the report's waterfall.
+
+    ``invokes_agent`` is true when the span says it *is* an agent invocation
+    (``gen_ai.operation.name = invoke_agent``), as opposed to carrying the agent name it
+    inherited from an enclosing agent, which vaquero stamps on every descendant span.
     """
 
     trace_id: str
@@ -31,3 +35,4 @@ class Span(NamedTuple):
     agent: str | None
     failure: str | None
     message: str | None = None
+    invokes_agent: bool = False

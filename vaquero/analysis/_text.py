@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vaquero.analysis._result import AnalysisResult, WorkflowStats
+from vaquero.analysis._baseline import Comparison
+from vaquero.analysis._result import OWN_TIME_STEP, AnalysisResult, WorkflowStats
 
-__all__ = ["render_text"]
+__all__ = ["render_comparison", "render_text"]
 
 _NAME_WIDTH = 34
 
@@ -20,6 +21,9 @@ def render_text(result: AnalysisResult, source: str) -> str:
         f"{source}: {result.spans_read} spans read, {result.malformed_lines} malformed lines "
         f"skipped, {len(result.workflows)} workflows",
     ]
+    if result.incomplete_traces:
+        lines.append(f"{result.incomplete_traces} traces without their root span left out "
+                     "(incomplete: the root was not exported, or not yet)")
     if not result.workflows:
         lines.append("No workflow runs found (check the source, --workflow and --since).")
         return "\n".join(lines) + "\n"
@@ -52,13 +56,21 @@ def _workflow_detail(workflow: WorkflowStats) -> list[str]:
     agent = f" (agent {workflow.agent})" if show_agent else ""
     lines = [f"{workflow.name}{agent}: steps"]
     if workflow.steps:
+        rows = [
+            (s.critical_path_share, (s.name, str(s.calls), _percent(s.error_rate),
+                                     _num(s.self_p50_ms), _num(s.self_p95_ms),
+                                     _percent(s.critical_path_share)))
+            for s in workflow.steps
+        ]
+        # The run's own time (no step running: retry backoff, glue code) completes the
+        # critical-path column to 100%; it sits where its share ranks it.
+        own = (workflow.own_time_share, (OWN_TIME_STEP, "-", "-", "-", "-",
+                                         _percent(workflow.own_time_share)))
+        position = next((i for i, (share, _) in enumerate(rows) if share < own[0]), len(rows))
+        rows.insert(position, own)
         lines.extend("  " + row for row in _table(
             ("step", "calls", "errors", "self p50 ms", "self p95 ms", "critical path"),
-            [
-                (s.name, str(s.calls), _percent(s.error_rate), _num(s.self_p50_ms),
-                 _num(s.self_p95_ms), _percent(s.critical_path_share))
-                for s in workflow.steps
-            ],
+            [row for _, row in rows],
         ))
     else:
         lines.append("  (no child spans)")
@@ -69,6 +81,26 @@ def _workflow_detail(workflow: WorkflowStats) -> list[str]:
                 f"    {failure.count:>5} x {_cut(failure.exception_type)} in {_cut(failure.step)}"
             )
     return lines
+
+
+def render_comparison(comparison: Comparison, baseline: str) -> str:
+    """The ``--baseline`` verdict under the tables."""
+    lines = ["", f"Against baseline {baseline}: {comparison.compared} workflows compared, "
+                 f"{len(comparison.regressions)} regressions"]
+    for item in comparison.regressions:
+        agent = f" (agent {item.agent})" if item.agent and item.agent != item.workflow else ""
+        if item.metric == "p95_ms":
+            change = f"p95 {_num(item.baseline)} ms -> {_num(item.current)} ms"
+        else:
+            change = f"success {_percent(item.baseline)} -> {_percent(item.current)}"
+        lines.append(f"  REGRESSION {item.workflow}{agent}: {change}")
+    for label, identities in (("only in this source", comparison.only_in_current),
+                              ("only in the baseline", comparison.only_in_baseline)):
+        if identities:
+            names = ", ".join(name for name, _ in identities[:10])
+            more = f" and {len(identities) - 10} more" if len(identities) > 10 else ""
+            lines.append(f"  {label}: {names}{more}")
+    return "\n".join(lines) + "\n"
 
 
 def _table(

@@ -1,7 +1,8 @@
 """The ``analyze`` and ``report`` subcommands, for the lead's ``vaquero`` CLI to mount.
 
 Handlers return an exit code instead of calling ``sys.exit`` so they can be composed and tested
-in-process: 0 on success, 2 when the input cannot be read (one line on stderr, no traceback).
+in-process: 0 on success, 2 when the input cannot be read (one line on stderr, no traceback),
+and for ``analyze --baseline`` 1 when a workflow regressed against the baseline.
 """
 
 from __future__ import annotations
@@ -11,17 +12,34 @@ import json
 import sys
 
 from vaquero.analysis import analyze, write_report
+from vaquero.analysis._baseline import (
+    DEFAULT_MAX_P95_INCREASE,
+    DEFAULT_MAX_SUCCESS_DROP,
+    Comparison,
+    compare,
+    read_json_baseline,
+    references_of,
+)
 from vaquero.analysis._insights import DEFAULT_MIN_SUCCESS_RATE, DEFAULT_SLOW_SECONDS
+from vaquero.analysis._jaeger import (
+    DEFAULT_SEARCH_DEPTH,
+    DEFAULT_TIMEOUT_S,
+    JaegerOptions,
+    parse_header,
+)
 from vaquero.analysis._progress import Progress
 from vaquero.analysis._result import AnalysisResult
 from vaquero.analysis._sources import MAX_REPORTED_PROBLEMS
-from vaquero.analysis._text import render_text
+from vaquero.analysis._text import render_comparison, render_text
 from vaquero.analysis.errors import AnalysisInputError
 
 __all__ = ["add_commands"]
 
-_SOURCE_HELP = ("OTLP JSON-lines trace file (.gz ok), '-' for stdin, or a Jaeger query URL "
-                "such as http://localhost:16686")
+_SOURCE_HELP = ("OTLP JSON-lines trace file (gzip or zstd ok; one pretty-printed OTLP JSON "
+                "document too), '-' for stdin, or a Jaeger query URL such as "
+                "http://localhost:16686")
+_PERCENTILES = ("Percentiles are nearest-rank: the p-th percentile of n values is the "
+                "ceil(p/100*n)-th smallest, always a duration that really happened.")
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -29,21 +47,39 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     analyze_parser = subparsers.add_parser(
         "analyze", help="workflow statistics and insights from traces",
         description="Summarise workflow runs: success rate, duration percentiles, per-step "
-                    "self time and critical-path share, top failures and insights.",
+                    "self time and critical-path share, top failures and insights. A run is "
+                    "the outermost span that is an agent (gen_ai.operation.name=invoke_agent "
+                    "or its own gen_ai.agent.name), else the trace's root span. "
+                    + _PERCENTILES,
     )
     _add_common(analyze_parser)
     analyze_parser.add_argument("--json", action="store_true",
                                 help="print the result as JSON instead of tables")
+    analyze_parser.add_argument(
+        "--baseline", metavar="BASELINE",
+        help="compare each workflow with BASELINE (a trace source, or the --json output of an "
+             "earlier analyze) and exit 1 if any regressed; --since applies to SOURCE only")
+    analyze_parser.add_argument(
+        "--max-p95-increase", type=float, default=DEFAULT_MAX_P95_INCREASE, metavar="FRACTION",
+        help="with --baseline: a p95 more than this fraction above the baseline's is a "
+             "regression (default: %(default)s = 20%%)")
+    analyze_parser.add_argument(
+        "--max-success-drop", type=float, default=DEFAULT_MAX_SUCCESS_DROP, metavar="FRACTION",
+        help="with --baseline: a success rate more than this below the baseline's is a "
+             "regression (default: %(default)s = 5 points)")
     analyze_parser.set_defaults(func=_run_analyze)
 
     report_parser = subparsers.add_parser(
         "report", help="write a self-contained HTML report",
         description="Write one offline HTML file: summary table, duration charts and "
-                    "waterfalls of the slowest and failed traces.",
+                    "waterfalls of the slowest and failed traces. " + _PERCENTILES,
     )
     _add_common(report_parser)
     report_parser.add_argument("-o", "--output", default="vaquero-report.html",
                                help="where to write the HTML (default: %(default)s)")
+    report_parser.add_argument("--jaeger-url", metavar="URL",
+                               help="link trace ids to this Jaeger UI (default: the source, "
+                                    "when it is a Jaeger URL)")
     report_parser.set_defaults(func=_run_report)
 
 
@@ -60,6 +96,27 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slow-seconds", type=float, default=DEFAULT_SLOW_SECONDS,
                         metavar="SECONDS", help="flag workflows whose mean successful run "
                                                 "takes longer (default: %(default)s)")
+    jaeger = parser.add_argument_group("Jaeger source")
+    jaeger.add_argument("--jaeger-header", action="append", default=[], metavar="NAME=VALUE",
+                        help="send this HTTP header to Jaeger, e.g. 'Authorization=Bearer "
+                             "TOKEN' (repeatable)")
+    jaeger.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                        help="give up on a Jaeger request after this long "
+                             "(default: %(default)s)")
+    jaeger.add_argument("--jaeger-search-depth", type=int, default=DEFAULT_SEARCH_DEPTH,
+                        metavar="N", help="traces per Jaeger search; a full answer is re-read "
+                                          "in smaller time windows (default: %(default)s)")
+
+
+def _jaeger_options(args: argparse.Namespace) -> JaegerOptions:
+    try:
+        headers = tuple(parse_header(text) for text in args.jaeger_header)
+    except ValueError as err:
+        raise AnalysisInputError(str(err)) from None
+    if args.timeout <= 0 or args.jaeger_search_depth <= 0:
+        raise AnalysisInputError("--timeout and --jaeger-search-depth must be positive.")
+    return JaegerOptions(headers=headers, timeout=args.timeout,
+                         search_depth=args.jaeger_search_depth)
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
@@ -67,16 +124,39 @@ def _run_analyze(args: argparse.Namespace) -> int:
     try:
         result = analyze(args.source, workflow=args.workflow, since=args.since,
                          min_success_rate=args.min_success_rate,
-                         slow_seconds=args.slow_seconds, progress=progress)
+                         slow_seconds=args.slow_seconds, progress=progress,
+                         jaeger=_jaeger_options(args))
+        comparison = _compare(args, result) if args.baseline is not None else None
     except AnalysisInputError as err:
         return _fail(err, progress)
     progress.done()
     _report_problems(result)
     if args.json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        document = result.to_dict()
+        if comparison is not None:
+            document["regressions"] = [item.to_dict() for item in comparison.regressions]
+            document["baseline"] = {"source": args.baseline,
+                                    "max_p95_increase": args.max_p95_increase,
+                                    "max_success_drop": args.max_success_drop,
+                                    **comparison.to_dict()}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
         sys.stdout.write(render_text(result, args.source))
-    return 0
+        if comparison is not None:
+            sys.stdout.write(render_comparison(comparison, args.baseline))
+    return 1 if comparison is not None and comparison.regressions else 0
+
+
+def _compare(args: argparse.Namespace, result: AnalysisResult) -> Comparison:
+    """Analyse the baseline the same way (same --workflow, no --since) and compare."""
+    references = read_json_baseline(args.baseline)
+    if references is None:
+        baseline = analyze(args.baseline, workflow=args.workflow, jaeger=_jaeger_options(args))
+        _report_problems(baseline)
+        references = references_of(baseline)
+    return compare(references_of(result), references,
+                   max_p95_increase=args.max_p95_increase,
+                   max_success_drop=args.max_success_drop)
 
 
 def _run_report(args: argparse.Namespace) -> int:
@@ -84,7 +164,8 @@ def _run_report(args: argparse.Namespace) -> int:
     try:
         result = write_report(args.source, args.output, workflow=args.workflow,
                               since=args.since, min_success_rate=args.min_success_rate,
-                              slow_seconds=args.slow_seconds, progress=progress)
+                              slow_seconds=args.slow_seconds, progress=progress,
+                              jaeger=_jaeger_options(args), jaeger_url=args.jaeger_url)
     except AnalysisInputError as err:
         return _fail(err, progress)
     progress.done()
@@ -107,3 +188,5 @@ def _report_problems(result: AnalysisResult) -> None:
     hidden = result.malformed_lines - min(len(result.problems), MAX_REPORTED_PROBLEMS)
     if hidden > 0:
         print(f"vaquero: … and {hidden} more malformed lines skipped", file=sys.stderr)
+    for notice in getattr(result, "notices", ()):
+        print(f"vaquero: warning: {notice}", file=sys.stderr)
