@@ -118,8 +118,15 @@ def test_shared_references_are_not_mistaken_for_cycles():
 
 
 def test_long_containers_keep_the_first_thousand_items():
-    result = json.loads(to_attribute_value(list(range(5000)) + ["mixed"]))
+    original = _attributes.max_length()
+    try:
+        _attributes.set_max_length(1_000_000)  # so the item cap, not the length, decides
+        result = json.loads(to_attribute_value([1, "a"] * 3000))
+    finally:
+        _attributes.set_max_length(original)
     assert len(result) == _attributes.MAX_ITEMS + 1 and result[-1] == "…"
+    # a homogeneous head is a native array of the kept items (only the head is examined)
+    assert to_attribute_value(list(range(5000)) + ["mixed"]) == list(range(1000))
 
 
 def test_strings_are_truncated_with_a_marker_and_bounded():

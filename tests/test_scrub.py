@@ -6,8 +6,10 @@ export queue hands to the scrubber; vaquero's core is not imported.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,161 +68,10 @@ def one(scrubber: Scrubber, key: str, value: Any) -> tuple[Any, list[str]]:
 
 # --- key rules ---------------------------------------------------------------------------------
 
-SCRUBBED_KEYS = [
-    # password family
-    "password",
-    "db_password",
-    "userPassword",
-    "DB-PASSWORD",
-    "passwd",
-    "pwd",
-    "passphrase",
-    "ssh.pass_phrase",
-    # secret
-    "secret",
-    "client_secret",
-    "clientSecret",
-    "AWS_SECRET_ACCESS_KEY",
-    "secrets",
-    "secretKey",
-    # tokens (singular), every spelling
-    "token",
-    "access_token",
-    "accessToken",
-    "refresh_token",
-    "refreshToken",
-    "id_token",
-    "bearer_token",
-    "api_token",
-    "auth_token",
-    "csrftoken",
-    "github.token",
-    "next_page_token",
-    # api keys
-    "api_key",
-    "apikey",
-    "apiKey",
-    "x-api-key",
-    "X-API-Key",
-    "XAPIKey",
-    "OPENAI_API_KEY",
-    "api keys",
-    # key material
-    "private_key",
-    "privateKey",
-    "access_key_id",
-    "signing_key",
-    "encryption_key",
-    # auth
-    "auth",
-    "authorization",
-    "Authorization",
-    "auth_header",
-    "authHeader",
-    "x-auth",
-    "X-Auth-Token",
-    "http.request.header.authorization",
-    "proxy_authorization",
-    "basic_auth",
-    # credentials
-    "credential",
-    "credentials",
-    "gcp_credentials",
-    "creds",
-    # sessions
-    "session",
-    "session_id",
-    "sessionid",
-    "sessionID",
-    "JSESSIONID",
-    "PHPSESSID",
-    "session_token",
-    "user.session_key",
-    "http_session",
-    # cookies
-    "cookie",
-    "cookies",
-    "set-cookie",
-    "Set-Cookie",
-    "http.response.header.set_cookie",
-    "cookie_header",
-    # csrf / jwt / bearer
-    "csrf",
-    "x-csrf-token",
-    "XSRF-TOKEN",
-    "jwt",
-    "jwt_payload",
-    "bearer",
-    # ssn / cards
-    "ssn",
-    "user_ssn",
-    "userSSN",
-    "social_security_number",
-    "credit_card",
-    "creditCard",
-    "card_number",
-    "cardNumber",
-    "cc_number",
-    "ccnum",
-    "cvv",
-    "cvc2",
-]
-
-KEPT_KEYS = [
-    # token counts are the point of GenAI telemetry
-    "tokens_used",
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens",
-    "gen_ai.request.max_tokens",
-    "max_tokens",
-    "maxTokens",
-    "total_tokens",
-    "gen_ai.token.type",
-    "llm.token_count.prompt",
-    "token_count",
-    "token_usage",
-    "token_limit",
-    "tokenizer",
-    "prompt_token_ids",
-    # "key" alone names data
-    "key",
-    "primary_key",
-    "cache_key",
-    "sort_key",
-    "idempotency_key",
-    "keyboard",
-    "monkey",
-    "keys",
-    # look-alikes
-    "author",
-    "author_name",
-    "authorName",
-    "authored_by",
-    "authority",
-    "auth_type",
-    "auth_method",
-    "authenticated",
-    "oauth_provider",
-    "secretary",
-    "pass",
-    "tests.pass",
-    "passenger",
-    "session_count",
-    "session.duration",
-    "sessions_active",
-    "cookie_count",
-    "cookie_name",
-    "classname",
-    "class_name",
-    "acc_number",
-    "card_type",
-    "process",
-    "assessment",
-    "http.method",
-    "gen_ai.agent.name",
-    "user_email",
-    "vaquero.scrubbed_keys",
-]
+# One table for vaquero's key rules and the Collector's pattern (tests/test_stack_config.py).
+_TABLE = json.loads((Path(__file__).parent / "data" / "secret_keys.json").read_text())
+SCRUBBED_KEYS: list[str] = _TABLE["scrubbed"]
+KEPT_KEYS: list[str] = _TABLE["kept"]
 
 
 @pytest.mark.parametrize("key", SCRUBBED_KEYS)

@@ -7,6 +7,7 @@ laptop. These tests catch that class of mistake from the files themselves.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -136,36 +137,11 @@ def test_gateway_tail_sampling_keeps_errors_and_slow_traces() -> None:
 
 # -- the redaction stage ----------------------------------------------------------------------
 
-SECRET_KEYS = [
-    "password",
-    "db.password",
-    "user_passwd",
-    "client_secret",
-    "access_token",
-    "accessToken",
-    "api_key",
-    "X-Api-Key",
-    "apikey",
-    "authorization",
-    "http.request.header.authorization",
-    "session_cookie",
-    "Set-Cookie",
-    "private_key",
-    "aws.credentials",
-    "bearer",
-]
-SAFE_KEYS = [
-    "workflow_id",
-    "workflow_type",
-    "user_email",
-    "gen_ai.agent.name",
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens",
-    "gen_ai.request.max_tokens",
-    "session.id",
-    "step_name",
-    "validation_successful",
-]
+# The one table both layers answer to: vaquero's key rules are tested against it in
+# tests/test_scrub.py, the Collector's pattern here.
+_TABLE = json.loads((ROOT / "tests" / "data" / "secret_keys.json").read_text())
+SECRET_KEYS: list[str] = _TABLE["scrubbed"]
+SAFE_KEYS: list[str] = _TABLE["kept"]
 
 
 @pytest.mark.parametrize("path", COLLECTOR_CONFIGS, ids=lambda p: p.name)

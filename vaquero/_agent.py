@@ -24,7 +24,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from vaquero._otel_compat import set_attribute_if_absent
+from vaquero._otel_compat import identity_on_start, install_on_ending, restore_evicted
 from vaquero._semconv import AGENT_NAME, INVOKE_AGENT, OPERATION_NAME
 from vaquero._state import STATE
 
@@ -41,6 +41,12 @@ __all__ = [
 
 
 AGENT_CONTEXT_KEY = otel_context.create_key("vaquero.agent_name")
+
+# Attributes that say *who* a span belongs to. The SDK evicts the oldest attribute when a
+# span exceeds its attribute count limit (128 by default), and these are stamped first, so
+# they would be the first to go: an LLM span with 70 messages lost its agent.
+IDENTITY_KEYS = frozenset((AGENT_NAME, OPERATION_NAME))
+_IDENTITY_SLOT = "_vaquero_identity"
 
 
 def current_agent(parent_context: Context | None = None) -> str | None:
@@ -89,9 +95,36 @@ class AgentNameSpanProcessor(SpanProcessor):
                 agent = otel_context.get_value(AGENT_CONTEXT_KEY)
             if agent is None and STATE.propagate_agent:
                 agent = _remote_agent(span, parent_context)
-            if isinstance(agent, str):
-                set_attribute_if_absent(span, AGENT_NAME, agent)
+            if isinstance(agent, str):  # spans outside any agent pay nothing more
+                named = identity_on_start(span, AGENT_NAME, agent)
+                # Kept on the span object so the name can be put back at the end if the
+                # attribute count limit evicted it meanwhile (restore_identity).
+                span.__dict__[_IDENTITY_SLOT] = named
         except Exception:  # never let a processor fault reach the code starting the span
+            pass
+
+    @staticmethod
+    def remember_identity(span: object, agent: str, operation: str) -> None:
+        """For an agent's own span, whose name comes with its start attributes (its parent
+        context may hold no agent): the same protection as the spans it parents."""
+        try:
+            span.__dict__[_IDENTITY_SLOT] = (agent, operation)
+        except Exception:  # a non-recording span has no room for it, and needs none
+            pass
+
+    def restore_identity(self, span: Span) -> None:
+        """Between ``end()`` and the exporters: put back evicted identity attributes."""
+        try:
+            # every span ends through here: a plain dict lookup, no failed getattr
+            identity = span.__dict__.get(_IDENTITY_SLOT)
+            if identity is None:
+                return
+            if type(identity) is tuple:  # an agent's own span: (name, operation)
+                restore_evicted(span, dict(zip((AGENT_NAME, OPERATION_NAME), identity,
+                                               strict=True)), IDENTITY_KEYS)
+            else:
+                restore_evicted(span, {AGENT_NAME: identity}, IDENTITY_KEYS)
+        except Exception:
             pass
 
     def on_end(self, span: ReadableSpan) -> None:
@@ -102,3 +135,6 @@ class AgentNameSpanProcessor(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+install_on_ending(AgentNameSpanProcessor, "restore_identity")

@@ -3,54 +3,137 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from vaquero._config import NOT_PASSED, NotPassed
 from vaquero._pipeline import install as _setup
 
 
 def init(
-    service_name: str | None = None,
+    service_name: str | NotPassed | None = NOT_PASSED,
     *,
-    endpoint: str | None = None,
-    protocol: str | None = None,
-    headers: Mapping[str, str] | str | None = None,
-    exporters: Sequence[str] | str | None = None,
-    sample_rate: float | None = None,
-    resource_attributes: Mapping[str, str] | str | None = None,
-    console: bool | None = None,
-    traces_file: str | os.PathLike[str] | None = None,
-    agent_name: str | None = None,
-    **options: Any,
+    disabled: bool | NotPassed | None = NOT_PASSED,
+    resource_attributes: Mapping[str, str] | str | NotPassed | None = NOT_PASSED,
+    agent_name: str | NotPassed | None = NOT_PASSED,
+    propagate_agent: bool | NotPassed | None = NOT_PASSED,
+    exporters: Sequence[str] | str | NotPassed | None = NOT_PASSED,
+    protocol: str | NotPassed | None = NOT_PASSED,
+    endpoint: str | NotPassed | None = NOT_PASSED,
+    headers: Mapping[str, str] | str | NotPassed | None = NOT_PASSED,
+    timeout: float | NotPassed | None = NOT_PASSED,
+    compression: str | NotPassed | None = NOT_PASSED,
+    insecure: bool | NotPassed | None = NOT_PASSED,
+    certificate: str | os.PathLike[str] | NotPassed | None = NOT_PASSED,
+    client_key: str | os.PathLike[str] | NotPassed | None = NOT_PASSED,
+    client_certificate: str | os.PathLike[str] | NotPassed | None = NOT_PASSED,
+    sampler: str | NotPassed | None = NOT_PASSED,
+    sample_rate: float | NotPassed | None = NOT_PASSED,
+    console: bool | NotPassed | None = NOT_PASSED,
+    traces_file: str | os.PathLike[str] | NotPassed | None = NOT_PASSED,
+    schedule_delay_ms: float | NotPassed | None = NOT_PASSED,
+    export_timeout_ms: float | NotPassed | None = NOT_PASSED,
+    max_queue_size: int | NotPassed | None = NOT_PASSED,
+    max_export_batch_size: int | NotPassed | None = NOT_PASSED,
+    attribute_value_length: int | NotPassed | None = NOT_PASSED,
+    shutdown_timeout: float | NotPassed | None = NOT_PASSED,
+    scrub: bool | NotPassed | None = NOT_PASSED,
+    scrub_patterns: Sequence[str] | str | NotPassed | None = NOT_PASSED,
+    scrub_allow: Sequence[str] | str | NotPassed | None = NOT_PASSED,
+    scrub_callback: Callable[[Any], object] | NotPassed | None = NOT_PASSED,
+    pii: str | NotPassed | None = NOT_PASSED,
+    pii_key: str | NotPassed | None = NOT_PASSED,
 ) -> None:
-    """Configure tracing once; every argument falls back to its standard environment variable.
+    """Configure tracing once; every argument falls back to its environment variable.
 
-    Calling it again with the same settings does nothing; with different settings it warns
-    and names the settings in force (a provider cannot be swapped under live spans). A bad
-    argument raises :class:`vaquero.ConfigError` naming it; a bad environment value only
-    warns, so an operator's typo never takes the application down.
-    Further options: ``timeout``, ``compression``, ``insecure``, ``certificate``,
-    ``client_key``, ``client_certificate``, ``shutdown_timeout``, ``max_queue_size``,
-    ``max_export_batch_size``, ``schedule_delay_ms``, ``attribute_value_length``,
-    ``scrub``, ``scrub_patterns``, ``scrub_allow``, ``scrub_callback``, ``pii``, ``disabled``.
+    Optional: without ``init()`` the first span configures everything from the environment.
+    An argument left out, or passed as None, is taken from its variable (``VAQUERO_*`` over
+    ``OTEL_*``), else its default; the README's configuration table lists them all. Calling
+    ``init()`` again with the same settings does nothing; with different settings it warns
+    and names the settings in force (a provider cannot be swapped under live spans).
+
+    Args:
+        service_name: ``service.name``; default: ``OTEL_SERVICE_NAME``, then ``service.name``
+            in the resource attributes, then the program's name.
+        disabled: True makes every vaquero call a cheap no-op (``OTEL_SDK_DISABLED``).
+        resource_attributes: extra resource attributes, a dict or ``"k=v,k2=v2"``; added to
+            ``OTEL_RESOURCE_ATTRIBUTES``.
+        agent_name: ``gen_ai.agent.name`` on the resource, for a one-agent process.
+        propagate_agent: False keeps agent names inside the process; by default the current
+            one travels as W3C baggage to every instrumented downstream call.
+        exporters: names from ``otlp``, ``console``, ``vaquero_console``, ``vaquero_file``,
+            ``none`` (``OTEL_TRACES_EXPORTER``).
+        protocol: ``"grpc"`` or ``"http/protobuf"``.
+        endpoint: the collector's URL; ``/v1/traces`` is appended for HTTP.
+        headers: sent with every export, a dict or ``"k=v,k2=v2"``; printable ASCII only.
+        timeout: seconds one export request may take (at most 600; more is clamped).
+        compression: ``"none"`` or ``"gzip"``.
+        insecure: True for plaintext gRPC; default: from the endpoint's scheme.
+        certificate: path of the PEM CA bundle that verifies the collector.
+        client_key: path of the PEM private key for mutual TLS.
+        client_certificate: path of the PEM client certificate for mutual TLS.
+        sampler: one of OpenTelemetry's sampler names (``OTEL_TRACES_SAMPLER``).
+        sample_rate: ratio from 0 to 1; alone, it selects ``parentbased_traceidratio``.
+        console: True adds the console tree exporter.
+        traces_file: path of an OTLP-JSON-lines file that receives every span.
+        schedule_delay_ms: the export queue's wait between batches, in milliseconds.
+        export_timeout_ms: the most one export may take, in milliseconds (caps ``timeout``).
+        max_queue_size: spans waiting for export; beyond it spans are dropped and counted.
+        max_export_batch_size: spans per export request.
+        attribute_value_length: the longest string attribute kept whole.
+        shutdown_timeout: the seconds exit may wait for export (at most 600).
+        scrub: False switches secret scrubbing off.
+        scrub_patterns: extra regular expressions for secret attribute keys.
+        scrub_allow: attribute keys never scrubbed.
+        scrub_callback: ``f(match) -> str | None``, the replacement for one finding.
+        pii: ``"keep"``, ``"hash"`` or ``"drop"`` e-mail-like keys and values.
+        pii_key: the HMAC key of ``pii="hash"``; never printed.
+
+    Raises:
+        vaquero.ConfigError: an argument vaquero cannot use, named with what it accepts.
+            Nothing else is raised for any argument value; a bad environment value only
+            warns, so an operator's typo never takes the application down.
     """
     _setup.init(
         service_name=service_name,
-        endpoint=endpoint,
-        protocol=protocol,
-        headers=headers,
-        exporters=exporters,
-        sample_rate=sample_rate,
+        disabled=disabled,
         resource_attributes=resource_attributes,
+        agent_name=agent_name,
+        propagate_agent=propagate_agent,
+        exporters=exporters,
+        protocol=protocol,
+        endpoint=endpoint,
+        headers=headers,
+        timeout=timeout,
+        compression=compression,
+        insecure=insecure,
+        certificate=certificate,
+        client_key=client_key,
+        client_certificate=client_certificate,
+        sampler=sampler,
+        sample_rate=sample_rate,
         console=console,
         traces_file=traces_file,
-        agent_name=agent_name,
-        **options,
+        schedule_delay_ms=schedule_delay_ms,
+        export_timeout_ms=export_timeout_ms,
+        max_queue_size=max_queue_size,
+        max_export_batch_size=max_export_batch_size,
+        attribute_value_length=attribute_value_length,
+        shutdown_timeout=shutdown_timeout,
+        scrub=scrub,
+        scrub_patterns=scrub_patterns,
+        scrub_allow=scrub_allow,
+        scrub_callback=scrub_callback,
+        pii=pii,
+        pii_key=pii_key,
     )
 
 
 def flush(timeout: float = 5.0) -> bool:
-    """Export everything recorded so far; True only if all of it was delivered in ``timeout``."""
+    """Export everything recorded so far; True only if all of it was delivered in ``timeout``.
+
+    ``math.inf`` waits as long as it takes.
+    """
     try:
         return _setup.flush(timeout)
     except Exception:

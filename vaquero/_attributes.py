@@ -5,140 +5,191 @@ whose ``__repr__`` explodes. The stock SDK drops (and warns about) most of these
 behaviour has changed between releases, so vaquero converts before the SDK sees a value.
 The rules, applied in order:
 
-1. ``str``, ``bool``, ``float`` and ``int`` stay native. Strings longer than the limit
-   (8 KiB by default, ``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``) are cut and end with
-   ``…[truncated N chars]``.
+1. ``str``, ``bool``, ``float`` and ``int`` stay native, and so do their subclasses
+   (``IntEnum``, ``IntFlag``, ``HTTPStatus``, ``numpy.float64``: reduced to the base
+   type) and numpy-style scalars (``numpy.int64(7)`` -> ``7``; numpy is never imported).
+   Strings longer than the limit (8 KiB by default, ``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``)
+   are cut and end with ``…[truncated N chars]``.
 2. An ``int`` outside the signed 64-bit range (what OTLP can carry) becomes its decimal
    string. ``NaN``, ``inf`` and ``-inf`` become the strings ``"NaN"``, ``"Infinity"`` and
    ``"-Infinity"`` (the spelling of protobuf's JSON mapping), because JSON-based backends
    reject the raw values.
-3. A ``list`` whose items are all ``str``, all ``bool``, all ``int`` (in range) or all
-   ``float`` (finite) stays a native array; an empty list stays an empty array.
-4. Everything else becomes a deterministic, compact JSON string: ``None`` -> ``null``;
-   dicts keep insertion order with non-string keys converted by ``str()``; tuples and mixed
-   lists become arrays; sets and frozensets become arrays sorted by their JSON text;
-   ``bytes`` are decoded as UTF-8 with invalid bytes escaped; dataclasses become objects of
-   their fields; pydantic models use ``model_dump(mode="json")``; enums their ``value``;
-   dates, times, UUIDs, decimals and paths their ``str()``; any other object its
-   ``repr()``. If the result is a plain string (an enum's value, a repr), it is used
-   directly rather than JSON-quoted.
+3. A ``list`` (or a one-dimensional numpy-style array) whose items are all ``str``, all
+   ``bool``, all ``int`` (in range) or all ``float`` (finite) stays a native array; an
+   empty list stays an empty array. Arrays are bounded: at most 1,000 items (a longer
+   string array ends with ``"…"``; a number array cannot carry a marker and is just cut,
+   with one warning per process), and a string array at most 16 times the length limit in
+   total. Only the kept head is examined, so a list of a million ids costs what a list of
+   a thousand does, and can no longer make its span too large to export.
+4. Everything else becomes a deterministic, compact JSON string that always parses (the
+   export-side scrubber reads it back as structure, so a nested ``password`` key is
+   found): ``None`` -> ``null``; dicts keep insertion order with non-string keys converted
+   by ``str()``; tuples and mixed lists become arrays; sets and frozensets become arrays
+   sorted by their JSON text; ``bytes`` are decoded as UTF-8 with invalid bytes escaped;
+   dataclasses become objects of their fields; pydantic models use
+   ``model_dump(mode="json")``; enums their ``value``; dates, times, UUIDs, decimals and
+   paths their ``str()``; multi-dimensional arrays nested lists; any other sequence an
+   array. Any other object becomes its ``repr()``, used directly rather than JSON-quoted.
 5. Traversal is bounded: a reference cycle becomes ``"<cycle>"``, nesting deeper than 64
    becomes ``"<max depth>"``, a container longer than 1,000 items keeps the first 1,000
    and ends with ``"…"``, and a ``__repr__`` (or ``model_dump``) that raises gives
-   ``"<unrepresentable TypeName>"``. The JSON text is then cut to the length limit.
+   ``"<unrepresentable TypeName>"``. The JSON text is written within the length limit as it
+   goes (:mod:`vaquero._bounded_json`): conversion stops when the limit is reached, so its
+   cost is bounded by the output, and a cut container ends with ``"…"``.
 6. Keys: a non-string key is converted by ``str()``; an empty key becomes ``"_"``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
-import decimal
-import enum
-import json
 import math
-import pathlib
-import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
+
+from vaquero import _bounded_json
+from vaquero._bounded_json import (
+    ELLIPSIS,
+    INT64_MAX,
+    INT64_MIN,
+    MAX_DEPTH,
+    MAX_ITEMS,
+    json_safe_float,
+    max_length,
+    plain_scalar,
+    set_max_length,
+    truncate,
+)
+from vaquero._diagnostics import warn_once
+
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "MAX_DEPTH",
+    "MAX_ITEMS",
+    "AttributeValue",
+    "json_safe_float",
+    "max_length",
+    "normalize_attributes",
+    "set_max_length",
+    "to_attribute_key",
+    "to_attribute_value",
+    "truncate",
+]
 
 AttributeValue = str | bool | int | float | list[str] | list[bool] | list[int] | list[float]
 
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
-MAX_DEPTH = 64
-MAX_ITEMS = 1000
-_TRUNCATION_MARK = "…[truncated {} chars]"
-
-_max_length = 8 * 1024
+STRING_ARRAY_BUDGET: Final = 16  # a string array holds at most this many times the limit
 
 
-def set_max_length(limit: int) -> None:
-    """Set the string limit once at configuration time (read on the hot path as a global)."""
-    global _max_length
-    _max_length = max(16, int(limit))
+def _warn_cut(length: int) -> None:
+    """One line per process: a cut array is expected data shaping, not a fault per span."""
+    warn_once(
+        "list-attribute-cut",
+        "vaquero: a list attribute of %d items was cut to its first %d (further cuts are "
+        "not reported). Record a summary (a count, a sample) for long lists.",
+        length,
+        MAX_ITEMS,
+    )
 
 
-def max_length() -> int:
-    return _max_length
+def _native_list(value: Any) -> list[Any] | None:
+    """A valid, bounded homogeneous OTel array for ``value`` (a list), else None.
 
-
-def truncate(text: str) -> str:
-    """Cut ``text`` to the limit, saying how much was cut."""
-    limit = _max_length
-    if len(text) <= limit:
-        return text
-    cut = len(text) - limit
-    mark = _TRUNCATION_MARK.format(cut)
-    keep = max(0, limit - len(mark))
-    return text[:keep] + _TRUNCATION_MARK.format(len(text) - keep)
-
-
-def json_safe_float(value: float) -> float | str:
-    """NaN and infinities are not JSON numbers; proto3's JSON mapping spells them as strings."""
-    if math.isfinite(value):
-        return value
-    if math.isnan(value):
-        return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
-
-
-def _native_list(value: list[Any]) -> list[Any] | None:
-    """The list itself if it is a valid homogeneous OTel array, else None."""
+    Only the kept head is examined: a list's length is known without walking it.
+    """
     if not value:
-        return value
-    first = type(value[0])
+        return []
+    length = len(value)
+    head = value if length <= MAX_ITEMS else value[:MAX_ITEMS]
+    first = type(head[0])
     if first not in (str, bool, int, float):
         return None
-    for item in value:
+    for item in head:
         if type(item) is not first:
             return None
     if first is int:
-        for item in value:
+        for item in head:
             if not INT64_MIN <= item <= INT64_MAX:
                 return None
     elif first is float:
-        for item in value:
+        for item in head:
             if not math.isfinite(item):
                 return None
     elif first is str:
-        limit = _max_length
-        if any(len(item) > limit for item in value):
-            return [truncate(item) for item in value]
-    return value
+        return _bounded_strings(head, length)
+    if length > MAX_ITEMS:
+        _warn_cut(length)
+        return list(head)
+    return value  # type: ignore[no-any-return]
+
+
+def _bounded_strings(head: list[str], length: int) -> list[str]:
+    limit = _bounded_json._max_length
+    budget = STRING_ARRAY_BUDGET * limit
+    total = 0
+    out = head
+    for index, item in enumerate(head):
+        size = len(item)
+        if size > limit or total + size > budget:
+            out = _cut_strings(head, index, limit, budget)
+            break
+        total += size
+    if length > MAX_ITEMS and out is head:
+        out = [*head[: MAX_ITEMS - 1], ELLIPSIS]
+    if length > MAX_ITEMS:
+        _warn_cut(length)
+    return out
+
+
+def _cut_strings(head: list[str], start: int, limit: int, budget: int) -> list[str]:
+    """From ``start`` on, truncate long items and stop (with ``"…"``) at the total budget."""
+    out = list(head[:start])
+    total = sum(len(item) for item in out)
+    for item in head[start:]:
+        item = truncate(item, limit)
+        if total + len(item) > budget:
+            out.append(ELLIPSIS)
+            return out
+        out.append(item)
+        total += len(item)
+    return out
 
 
 def to_attribute_value(value: Any) -> AttributeValue:
     """Convert ``value`` per the module rules. Never raises."""
     kind = type(value)
     if kind is str:
-        return value if len(value) <= _max_length else truncate(value)
+        return value if len(value) <= _bounded_json._max_length else truncate(value)
     if kind is bool:
         return bool(value)
     if kind is int:
         return value if INT64_MIN <= value <= INT64_MAX else str(value)
     if kind is float:
         return json_safe_float(value)
-    if kind is list:
-        native = _native_list(value)
-        if native is not None:
-            return native
     try:
-        converted = _jsonable(value, 0, set())
-        if isinstance(converted, str):
-            return truncate(converted)
-        if isinstance(converted, (bool, int, float)):
-            return to_attribute_value(converted)
-        return truncate(json.dumps(converted, ensure_ascii=False, separators=(",", ":")))
+        if kind is list:
+            native = _native_list(value)
+            if native is not None:
+                return native
+        scalar = plain_scalar(value)
+        if scalar is None:
+            return "null"
+        if scalar is not _bounded_json._NOT_SCALAR:
+            return to_attribute_value(scalar)  # now an exact type: no second round
+        ndim = _bounded_json._array_ndim(value)
+        if ndim == 1:
+            items, _ = _bounded_json.array_head(value, 1, MAX_ITEMS + 1)
+            native = _native_list(items)
+            if native is not None:
+                return native
+        if not _bounded_json.is_container(value):
+            return truncate(_bounded_json.safe_repr(value))
+        return _bounded_json.encode(value, _bounded_json._max_length)
     except Exception:  # the rules above are meant to be total; this is the last guard
-        return f"<unrepresentable {_type_name(value)}>"
+        return f"<unrepresentable {_bounded_json.type_name(value)}>"
 
 
 def to_attribute_key(key: Any) -> str:
-    if type(key) is str and key:
-        return key
-    text = key if isinstance(key, str) else _safe_str(key)
-    return text or "_"
+    return _bounded_json.attribute_key(key)
 
 
 def normalize_attributes(attributes: Mapping[Any, Any] | None) -> dict[str, AttributeValue]:
@@ -152,88 +203,3 @@ def normalize_attributes(attributes: Mapping[Any, Any] | None) -> dict[str, Attr
     except Exception:  # a user Mapping whose iteration raises
         pass
     return result
-
-
-def _type_name(value: Any) -> str:
-    try:
-        return type(value).__qualname__
-    except Exception:
-        return "object"
-
-
-def _safe_str(value: Any) -> str:
-    try:
-        return str(value)
-    except Exception:
-        return f"<unrepresentable {_type_name(value)}>"
-
-
-def _safe_repr(value: Any) -> str:
-    try:
-        return repr(value)
-    except Exception:
-        return f"<unrepresentable {_type_name(value)}>"
-
-
-_STR_LIKE = (datetime.datetime, datetime.date, datetime.time, uuid.UUID, decimal.Decimal,
-             pathlib.PurePath)
-
-
-def _jsonable(value: Any, depth: int, active: set[int]) -> Any:
-    """A JSON-serialisable tree for ``value``; ``active`` holds ids on the current path."""
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if isinstance(value, int):
-        return value if INT64_MIN <= value <= INT64_MAX else str(value)
-    if isinstance(value, float):
-        return json_safe_float(value)
-    if depth >= MAX_DEPTH:
-        return "<max depth>"
-    if isinstance(value, enum.Enum):
-        return _jsonable(value.value, depth + 1, active)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value[:_max_length]).decode("utf-8", "backslashreplace")
-    if isinstance(value, _STR_LIKE):
-        return _safe_str(value)
-    marker = id(value)
-    if marker in active:
-        return "<cycle>"
-    active.add(marker)
-    try:
-        return _jsonable_container(value, depth, active)
-    finally:
-        active.discard(marker)
-
-
-def _jsonable_container(value: Any, depth: int, active: set[int]) -> Any:
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for index, (key, item) in enumerate(value.items()):
-            if index >= MAX_ITEMS:
-                out["…"] = f"{len(value) - MAX_ITEMS} more"
-                break
-            out[to_attribute_key(key)] = _jsonable(item, depth + 1, active)
-        return out
-    if isinstance(value, (list, tuple)):
-        items = [_jsonable(item, depth + 1, active) for item in value[:MAX_ITEMS]]
-        if len(value) > MAX_ITEMS:
-            items.append("…")
-        return items
-    if isinstance(value, (set, frozenset)):
-        converted = [_jsonable(item, depth + 1, active) for item in value]
-        converted.sort(key=lambda item: json.dumps(item, ensure_ascii=False, sort_keys=True))
-        if len(converted) > MAX_ITEMS:
-            converted = [*converted[:MAX_ITEMS], "…"]
-        return converted
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: _jsonable(getattr(value, f.name, None), depth + 1, active)
-            for f in dataclasses.fields(value)
-        }
-    dump = getattr(type(value), "model_dump", None)
-    if callable(dump):
-        try:
-            return _jsonable(dump(value, mode="json"), depth + 1, active)
-        except Exception:
-            return f"<unrepresentable {_type_name(value)}>"
-    return _safe_repr(value)

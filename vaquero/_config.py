@@ -1,31 +1,83 @@
-"""One frozen :class:`Settings` object, resolved once from every configuration source.
+"""Configuration as one table: every option is one row of :data:`OPTIONS`.
 
-Precedence: ``init()`` keyword arguments > ``VAQUERO_*`` variables > standard ``OTEL_*``
-variables > defaults. Every variable is named exactly once, as a constant, so a reader can
-grep for it and the ``vaquero doctor`` output can list them.
+A row names the ``init()`` argument (which is also the :class:`Settings` field), the
+environment variables that set it (the standard ``OTEL_*`` name wherever OpenTelemetry has
+one, a ``VAQUERO_*`` name only where it has none), how text from a variable is parsed, how
+an argument value is checked, the default and a one-line description. ``load_settings`` is a
+loop over the table, ``init()``'s signature and the README's configuration table are checked
+against it by the tests, so an option cannot exist in one place and be missing in another.
+
+Precedence: ``init()`` argument > ``VAQUERO_*`` variable > ``OTEL_*`` variable > default.
+Within a row the most specific variable comes first (``..._TRACES_...`` before the generic one).
 
 Bad values are treated differently by source, on purpose:
 
-* a bad *keyword argument* is a programming error visible at the call site, so ``init()``
-  raises :class:`ConfigError` naming the argument and the accepted values;
+* a bad *argument* is a programming error visible at the call site, so ``init()`` raises
+  :class:`ConfigError` (and nothing else, whatever the value) naming the argument and what it
+  accepts;
 * a bad *environment value* must never take a production service down (an operator typo
-  should cost telemetry, not the application), so it is reported once as a warning naming
-  the variable, the value and the fix, and the default is used instead.
+  should cost telemetry, not the application), so it gives one warning per process naming
+  the variable, what is wrong and the value in force (the next variable of the row, else the
+  default). Values that are only out of range (a timeout of ``1e10``) are clamped to the
+  nearest usable value, with the same single warning.
+
+Secrets never appear in a message: header values and the PII key are hidden, and the
+userinfo of an endpoint URL (``http://user:password@host``) is masked by
+:func:`mask_endpoint` wherever an endpoint is shown.
 """
 
 from __future__ import annotations
 
-import logging
-import math
+import enum
 import os
-import re
 import sys
-import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Final
 
-logger = logging.getLogger("vaquero")
+from vaquero._config_values import (
+    EXPORTER_NAMES,
+    Adjusted,
+    Rejected,
+    arg_bool,
+    arg_callable,
+    arg_choice,
+    arg_duration,
+    arg_endpoint,
+    arg_exporters,
+    arg_file,
+    arg_headers,
+    arg_mapping,
+    arg_path,
+    arg_patterns,
+    arg_positive_int,
+    arg_sample_rate,
+    arg_strings,
+    arg_text,
+    as_is,
+    hidden_text,
+    hide,
+    hide_values,
+    mask_url,
+    parse_bool,
+    parse_choice,
+    parse_duration,
+    parse_endpoint,
+    parse_exporters,
+    parse_headers,
+    parse_key_value_list,
+    parse_list,
+    parse_path,
+    parse_patterns,
+    parse_positive_int,
+    parse_sample_rate,
+    parse_text,
+    readable_file,
+    shown,
+    shown_url,
+)
+from vaquero._diagnostics import warn_once
+from vaquero._redact import mask_endpoint as mask_endpoint  # part of this API
 
 # --- standard OpenTelemetry variables -------------------------------------------------------
 OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED"
@@ -61,6 +113,7 @@ OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT
 
 # --- vaquero's own, only where OpenTelemetry has no name ------------------------------------
 VAQUERO_AGENT_NAME = "VAQUERO_AGENT_NAME"
+VAQUERO_PROPAGATE_AGENT = "VAQUERO_PROPAGATE_AGENT"
 VAQUERO_CONSOLE = "VAQUERO_CONSOLE"
 VAQUERO_TRACES_FILE = "VAQUERO_TRACES_FILE"
 VAQUERO_SHUTDOWN_TIMEOUT = "VAQUERO_SHUTDOWN_TIMEOUT"
@@ -76,8 +129,14 @@ HTTP_TRACES_PATH = "/v1/traces"
 DEFAULT_ATTRIBUTE_VALUE_LENGTH = 8 * 1024
 DEFAULT_SHUTDOWN_TIMEOUT_S = 2.0
 
+# Every duration is clamped to ten minutes: longer than any orchestrator's grace period, far
+# below what the timers accept (``threading.TIMEOUT_MAX``; ``1e10`` s overflowed at exit).
+MAX_DURATION_S = 600.0
+# What "wait without limit" (``flush(math.inf)``) means to a timer: 11.6 days, still far
+# below ``threading.TIMEOUT_MAX`` on every platform.
+UNBOUNDED_WAIT_S = 1e6
+
 PROTOCOLS = ("grpc", "http/protobuf")
-EXPORTER_NAMES = ("otlp", "console", "none", "vaquero_console", "vaquero_file")
 SAMPLERS = (
     "always_on",
     "always_off",
@@ -89,8 +148,18 @@ SAMPLERS = (
 PII_MODES = ("keep", "hash", "drop")
 COMPRESSIONS = ("none", "gzip")
 
-_TRUE = frozenset({"true", "1", "yes", "on"})
-_FALSE = frozenset({"false", "0", "no", "off", ""})
+
+class NotPassed(enum.Enum):
+    """The type of :data:`NOT_PASSED`: an ``init()`` argument the caller left out."""
+
+    NOT_PASSED = "NOT_PASSED"
+
+    def __repr__(self) -> str:
+        return "NOT_PASSED"
+
+
+NOT_PASSED: Final = NotPassed.NOT_PASSED
+"""The default of every ``init()`` argument: "not passed, use the environment"."""
 
 
 class ConfigError(ValueError):
@@ -102,25 +171,27 @@ class Settings:
     """Everything vaquero needs to build its pipeline, resolved once.
 
     Frozen so that two ``init()`` calls can be compared field by field and a running
-    pipeline can never be mutated behind its back.
+    pipeline can never be mutated behind its back. One field per row of :data:`OPTIONS`, in
+    the same order (a test checks it).
     """
 
     disabled: bool = False
+    resource_attributes: Mapping[str, str] = field(default_factory=dict)
     service_name: str = "python"
     agent_name: str | None = None
-    resource_attributes: Mapping[str, str] = field(default_factory=dict)
+    propagate_agent: bool = True
     exporters: tuple[str, ...] = ("otlp",)
     protocol: str = "grpc"
     endpoint: str = DEFAULT_GRPC_ENDPOINT
     headers: Mapping[str, str] = field(default_factory=dict)
-    timeout_s: float = 10.0
+    timeout: float = 10.0
     compression: str = "none"
     insecure: bool | None = None
     certificate: str | None = None
     client_key: str | None = None
     client_certificate: str | None = None
     sampler: str = "parentbased_always_on"
-    sampler_arg: float | None = None
+    sample_rate: float | None = None
     console: bool = False
     traces_file: str | None = None
     schedule_delay_ms: float = 1000.0
@@ -128,165 +199,286 @@ class Settings:
     max_queue_size: int = 2048
     max_export_batch_size: int = 512
     attribute_value_length: int = DEFAULT_ATTRIBUTE_VALUE_LENGTH
-    shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT_S
     scrub: bool = True
     scrub_patterns: tuple[str, ...] = ()
     scrub_allow: tuple[str, ...] = ()
     scrub_callback: Callable[[Any], object] | None = None
     pii: str = "keep"
-    pii_key: str | None = field(default=None, repr=False)
+    pii_key: str | None = None
 
     def describe(self) -> dict[str, Any]:
-        """The settings as a printable dict, with header values masked."""
-        shown: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            if name == "headers":
-                value = {key: "***" for key in value}
-            elif name == "pii_key" and value is not None:
-                value = "***"
-            elif isinstance(value, Mapping):
-                value = dict(value)
-            shown[name] = value
-        return shown
+        """The settings as a printable dict; header values, PII key and endpoint userinfo masked."""
+        return {option.name: option.show(getattr(self, option.name)) for option in OPTIONS}
+
+    def __repr__(self) -> str:
+        """The masked view of :meth:`describe`: a logged ``Settings`` leaks no credential."""
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.describe().items())
+        return f"Settings({shown})"
 
 
-def _warn_bad_env(name: str, raw: str, expected: str, default: object) -> None:
-    logger.warning(
-        "vaquero: ignoring %s=%r: expected %s. Using the default (%r); fix or unset %s.",
-        name,
-        raw,
-        expected,
-        default,
-        name,
-    )
+def _arg_service_name(value: object) -> str | NotPassed:
+    """An empty name means "not passed": the environment and the program's name apply."""
+    return arg_text(value) or NOT_PASSED
 
 
-T = TypeVar("T")
+# --- the table ---------------------------------------------------------------------------------
+Resolved = Mapping[str, Any]
 
 
-class _Resolver:
-    """Reads one value from kwargs, then the environment, then a default.
+@dataclass(frozen=True)
+class Option:
+    """One configuration option: one ``init()`` argument, one ``Settings`` field, one row.
 
-    Keeps the precedence and the error policy (raise for kwargs, warn for env) in one place.
+    * ``name``: the argument and the field; ``env``: its variables, most specific first
+      (none for an option only code can set, such as a callback).
+    * ``parse`` turns a variable's (stripped, non-empty) text into the field's value and
+      ``accept`` checks an argument; both raise to reject and raise ``Adjusted`` to clamp.
+      ``expected`` says what they accept, for messages.
+    * ``default``, or ``default_from`` computing it from the rows resolved before this one;
+      ``finish`` adjusts a value by where it came from (the endpoint's path rules);
+      ``arg_extends_env``: the argument adds to the variable instead of replacing it.
+    * ``doc`` and ``default_doc`` are the README's columns; ``show`` and ``show_text``
+      render a value and a raw text for messages and ``describe()`` without secrets.
     """
 
-    def __init__(self, overrides: Mapping[str, Any], environ: Mapping[str, str]) -> None:
-        self._overrides = overrides
-        self._env = environ
-
-    def env(self, *names: str) -> tuple[str, str] | None:
-        """The first set (non-empty) variable among ``names``, most specific first."""
-        for name in names:
-            raw = self._env.get(name)
-            if raw is not None and raw.strip() != "":
-                return name, raw.strip()
-        return None
-
-    def get(
-        self,
-        arg: str | None,
-        env_names: tuple[str, ...],
-        parse: Callable[[str], T],
-        default: T,
-        expected: str,
-    ) -> T:
-        """``arg`` is the ``init()`` keyword that may override the variables (None: none may)."""
-        value = self._overrides.get(arg) if arg is not None else None
-        if value is not None:
-            try:
-                return parse(value if isinstance(value, str) else str(_check_type(value, default)))
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(f"vaquero.init({arg}={value!r}): expected {expected}.") from exc
-        found = self.env(*env_names)
-        if found is None:
-            return default
-        name, raw = found
-        try:
-            return parse(raw)
-        except (ValueError, TypeError):
-            _warn_bad_env(name, raw, expected, default)
-            return default
+    name: str
+    env: tuple[str, ...]
+    parse: Callable[[str], Any] | None
+    accept: Callable[[Any], Any]
+    default: Any
+    expected: str
+    doc: str
+    default_doc: str = ""
+    default_from: Callable[[Resolved], Any] | None = None
+    finish: Callable[[Any, str, Resolved], Any] | None = None
+    arg_extends_env: bool = False
+    show: Callable[[Any], Any] = as_is
+    show_text: Callable[[str], str] = shown
 
 
-def _check_type(value: Any, default: Any) -> Any:
-    if default is None or isinstance(value, type(default)):
+def _service_name_default(resolved: Resolved) -> str:
+    return str(resolved["resource_attributes"].get("service.name") or default_service_name())
+
+
+def _endpoint_default(resolved: Resolved) -> str:
+    return DEFAULT_GRPC_ENDPOINT if resolved["protocol"] == "grpc" else DEFAULT_HTTP_ENDPOINT
+
+
+def _endpoint_finish(value: str, source: str, resolved: Resolved) -> str:
+    """The OTLP spec's rule: the signal-specific variable is used verbatim; the generic one
+    (and ``init(endpoint=...)``) gets ``/v1/traces`` appended for HTTP unless already there."""
+    if source == OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or resolved["protocol"] == "grpc":
         return value
-    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    raise TypeError(type(value).__name__)
+    if value.rstrip("/").endswith(HTTP_TRACES_PATH):
+        return value
+    return value.rstrip("/") + HTTP_TRACES_PATH
 
 
-def parse_bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError(raw)
+_BOOL = "true or false"
+_PEM = "the path of a readable PEM file"
+_MS = "a number of milliseconds"
+
+# fmt: off
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "disabled", (OTEL_SDK_DISABLED,), parse_bool, arg_bool, False, _BOOL,
+        doc="`true`: every vaquero call is a cheap no-op and no thread starts",
+        default_doc="`false`",
+    ),
+    Option(
+        "resource_attributes", (OTEL_RESOURCE_ATTRIBUTES,), parse_key_value_list, arg_mapping,
+        {}, "'key=value,key2=value2' (URL-encoded) or a dict of strings",
+        doc="extra resource attributes, `k=v,k2=v2`; the argument adds to the variable",
+        arg_extends_env=True,
+    ),
+    Option(
+        "service_name", (OTEL_SERVICE_NAME,), parse_text, _arg_service_name, None, "a string",
+        doc="`service.name` (never `unknown_service`)",
+        default_doc="`service.name` from the resource attributes, else the program's name",
+        default_from=_service_name_default,
+    ),
+    Option(
+        "agent_name", (VAQUERO_AGENT_NAME,), parse_text, arg_text, None, "a string",
+        doc="resource attribute `gen_ai.agent.name`, for a one-agent process",
+    ),
+    Option(
+        "propagate_agent", (VAQUERO_PROPAGATE_AGENT,), parse_bool, arg_bool, True, _BOOL,
+        doc="`false` keeps agent names inside the process; `true` sends the current one as "
+        "W3C baggage (`gen_ai.agent.name`) to every instrumented downstream call, third "
+        "parties included",
+        default_doc="`true`",
+    ),
+    Option(
+        "exporters", (OTEL_TRACES_EXPORTER,), parse_exporters, arg_exporters, ("otlp",),
+        f"a comma-separated list (or a list) of names from {EXPORTER_NAMES}",
+        doc="`otlp`, `console` (the SDK's JSON dump), `vaquero_console` (trees), "
+        "`vaquero_file` (OTLP JSON lines), `none`",
+        default_doc="`otlp`",
+    ),
+    Option(
+        "protocol", (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_PROTOCOL),
+        parse_choice(PROTOCOLS), arg_choice(PROTOCOLS), "grpc", f"one of {PROTOCOLS}",
+        doc="`grpc` or `http/protobuf`",
+        default_doc="`grpc`",
+    ),
+    Option(
+        "endpoint", (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT),
+        parse_endpoint, arg_endpoint, None, "a URL such as 'http://localhost:4317'",
+        doc="per the OTLP spec, the generic variable and the argument get `/v1/traces` "
+        "appended for HTTP; userinfo (`user:password@`) is never printed",
+        default_doc="`http://localhost:4317` (gRPC), `http://localhost:4318/v1/traces` (HTTP)",
+        default_from=_endpoint_default,
+        finish=_endpoint_finish,
+        show=mask_url,
+        show_text=shown_url,
+    ),
+    Option(
+        "headers", (OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_HEADERS),
+        parse_headers, arg_headers, {},
+        "'key=value,key2=value2' (URL-encoded) or a dict, values printable ASCII",
+        doc="`k=v,k2=v2`, URL-encoded; values must be printable ASCII and are never printed",
+        show=hide_values,
+        show_text=hidden_text,
+    ),
+    Option(
+        "timeout", (OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT),
+        parse_duration(0.001, MAX_DURATION_S, "s"), arg_duration(MAX_DURATION_S, "s", False),
+        10.0, "a number of seconds (of milliseconds in the variables)",
+        doc="per export request: seconds in the argument, milliseconds in the variables; "
+        "at most 600 s",
+        default_doc="10 s",
+    ),
+    Option(
+        "compression", (OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, OTEL_EXPORTER_OTLP_COMPRESSION),
+        parse_choice(COMPRESSIONS), arg_choice(COMPRESSIONS), "none",
+        f"one of {COMPRESSIONS}",
+        doc="`none` or `gzip`",
+        default_doc="`none`",
+    ),
+    Option(
+        "insecure", (OTEL_EXPORTER_OTLP_TRACES_INSECURE, OTEL_EXPORTER_OTLP_INSECURE),
+        parse_bool, arg_bool, None, _BOOL,
+        doc="plaintext gRPC",
+        default_doc="from the scheme",
+    ),
+    Option(
+        "certificate", (OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, OTEL_EXPORTER_OTLP_CERTIFICATE),
+        readable_file, arg_file, None, _PEM,
+        doc="TLS with a custom CA",
+    ),
+    Option(
+        "client_key", (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY, OTEL_EXPORTER_OTLP_CLIENT_KEY),
+        readable_file, arg_file, None, _PEM,
+        doc="mTLS: the client's private key",
+    ),
+    Option(
+        "client_certificate",
+        (OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE),
+        readable_file, arg_file, None, _PEM,
+        doc="mTLS: the client's certificate",
+    ),
+    Option(
+        "sampler", (OTEL_TRACES_SAMPLER,), parse_choice(SAMPLERS), arg_choice(SAMPLERS),
+        "parentbased_always_on", f"one of {SAMPLERS}",
+        doc="the head sampler; `init(sample_rate=r)` alone means `parentbased_traceidratio`",
+        default_doc="`parentbased_always_on`",
+    ),
+    Option(
+        "sample_rate", (OTEL_TRACES_SAMPLER_ARG,), parse_sample_rate, arg_sample_rate, None,
+        "a number from 0 to 1",
+        doc="the ratio of the `traceidratio` samplers",
+        default_doc="1.0",
+    ),
+    Option(
+        "console", (VAQUERO_CONSOLE,), parse_bool, arg_bool, False, _BOOL,
+        doc="add the console tree exporter",
+        default_doc="`false`",
+    ),
+    Option(
+        "traces_file", (VAQUERO_TRACES_FILE,), parse_path, arg_path, None, "a file path",
+        doc="add the OTLP-JSON-lines file exporter writing there",
+    ),
+    Option(
+        "schedule_delay_ms", (OTEL_BSP_SCHEDULE_DELAY,),
+        parse_duration(1.0, MAX_DURATION_S * 1000, "ms"),
+        arg_duration(MAX_DURATION_S * 1000, "ms", True), 1000.0, _MS,
+        doc="the export queue's wait between batches; at most 600000 ms",
+        default_doc="1000 ms",
+    ),
+    Option(
+        "export_timeout_ms", (OTEL_BSP_EXPORT_TIMEOUT,),
+        parse_duration(1.0, MAX_DURATION_S * 1000, "ms"),
+        arg_duration(MAX_DURATION_S * 1000, "ms", True), 30000.0, _MS,
+        doc="caps `timeout` for one export; at most 600000 ms",
+        default_doc="30000 ms",
+    ),
+    Option(
+        "max_queue_size", (OTEL_BSP_MAX_QUEUE_SIZE,), parse_positive_int, arg_positive_int,
+        2048, "a positive integer",
+        doc="spans waiting for export; a full queue drops and counts",
+        default_doc="2048",
+    ),
+    Option(
+        "max_export_batch_size", (OTEL_BSP_MAX_EXPORT_BATCH_SIZE,), parse_positive_int,
+        arg_positive_int, 512, "a positive integer",
+        doc="spans per export request",
+        default_doc="512",
+    ),
+    Option(
+        "attribute_value_length",
+        (OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT),
+        parse_positive_int, arg_positive_int, DEFAULT_ATTRIBUTE_VALUE_LENGTH,
+        "a positive integer",
+        doc="longer strings are cut with a `…[truncated N chars]` marker",
+        default_doc="8192",
+    ),
+    Option(
+        "shutdown_timeout", (VAQUERO_SHUTDOWN_TIMEOUT,),
+        parse_duration(1.0, MAX_DURATION_S, "s"), arg_duration(MAX_DURATION_S, "s", True),
+        DEFAULT_SHUTDOWN_TIMEOUT_S, "a number of seconds",
+        doc="the most exit may wait for export, even with the collector gone; at most 600 s",
+        default_doc="2 s",
+    ),
+    Option(
+        "scrub", (VAQUERO_SCRUB,), parse_bool, arg_bool, True, _BOOL,
+        doc="secret scrubbing on the export side (rules in `vaquero/_scrub.py`)",
+        default_doc="`true`",
+    ),
+    Option(
+        "scrub_patterns", (VAQUERO_SCRUB_PATTERNS,), parse_patterns, arg_patterns, (),
+        "a list of regular expressions (comma-separated in the variable)",
+        doc="extra regexes for secret attribute keys; a bad one in the variable is skipped",
+    ),
+    Option(
+        "scrub_allow", (VAQUERO_SCRUB_ALLOW,), parse_list, arg_strings, (),
+        "a list of attribute keys (comma-separated in the variable)",
+        doc="attribute keys never scrubbed",
+    ),
+    Option(
+        "scrub_callback", (), None, arg_callable, None, "a function",
+        doc="`f(match) -> str | None`: the replacement for one finding (None: the marker)",
+    ),
+    Option(
+        "pii", (VAQUERO_PII,), parse_choice(PII_MODES), arg_choice(PII_MODES), "keep",
+        f"one of {PII_MODES}",
+        doc="`keep`, `hash` (keyed HMAC, the key is `pii_key`) or `drop` e-mail-like keys and "
+        "values. `keep` is the default because the guide's own workflows record `user_email` "
+        "for debugging; what to do with PII is the operator's policy",
+        default_doc="`keep`",
+    ),
+    Option(
+        "pii_key", (VAQUERO_PII_KEY,), parse_text, arg_text, None, "a string",
+        doc="the HMAC key of `pii=hash`; never printed",
+        show=hide,
+        show_text=hidden_text,
+    ),
+)
+# fmt: on
+OPTION_NAMES: Final = tuple(option.name for option in OPTIONS)
 
 
-def _readable_file(raw: str) -> str:
-    """A TLS file is checked here, so a typo is named at configuration, not at first export."""
-    path = os.path.expanduser(raw)
-    if not os.path.isfile(path) or not os.access(path, os.R_OK):
-        raise ValueError(raw)
-    return path
-
-
-def _parse_positive_int(raw: str) -> int:
-    value = int(raw)
-    if value <= 0:
-        raise ValueError(raw)
-    return value
-
-
-def _parse_non_negative_float(raw: str) -> float:
-    value = float(raw)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(raw)
-    return value
-
-
-def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        lowered = raw.strip().lower()
-        if lowered not in options:
-            raise ValueError(raw)
-        return lowered
-
-    return parse
-
-
-def parse_key_value_list(raw: str) -> dict[str, str]:
-    """``k1=v1,k2=v2`` with URL-encoded parts, as OTEL_*_HEADERS and OTEL_RESOURCE_ATTRIBUTES."""
-    result: dict[str, str] = {}
-    for item in raw.split(","):
-        if not item.strip():
-            continue
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(item)
-        result[urllib.parse.unquote(key.strip())] = urllib.parse.unquote(value.strip())
-    return result
-
-
-def _parse_exporters(raw: str) -> tuple[str, ...]:
-    names = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
-    if not names or any(name not in EXPORTER_NAMES for name in names):
-        raise ValueError(raw)
-    if "none" in names:
-        return ("none",) if len(names) == 1 else tuple(n for n in names if n != "none")
-    return names
-
-
-def _parse_sample_rate(raw: str) -> float:
-    value = float(raw)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(raw)
-    return value
-
-
+# --- resolution --------------------------------------------------------------------------------
 def default_service_name() -> str:
     """The program's name, so Jaeger never shows ``unknown_service``."""
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
@@ -298,335 +490,184 @@ def default_service_name() -> str:
     return base
 
 
-def _exporter_list(value: Any) -> tuple[str, ...]:
-    try:
-        if isinstance(value, str):
-            return _parse_exporters(value)
-        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            return _parse_exporters(",".join(value))
-    except ValueError:
-        pass
-    raise ConfigError(
-        f"vaquero.init(exporters={value!r}): expected a list of names from {EXPORTER_NAMES}."
-    )
-
-
-def _mapping_arg(arg: str, value: Any) -> dict[str, str]:
-    if isinstance(value, str):
-        try:
-            return parse_key_value_list(value)
-        except ValueError as exc:
-            raise ConfigError(f"vaquero.init({arg}={value!r}): expected 'k=v,k2=v2'.") from exc
-    if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items()}
-    raise ConfigError(f"vaquero.init({arg}={value!r}): expected a dict of strings.")
-
-
-KNOWN_ARGS = frozenset(
-    {
-        "service_name",
-        "agent_name",
-        "endpoint",
-        "protocol",
-        "headers",
-        "exporters",
-        "sample_rate",
-        "resource_attributes",
-        "console",
-        "traces_file",
-        "timeout",
-        "compression",
-        "insecure",
-        "certificate",
-        "client_key",
-        "client_certificate",
-        "shutdown_timeout",
-        "max_queue_size",
-        "max_export_batch_size",
-        "schedule_delay_ms",
-        "attribute_value_length",
-        "scrub",
-        "scrub_patterns",
-        "scrub_allow",
-        "scrub_callback",
-        "pii",
-        "disabled",
-    }
-)
-
-
 def load_settings(
     overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
-    """Resolve :class:`Settings`; raises :class:`ConfigError` only for bad ``overrides``."""
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    unknown = set(overrides) - KNOWN_ARGS
+    """Resolve :class:`Settings` from ``overrides`` (``init()`` arguments) over ``environ``.
+
+    An override that is None or :data:`NOT_PASSED` counts as not passed.
+
+    Raises:
+        ConfigError: for an unknown or unusable override, and for nothing else; the
+            environment only ever causes warnings (at most one per variable).
+    """
+    passed = {
+        name: value
+        for name, value in (overrides or {}).items()
+        if value is not None and value is not NOT_PASSED
+    }
+    unknown = sorted(set(passed) - set(OPTION_NAMES))
     if unknown:
         raise ConfigError(
-            f"vaquero.init() got unknown argument(s) {sorted(unknown)}; "
-            f"accepted: {sorted(KNOWN_ARGS)}."
+            f"vaquero.init() got unknown argument(s) {unknown}; accepted: {sorted(OPTION_NAMES)}."
         )
     env = os.environ if environ is None else environ
-    r = _Resolver(overrides, env)
+    resolved: dict[str, Any] = {}
+    for option in OPTIONS:
+        resolved[option.name] = _resolve(option, passed, env, resolved)
+    if "sample_rate" in passed and "sampler" not in passed:
+        resolved["sampler"] = "parentbased_traceidratio"
+    return Settings(**resolved)
 
-    disabled = r.get("disabled", (OTEL_SDK_DISABLED,), parse_bool, False, "true or false")
 
-    resource_attributes: dict[str, str] = {}
-    found = r.env(OTEL_RESOURCE_ATTRIBUTES)
-    if found:
-        try:
-            resource_attributes = parse_key_value_list(found[1])
-        except ValueError:
-            _warn_bad_env(found[0], found[1], "'key=value,key2=value2'", {})
-    if "resource_attributes" in overrides:
-        resource_attributes.update(
-            _mapping_arg("resource_attributes", overrides["resource_attributes"])
+def _resolve(
+    option: Option, passed: Mapping[str, Any], env: Mapping[str, str], resolved: Resolved
+) -> Any:
+    """One row: the argument if passed, else the first usable variable, else the default.
+
+    Each unusable variable gives one warning, issued once the value in force is known.
+    """
+    value: Any = NOT_PASSED
+    source = "init()"
+    if option.name in passed:
+        value = _accept(option, passed[option.name])
+    unusable: list[tuple[str, str, str]] = []
+    if value is NOT_PASSED or option.arg_extends_env:
+        found = _from_environment(option, env, unusable)
+        if found is not None and value is NOT_PASSED:
+            value, source = found
+        elif found is not None:
+            value = {**found[0], **value}
+    if value is NOT_PASSED:
+        value, source = _default(option, resolved), "the default"
+    elif option.finish is not None:
+        value = option.finish(value, source, resolved)
+    for name, text, problem in unusable:
+        in_force = shown(option.show(value))
+        warn_once(
+            _warning_key(name, env[name]),
+            "vaquero: ignoring %s=%s: %s. Using %s; fix or unset %s.",
+            name,
+            text,
+            problem,
+            f"the default ({in_force})" if source == "the default" else f"{in_force} from {source}",
+            name,
         )
-
-    service_name = overrides.get("service_name")
-    if service_name is not None and not isinstance(service_name, str):
-        raise ConfigError(f"vaquero.init(service_name={service_name!r}): expected a string.")
-    if not service_name:
-        env_service = r.env(OTEL_SERVICE_NAME)
-        service_name = (
-            env_service[1]
-            if env_service
-            else resource_attributes.get("service.name") or default_service_name()
-        )
-
-    agent_name = overrides.get("agent_name")
-    if agent_name is None:
-        env_agent = r.env(VAQUERO_AGENT_NAME)
-        agent_name = env_agent[1] if env_agent else None
-
-    if "exporters" in overrides:
-        exporters = _exporter_list(overrides["exporters"])
-    else:
-        exporters = r.get(
-            None, (OTEL_TRACES_EXPORTER,), _parse_exporters, ("otlp",),
-            f"a comma-separated list from {EXPORTER_NAMES}",
-        )
-
-    protocol = r.get(
-        "protocol",
-        (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_PROTOCOL),
-        _choice(PROTOCOLS),
-        "grpc",
-        f"one of {PROTOCOLS}",
-    )
-    endpoint = _resolve_endpoint(r, overrides, protocol)
-
-    headers: dict[str, str] = {}
-    found = r.env(OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_HEADERS)
-    if found:
-        try:
-            headers = parse_key_value_list(found[1])
-        except ValueError:
-            # The raw value may hold a token: never echo it.
-            logger.warning(
-                "vaquero: ignoring %s: expected 'key=value,key2=value2' (URL-encoded). "
-                "Sending no headers; fix the variable.",
-                found[0],
-            )
-    if "headers" in overrides:
-        headers = _mapping_arg("headers", overrides["headers"])
-
-    timeout_ms = r.get(
-        None,
-        (OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT),
-        _parse_non_negative_float,
-        10000.0,
-        "a number of milliseconds",
-    )
-    timeout_s = timeout_ms / 1000.0
-    if overrides.get("timeout") is not None:
-        timeout_s = _number_arg("timeout", overrides["timeout"])
-
-    sampler = r.get(
-        None, (OTEL_TRACES_SAMPLER,), _choice(SAMPLERS), "parentbased_always_on",
-        f"one of {SAMPLERS}",
-    )
-    sampler_arg = r.get(
-        None, (OTEL_TRACES_SAMPLER_ARG,), _parse_sample_rate, None, "a number from 0 to 1"
-    )
-    if "sample_rate" in overrides:
-        sampler = "parentbased_traceidratio"
-        sampler_arg = _number_arg("sample_rate", overrides["sample_rate"])
-        if not 0.0 <= sampler_arg <= 1.0:
-            raise ConfigError(
-                f"vaquero.init(sample_rate={sampler_arg!r}): expected a number from 0 to 1."
-            )
-
-    pii_key = r.env(VAQUERO_PII_KEY)  # a secret: kept out of describe() and repr()
-    traces_file = overrides.get("traces_file")
-    if traces_file is None:
-        env_file = r.env(VAQUERO_TRACES_FILE)
-        traces_file = env_file[1] if env_file else None
-    else:
-        traces_file = os.fspath(traces_file)
-
-    return Settings(
-        disabled=disabled,
-        service_name=service_name,
-        agent_name=agent_name,
-        resource_attributes=resource_attributes,
-        exporters=exporters,
-        protocol=protocol,
-        endpoint=endpoint,
-        headers=headers,
-        timeout_s=timeout_s,
-        compression=r.get(
-            "compression",
-            (OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, OTEL_EXPORTER_OTLP_COMPRESSION),
-            _choice(COMPRESSIONS), "none", f"one of {COMPRESSIONS}",
-        ),
-        insecure=r.get(
-            "insecure", (OTEL_EXPORTER_OTLP_TRACES_INSECURE, OTEL_EXPORTER_OTLP_INSECURE),
-            parse_bool, None, "true or false",
-        ),
-        certificate=r.get(
-            "certificate",
-            (OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, OTEL_EXPORTER_OTLP_CERTIFICATE),
-            _readable_file, None, "the path of a readable PEM file",
-        ),
-        client_key=r.get(
-            "client_key", (OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY, OTEL_EXPORTER_OTLP_CLIENT_KEY),
-            _readable_file, None, "the path of a readable PEM file",
-        ),
-        client_certificate=r.get(
-            "client_certificate",
-            (OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE),
-            _readable_file, None, "the path of a readable PEM file",
-        ),
-        sampler=sampler,
-        sampler_arg=sampler_arg,
-        console=r.get("console", (VAQUERO_CONSOLE,), parse_bool, False, "true or false"),
-        traces_file=traces_file,
-        schedule_delay_ms=r.get(
-            "schedule_delay_ms", (OTEL_BSP_SCHEDULE_DELAY,), _parse_non_negative_float, 1000.0,
-            "a number of milliseconds",
-        ),
-        export_timeout_ms=r.get(
-            None, (OTEL_BSP_EXPORT_TIMEOUT,), _parse_non_negative_float, 30000.0,
-            "a number of milliseconds",
-        ),
-        max_queue_size=r.get(
-            "max_queue_size", (OTEL_BSP_MAX_QUEUE_SIZE,), _parse_positive_int, 2048,
-            "a positive integer",
-        ),
-        max_export_batch_size=r.get(
-            "max_export_batch_size", (OTEL_BSP_MAX_EXPORT_BATCH_SIZE,), _parse_positive_int, 512,
-            "a positive integer",
-        ),
-        attribute_value_length=r.get(
-            "attribute_value_length",
-            (OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT),
-            _parse_positive_int, DEFAULT_ATTRIBUTE_VALUE_LENGTH, "a positive integer",
-        ),
-        shutdown_timeout_s=r.get(
-            "shutdown_timeout", (VAQUERO_SHUTDOWN_TIMEOUT,), _parse_non_negative_float,
-            DEFAULT_SHUTDOWN_TIMEOUT_S, "a number of seconds",
-        ),
-        scrub=r.get("scrub", (VAQUERO_SCRUB,), parse_bool, True, "true or false"),
-        scrub_patterns=_scrub_patterns(r, overrides),
-        scrub_allow=_string_list(r, overrides, "scrub_allow", VAQUERO_SCRUB_ALLOW),
-        scrub_callback=_callable_arg(overrides, "scrub_callback"),
-        pii=r.get("pii", (VAQUERO_PII,), _choice(PII_MODES), "keep", f"one of {PII_MODES}"),
-        pii_key=pii_key[1] if pii_key else None,
-    )
-
-
-def _string_list(
-    r: _Resolver, overrides: Mapping[str, Any], arg: str, env_name: str
-) -> tuple[str, ...]:
-    """A list argument, or a comma-separated variable."""
-    value = overrides.get(arg)
-    if value is None:
-        found = r.env(env_name)
-        return tuple(p.strip() for p in found[1].split(",") if p.strip()) if found else ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"vaquero.init({arg}={value!r}): expected a list of strings.")
-    return tuple(value)
-
-
-def _scrub_patterns(r: _Resolver, overrides: Mapping[str, Any]) -> tuple[str, ...]:
-    """Extra secret-key regexes; one that does not compile is named, with where it came from."""
-    patterns = _string_list(r, overrides, "scrub_patterns", VAQUERO_SCRUB_PATTERNS)
-    bad = [p for p in patterns if not _compiles(p)]
-    if not bad:
-        return patterns
-    if "scrub_patterns" in overrides:
-        raise ConfigError(
-            f"vaquero.init(scrub_patterns=...): {bad[0]!r} is not a valid regular expression."
-        )
-    logger.warning(
-        "vaquero: ignoring %s entries that are not valid regular expressions: %s. The others "
-        "apply; fix or remove the bad ones.",
-        VAQUERO_SCRUB_PATTERNS,
-        bad,
-    )
-    return tuple(p for p in patterns if p not in bad)
-
-
-def _compiles(pattern: str) -> bool:
-    try:
-        re.compile(pattern)
-    except re.error:
-        return False
-    return True
-
-
-def _callable_arg(overrides: Mapping[str, Any], arg: str) -> Callable[[Any], object] | None:
-    value = overrides.get(arg)
-    if value is not None and not callable(value):
-        raise ConfigError(f"vaquero.init({arg}={value!r}): expected a function.")
     return value
 
 
-def _number_arg(arg: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"vaquero.init({arg}={value!r}): expected a finite number.")
-    if value < 0:
-        raise ConfigError(f"vaquero.init({arg}={value!r}): expected a number >= 0.")
-    return float(value)
+def _default(option: Option, resolved: Resolved) -> Any:
+    if option.default_from is not None:
+        return option.default_from(resolved)
+    default = option.default
+    return dict(default) if isinstance(default, dict) else default
 
 
-def _resolve_endpoint(r: _Resolver, overrides: Mapping[str, Any], protocol: str) -> str:
-    """Apply the OTLP exporter spec's endpoint rules for the chosen protocol.
+def _accept(option: Option, value: object) -> Any:
+    """An ``init()`` argument's value, or :class:`ConfigError`; no other exception escapes."""
+    try:
+        return option.accept(value)
+    except Adjusted as adjusted:
+        warn_once(
+            f"config:init:{option.name}={_shown_arg(option, value)}",
+            "vaquero: adjusting vaquero.init(%s=%s): %s. Using %s.",
+            option.name,
+            _shown_arg(option, value),
+            adjusted.problem,
+            shown(option.show(adjusted.value)),
+        )
+        return adjusted.value
+    except Exception as exc:
+        problem = str(exc) if isinstance(exc, Rejected) else f"expected {option.expected}"
+        raise ConfigError(
+            f"vaquero.init({option.name}={_shown_arg(option, value)}): {problem}."
+        ) from None
 
-    The signal-specific variable is used as is; the generic one gets ``/v1/traces``
-    appended for HTTP. An ``init(endpoint=...)`` is treated like the generic variable
-    unless it already ends with the traces path.
+
+def _shown_arg(option: Option, value: object) -> str:
+    """The argument as a message may quote it: masked, short, and never raising."""
+    if option.show in (hide, hide_values):
+        return "<value hidden>"
+    try:
+        return option.show_text(str.__str__(value)) if isinstance(value, str) else shown(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+
+
+def _from_environment(
+    option: Option, env: Mapping[str, str], unusable: list[tuple[str, str, str]]
+) -> tuple[Any, str] | None:
+    """The first variable of the row that holds a usable value, and its name.
+
+    Unusable ones are appended to ``unusable`` as (variable, text to show, problem); a value
+    used only once adjusted is reported here, with the value in force.
     """
-    explicit = overrides.get("endpoint")
-    if explicit is not None:
-        if not isinstance(explicit, str) or not _looks_like_url(explicit):
-            raise ConfigError(
-                f"vaquero.init(endpoint={explicit!r}): expected a URL such as "
-                f"'{DEFAULT_GRPC_ENDPOINT}'."
+    if option.parse is None:
+        return None
+    for name in option.env:
+        raw = env.get(name)
+        if not isinstance(raw, str) or raw.strip() == "":
+            continue
+        text, note = _valid_text(raw.strip())
+        try:
+            value = option.parse(text)
+        except Adjusted as adjusted:
+            value, note = adjusted.value, _joined(note, adjusted.problem)
+        except Exception as exc:
+            problem = str(exc) if isinstance(exc, Rejected) else f"expected {option.expected}"
+            unusable.append((name, option.show_text(raw), _joined(note, problem)))
+            continue
+        if note:
+            warn_once(
+                _warning_key(name, raw),
+                "vaquero: adjusting %s=%s: %s. Using %s; fix or unset %s.",
+                name,
+                option.show_text(raw),
+                note,
+                shown(option.show(value)),
+                name,
             )
-        return _with_traces_path(explicit, protocol)
-    specific = r.env(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
-    if specific and _looks_like_url(specific[1]):
-        return specific[1]
-    generic = r.env(OTEL_EXPORTER_OTLP_ENDPOINT)
-    if generic and _looks_like_url(generic[1]):
-        return _with_traces_path(generic[1], protocol)
-    default = DEFAULT_GRPC_ENDPOINT if protocol == "grpc" else DEFAULT_HTTP_ENDPOINT
-    for bad in (specific, generic):
-        if bad:
-            _warn_bad_env(bad[0], bad[1], "a URL such as 'http://localhost:4317'", default)
-    return default
+        return value, name
+    return None
 
 
-def _looks_like_url(value: str) -> bool:
-    parsed = urllib.parse.urlparse(value)
-    return parsed.scheme in ("http", "https") and bool(parsed.hostname)
+def _warning_key(variable: str, raw: str) -> str:
+    """Once per variable and value; the value only as a hash, so no secret is kept around."""
+    return f"config:{variable}:{hash(raw):x}"
 
 
-def _with_traces_path(base: str, protocol: str) -> str:
-    if protocol == "grpc" or base.rstrip("/").endswith(HTTP_TRACES_PATH):
-        return base
-    return base.rstrip("/") + HTTP_TRACES_PATH
+def _valid_text(raw: str) -> tuple[str, str]:
+    """Text every later stage can encode: undecodable bytes become U+FFFD, with a note."""
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        fixed = raw.encode("utf-8", "surrogateescape" if _escaped(raw) else "replace")
+        return (
+            fixed.decode("utf-8", "replace"),
+            "not valid UTF-8 (the bad bytes were replaced with U+FFFD)",
+        )
+    return raw, ""
+
+
+def _escaped(raw: str) -> bool:
+    """True when every surrogate is one ``os.environ`` made of an undecodable byte."""
+    return all("\udc80" <= ch <= "\udcff" for ch in raw if "\ud800" <= ch <= "\udfff")
+
+
+def _joined(first: str, second: str) -> str:
+    return f"{first}; {second}" if first and second else first or second
+
+
+# --- the README's configuration table ------------------------------------------------------------
+def markdown_table() -> str:
+    """The README's configuration table, generated from :data:`OPTIONS` (a test compares)."""
+    lines = [
+        "| `init()` argument | variables | default | effect |",
+        "|---|---|---|---|",
+    ]
+    for option in OPTIONS:
+        variables = ", ".join(f"`{name}`" for name in option.env)
+        doc = option.doc.replace("|", "\\|")
+        lines.append(f"| `{option.name}` | {variables} | {option.default_doc} | {doc} |")
+    return "\n".join(lines) + "\n"
+

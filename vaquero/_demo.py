@@ -25,6 +25,7 @@ from typing import Any
 
 from vaquero._doctor import endpoint_is_local, find_jaeger, probe_endpoint
 from vaquero._pipeline.exporters import DEFAULT_TRACES_FILE
+from vaquero._redact import mask_endpoint
 from vaquero._stack import INIT_HINT, JAEGER_UI
 
 EXAMPLES = (
@@ -157,10 +158,11 @@ def print_next_steps(traces_file: Path, collector: str | None, jaeger: str | Non
     if " " in shown:
         shown = f'"{shown}"'
     print(f"\nTraces appended to {traces_file}")
-    if collector is not None and jaeger is not None:
-        print(f"and sent to the OTLP collector at {collector}: open Jaeger at {jaeger}")
-    elif collector is not None:
-        print(f"and sent to the OTLP collector at {collector} (service 'vaquero-demo')")
+    sent_to = None if collector is None else mask_endpoint(collector)
+    if sent_to is not None and jaeger is not None:
+        print(f"and sent to the OTLP collector at {sent_to}: open Jaeger at {jaeger}")
+    elif sent_to is not None:
+        print(f"and sent to the OTLP collector at {sent_to} (service 'vaquero-demo')")
     print("\nNext:")
     print(f"  vaquero analyze {shown}                  # latency, errors, critical paths")
     print(f"  vaquero report {shown} -o report.html    # a self-contained HTML report")

@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from vaquero._config import ConfigError, Settings, load_settings
 from vaquero._pipeline.exporters import build_otlp_exporter, is_loopback
 from vaquero._pipeline.install import build_resource
+from vaquero._redact import mask_endpoint
 from vaquero._semconv import DOCTOR
 from vaquero._stack import JAEGER_UI
 
@@ -99,12 +100,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from dataclasses import replace
 
-    probe = replace(settings, timeout_s=min(settings.timeout_s, DOCTOR_TIMEOUT_S))
+    probe = replace(settings, timeout=min(settings.timeout, DOCTOR_TIMEOUT_S))
     span = _test_span(settings)
     trace_id = format(span.context.trace_id, "032x") if span.context else "?"
     problem = probe_endpoint(settings.endpoint, PROBE_TIMEOUT_S)
     delivered = problem is None and _send(probe, span)
-    report["endpoint"] = settings.endpoint
+    shown = report["endpoint"] = mask_endpoint(settings.endpoint)
     report["protocol"] = settings.protocol
     local = endpoint_is_local(settings.endpoint)
     if delivered:
@@ -116,12 +117,12 @@ def run(args: argparse.Namespace) -> int:
         if jaeger is not None:
             report["jaeger"] = jaeger
             report["message"] = (
-                f"test span delivered to the OTLP endpoint {settings.endpoint}. Jaeger answers "
+                f"test span delivered to the OTLP endpoint {shown}. Jaeger answers "
                 f"at {jaeger}: look {where}."
             )
         else:
             report["message"] = (
-                f"test span delivered to the OTLP endpoint {settings.endpoint}. In the backend "
+                f"test span delivered to the OTLP endpoint {shown}. In the backend "
                 f"behind it, look {where}."
             )
         _print(report, args.json)
@@ -163,9 +164,9 @@ def probe_endpoint(endpoint: str, timeout: float) -> str | None:
         host = parsed.hostname
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
     except ValueError:
-        return f"{endpoint!r} is not a URL with a valid port"
+        return f"{mask_endpoint(endpoint)!r} is not a URL with a valid port"
     if not host:
-        return f"{endpoint!r} names no host"
+        return f"{mask_endpoint(endpoint)!r} names no host"
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return None

@@ -24,6 +24,9 @@ detail                                  why
                                         warning the public property emits.
 ``sdk._configuration._BaseConfigurator``  the base class ``opentelemetry-instrument`` expects
                                         of a configurator entry point.
+``SpanProcessor._on_ending``            the one moment after ``end()`` and before the exporters
+                                        when a span's store can still be written: identity
+                                        attributes evicted by the count limit are put back.
 ======================================  ==========================================================
 """
 
@@ -45,8 +48,11 @@ __all__ = [
     "frozen_attributes",
     "has_no_events",
     "has_no_links",
+    "identity_on_start",
+    "install_on_ending",
     "instrumentation_info",
     "plain_attributes",
+    "restore_evicted",
     "set_attribute_if_absent",
     "set_scalar_attribute",
     "use_public_fallbacks",
@@ -129,6 +135,68 @@ def set_attribute_if_absent(span: Any, key: str, value: Any) -> None:
     attributes = span.attributes
     if not attributes or key not in attributes:
         span.set_attribute(key, value)
+
+
+def identity_on_start(span: Any, key: str, value: str) -> Any:
+    """Stamp ``key`` on a starting span unless it carries one; return the span's value.
+
+    Runs for every span inside an agent (the agent-name processor): the fast path reads the
+    store's plain dict and writes through the store, as :func:`set_attribute_if_absent`.
+    """
+    if type(span) is _fast_span_type or _verify_layout(span):
+        store = span._attributes
+        named = store._dict.get(key)
+        if named is None:
+            store[key] = named = value
+        return named
+    attributes = span.attributes or {}
+    named = attributes.get(key)
+    if named is None:
+        span.set_attribute(key, value)
+        named = value
+    return named
+
+
+def restore_evicted(span: Any, identity: Mapping[str, Any], protected: frozenset[str]) -> bool:
+    """Put evicted ``identity`` attributes back into an *ending* span's store.
+
+    Only does work when the store has dropped something. Each restored attribute evicts the
+    oldest attribute not in ``protected`` (counted as dropped, as the SDK counts its own
+    evictions). The public API refuses writes once ``end()`` has run, so without the fast
+    path nothing is restored (False).
+    """
+    if _public_only or not (type(span) is _fast_span_type or _verify_layout(span)):
+        return False
+    store = span._attributes
+    if not store.dropped:
+        return True
+    with store._lock:
+        values = store._dict
+        for key, value in identity.items():
+            if value is None or key in values:
+                continue
+            if store.maxlen is not None and len(values) >= store.maxlen:
+                victim = next((k for k in values if k not in protected), None)
+                if victim is None:
+                    continue
+                del values[victim]
+                store.dropped += 1
+            values[key] = value
+    return True
+
+
+def install_on_ending(processor_class: type, method_name: str) -> bool:
+    """Make ``processor_class.<method_name>`` the SDK's ``_on_ending`` hook, if it has one.
+
+    The SDK calls ``SpanProcessor._on_ending(span)`` on the thread that ends the span,
+    after ``end()`` and before ``on_end``; an SDK without the hook simply never calls it.
+    """
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    if _public_only or not hasattr(SpanProcessor, "_on_ending"):
+        return False
+    setattr(processor_class, "_on_ending", getattr(processor_class, method_name))  # noqa: B010
+    return True
 
 
 def context_operations() -> tuple[Callable[[], Any], Callable[[Any], Any], Callable[[Any], Any]]:

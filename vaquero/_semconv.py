@@ -18,6 +18,7 @@ EXCEPTION_EVENT = "exception"
 EXCEPTION_TYPE = "exception.type"
 EXCEPTION_MESSAGE = "exception.message"
 EXCEPTION_STACKTRACE = "exception.stacktrace"
+EXCEPTION_ESCAPED = "exception.escaped"
 ERROR_TYPE = "error.type"
 
 # --- resource ---------------------------------------------------------------------------------

@@ -18,9 +18,17 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from vaquero._agent import AGENT_NAME, INVOKE_AGENT, OPERATION_NAME, enter_agent
+from vaquero._agent import (
+    AGENT_NAME,
+    INVOKE_AGENT,
+    OPERATION_NAME,
+    AgentNameSpanProcessor,
+    enter_agent,
+)
 from vaquero._attributes import to_attribute_value
+from vaquero._bounded_json import type_name
 from vaquero._diagnostics import internal_error
+from vaquero._exceptions import exception_message, record_exception
 from vaquero._otel_compat import context_operations
 from vaquero._semconv import CANCELLED, INTERRUPTED
 
@@ -61,6 +69,7 @@ def open_span(
         context = _set_span_in_context(span, parent)
         if agent_name is not None:
             context = enter_agent(context, agent_name)
+            AgentNameSpanProcessor.remember_identity(span, agent_name, INVOKE_AGENT)
         return span, _attach(context)
     except Exception:
         internal_error("opening a span")
@@ -70,10 +79,17 @@ def open_span(
 def close_span(
     span: Any, token: Any, exc: BaseException | None, recorded: object = None
 ) -> None:
-    """End ``span``, recording ``exc`` unless the user already recorded that very object."""
-    try:
-        if exc is not None:
+    """End ``span``, recording ``exc`` unless the user already recorded that very object.
+
+    Recording and ending are guarded apart: whatever recording the failure does (an
+    exception whose ``__str__`` raises), the span is still ended and exported.
+    """
+    if exc is not None:
+        try:
             mark_exception(span, exc, recorded)
+        except Exception:
+            internal_error("recording an exception")
+    try:
         span.end()
     except Exception:
         internal_error("closing a span")
@@ -121,15 +137,15 @@ def mark_exception(span: Any, exc: BaseException, recorded: object = None) -> No
     elif isinstance(exc, GeneratorExit):
         return
     else:
-        if exc is not recorded:
-            span.record_exception(exc, escaped=True)
-        span.set_status(Status(_ERROR, _describe(exc)))
+        try:
+            if exc is not recorded:
+                record_exception(span, exc, escaped=True)
+        finally:
+            span.set_status(Status(_ERROR, _describe(exc)))
 
 
 def _describe(exc: BaseException) -> str:
-    try:
-        message = str(exc)
-    except Exception:
-        message = "<unprintable>"
-    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    message = exception_message(exc)
+    name = type_name(exc)
+    text = f"{name}: {message}" if message else name
     return to_attribute_value(text)  # type: ignore[return-value]

@@ -17,12 +17,13 @@ from opentelemetry import trace
 from opentelemetry.propagate import extract
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from vaquero import _attributes
+from vaquero import _bounded_json
 from vaquero._agent import agent_of_span, enter_agent
 from vaquero._attributes import INT64_MAX as _INT64_MAX
 from vaquero._attributes import INT64_MIN as _INT64_MIN
 from vaquero._attributes import normalize_attributes, to_attribute_key, to_attribute_value
 from vaquero._diagnostics import internal_error
+from vaquero._exceptions import record_exception
 from vaquero._otel_compat import set_scalar_attribute
 from vaquero._pipeline import install as _setup
 from vaquero._span_core import agent_attributes, close_span, open_span
@@ -128,7 +129,7 @@ class Span:
             kind = type(value)
             scalar = (
                 kind is bool
-                or (kind is str and len(value) <= _attributes._max_length)
+                or (kind is str and len(value) <= _bounded_json._max_length)
                 or (kind is int and _INT64_MIN <= value <= _INT64_MAX)
                 or (kind is float and value - value == 0.0)  # finite: inf and NaN give NaN
             )
@@ -176,15 +177,31 @@ class Span:
     def record_exception(
         self, exception: BaseException, attributes: Mapping[Any, Any] | None = None
     ) -> None:
-        """Record ``exception``; if it then leaves the span, it is not recorded a second time."""
+        """Record ``exception`` as an ``exception`` event on this span.
+
+        Args:
+            exception: the exception handled (an exception whose ``__str__`` raises is
+                recorded too); if it then leaves the span, it is not recorded a second time.
+            attributes: extra event attributes, any values (converted like attributes).
+        """
         try:
-            self._span.record_exception(exception, normalize_attributes(attributes) or None)
+            extra = normalize_attributes(attributes) or None
+            if isinstance(exception, BaseException):
+                record_exception(self._span, exception, False, extra)
+            else:  # not an exception: let the SDK say so, as it always did
+                self._span.record_exception(exception, extra)
             self._recorded = exception
         except Exception:
             internal_error("recording an exception")
 
     def set_status(self, status: Any, description: str | None = None) -> None:
-        """Accepts ``"ok"``, ``"error"``, ``"unset"``, a ``StatusCode`` or a ``Status``."""
+        """Set the span's status; an escaping exception sets ERROR by itself.
+
+        Args:
+            status: ``"ok"``, ``"error"``, ``"unset"`` (any case), a ``StatusCode`` or a
+                ``Status``.
+            description: why, kept only with ERROR (as OpenTelemetry specifies).
+        """
         try:
             if isinstance(status, Status):
                 self._span.set_status(status)
@@ -463,5 +480,10 @@ def current_span() -> Span:
 
 
 def set_attribute(key: Any, value: Any) -> None:
-    """Set an attribute on the current span; a no-op outside any span."""
+    """Set an attribute on the current span; a no-op outside any span. Never raises.
+
+    Args:
+        key: the attribute name (converted to text if it is not a string).
+        value: any value; converted like :meth:`Span.set_attribute` converts it.
+    """
     Span(trace.get_current_span()).set_attribute(key, value)

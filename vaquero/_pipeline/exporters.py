@@ -13,6 +13,7 @@ import os
 import threading
 import urllib.parse
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -21,6 +22,7 @@ from vaquero._config import Settings
 from vaquero._diagnostics import warn_once
 from vaquero._otel_compat import OTLP_EXPORTER_LOGGERS
 from vaquero._pipeline.split import DEFAULT_LIMIT_BYTES, split_batch
+from vaquero._redact import mask_endpoint
 
 logger = logging.getLogger("vaquero")
 
@@ -65,7 +67,7 @@ class UnreachableCollectorNotice(logging.Filter):
             "vaquero: cannot deliver spans to the OTLP collector at %s (%s); spans are being "
             "dropped. %s, point OTEL_EXPORTER_OTLP_ENDPOINT at a running collector, or set "
             "OTEL_TRACES_EXPORTER=none (or vaquero_console / vaquero_file) to stop exporting.",
-            self.endpoint,
+            mask_endpoint(self.endpoint),
             self.protocol,
             start,
         )
@@ -146,8 +148,22 @@ def _read(path: str | None) -> bytes | None:
 
 
 def _export_timeout_s(settings: Settings) -> float:
-    """An export may take OTEL_EXPORTER_OTLP_TIMEOUT, never more than OTEL_BSP_EXPORT_TIMEOUT."""
-    return min(settings.timeout_s, settings.export_timeout_ms / 1000.0)
+    """An export may take OTEL_EXPORTER_OTLP_TIMEOUT, never more than OTEL_BSP_EXPORT_TIMEOUT.
+
+    Never 0: the gRPC exporter reads OTEL_EXPORTER_OTLP_TIMEOUT itself for a falsy timeout.
+    """
+    return max(0.001, min(settings.timeout, settings.export_timeout_ms / 1000.0))
+
+
+class _ExactHeaders(dict[str, str]):
+    """Headers the SDK's gRPC exporter uses as they are, even when there are none.
+
+    Given an empty (falsy) mapping it reads OTEL_EXPORTER_OTLP_HEADERS itself, unvalidated:
+    a header vaquero rejected (``%0A`` in a value) would reach gRPC's C core anyway.
+    """
+
+    def __bool__(self) -> bool:
+        return True
 
 
 def _is_insecure(settings: Settings) -> bool:
@@ -188,11 +204,11 @@ def _warn_if_cleartext(settings: Settings) -> None:
     if is_loopback(parsed.hostname or ""):
         return
     warn_once(
-        f"cleartext:{settings.endpoint}",
+        f"cleartext:{mask_endpoint(settings.endpoint)}",
         "vaquero: the OTLP endpoint %s is not on this machine and uses http://: spans and "
         "headers (including any credentials) cross the network in clear text. Use https://, "
         "or set OTEL_EXPORTER_OTLP_INSECURE=true to confirm this is intended.",
-        settings.endpoint,
+        mask_endpoint(settings.endpoint),
     )
 
 
@@ -227,13 +243,17 @@ def _grpc_exporter(settings: Settings) -> SpanExporter:
             private_key=_read(settings.client_key),
             certificate_chain=_read(settings.client_certificate),
         )
-    compression = grpc.Compression.Gzip if settings.compression == "gzip" else None
+    # Explicit even for "none": given None, the exporter parses OTEL_EXPORTER_OTLP_COMPRESSION
+    # itself and raises for a value vaquero already reported and replaced.
+    compression = (
+        grpc.Compression.Gzip if settings.compression == "gzip" else grpc.Compression.NoCompression
+    )
     return OTLPSpanExporter(
         endpoint=target,
         insecure=insecure,
         credentials=credentials,
         # gRPC metadata keys must be lower-case; an upper-case key fails every export.
-        headers={key.lower(): value for key, value in settings.headers.items()},
+        headers=_ExactHeaders({key.lower(): value for key, value in settings.headers.items()}),
         timeout=_export_timeout_s(settings),
         compression=compression,
     )
@@ -244,7 +264,7 @@ def _http_exporter(settings: Settings) -> SpanExporter:
     from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    session = requests.Session()
+    session = _exact_session(requests, settings)
     if settings.certificate:
         # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's CA; the
         # certificate the user configured for OTLP must win, so ignore those variables.
@@ -261,6 +281,37 @@ def _http_exporter(settings: Settings) -> SpanExporter:
             Compression.Gzip if settings.compression == "gzip" else Compression.NoCompression
         ),
     )
+
+
+# Headers the SDK's HTTP exporter sets itself and that must stay.
+_SDK_HTTP_HEADERS = frozenset({"content-type", "content-encoding", "user-agent"})
+
+
+def _exact_session(requests: Any, settings: Settings) -> Any:
+    """A requests session that sends the headers and TLS files vaquero resolved, only those.
+
+    The SDK's HTTP exporter merges OTEL_EXPORTER_OTLP_*HEADERS into every request and reads
+    the certificate variables itself when given none, unvalidated: a header vaquero rejected
+    (a ``%0A`` in a value) or a CA file it reported unreadable would fail every export, and
+    an ``init(headers=...)`` would not replace the variable's headers as documented.
+    """
+    headers = {key.lower(): value for key, value in settings.headers.items()}
+    verify: bool | str = settings.certificate or True
+    pair = (settings.client_certificate, settings.client_key)
+    cert = pair if all(pair) else settings.client_certificate
+
+    class ExactSession(requests.Session):  # type: ignore[misc]
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            sent = {
+                key: value
+                for key, value in (kwargs.get("headers") or {}).items()
+                if key.lower() in _SDK_HTTP_HEADERS
+            }
+            sent.update(headers)
+            kwargs.update(headers=sent, verify=verify, cert=cert)
+            return super().request(method, url, *args, **kwargs)
+
+    return ExactSession()
 
 
 def build_exporters(settings: Settings) -> list[tuple[str, SpanExporter]]:

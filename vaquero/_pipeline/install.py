@@ -21,9 +21,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace import sampling as otel_sampling
 
-from vaquero import _attributes
+from vaquero import _attributes, _quiet_logs
 from vaquero._agent import AGENT_NAME, AgentNameSpanProcessor
-from vaquero._config import Settings, load_settings
+from vaquero._config import UNBOUNDED_WAIT_S, Settings, load_settings
 from vaquero._diagnostics import warn_once
 from vaquero._pipeline import integrations as _integrations
 from vaquero._pipeline import lifecycle as _lifecycle
@@ -121,6 +121,7 @@ def _install(settings: Settings) -> None:
         _set_runtime(None, None)
         return
     _attributes.set_max_length(settings.attribute_value_length)
+    STATE.propagate_agent = settings.propagate_agent
     _integrations.enable_executor_context()
     existing = trace.get_tracer_provider()
     owned: Runtime | None = getattr(existing, "_vaquero_runtime", None)
@@ -157,6 +158,7 @@ def build_provider(settings: Settings) -> TracerProvider:
         shutdown_on_exit=False,
     )
     provider.add_span_processor(AgentNameSpanProcessor())
+    _quiet_logs.install()
     scrub = build_scrubber(settings)
     queues = []
     for name, exporter in build_exporters(settings):
@@ -178,9 +180,8 @@ def build_provider(settings: Settings) -> TracerProvider:
 
 
 def build_scrubber(settings: Settings) -> Any:
-    """The export-side transform, or None when nothing is to be scrubbed (zero cost)."""
-    if not settings.scrub and settings.pii == "keep":
-        return None
+    """The export-side transform. Always present: even with scrubbing off it makes every
+    string valid UTF-8, so one bad character cannot make an exporter drop a whole batch."""
     scrubber = Scrubber(
         enabled=settings.scrub,
         extra_patterns=settings.scrub_patterns,
@@ -194,13 +195,14 @@ def build_scrubber(settings: Settings) -> Any:
 
 def _adopt(provider: TracerProvider, settings: Settings) -> None:
     """Use an application's own SDK provider as it is, adding only the agent processor."""
+    _quiet_logs.install()
     if not getattr(provider, "_vaquero_agent_processor", False):
         provider.add_span_processor(AgentNameSpanProcessor())
         provider._vaquero_agent_processor = True  # type: ignore[attr-defined]
     tracer = provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
     _set_runtime(Runtime(settings, provider, tracer, owned=False), tracer)
     _say_what_adoption_cannot_honour()
-    budget = settings.shutdown_timeout_s
+    budget = settings.shutdown_timeout
 
     def flush_at_exit() -> None:
         # Not vaquero's provider to shut down, but its queued spans must survive SIGTERM too.
@@ -267,7 +269,7 @@ def build_resource(settings: Settings) -> Resource:
 
 
 def build_sampler(settings: Settings) -> otel_sampling.Sampler:
-    rate = 1.0 if settings.sampler_arg is None else settings.sampler_arg
+    rate = 1.0 if settings.sample_rate is None else settings.sample_rate
     name = settings.sampler
     if name == "always_on":
         return otel_sampling.ALWAYS_ON
@@ -289,7 +291,8 @@ def flush(timeout: float) -> bool:
         return True  # nothing configured (yet, or disabled): nothing is waiting
     if current.shut_down:
         return not current.queues  # what was still queued at shutdown is already counted
-    deadline = time.monotonic() + max(0.0, timeout)
+    # math.inf means "wait": a bounded stand-in, since the timers overflow on infinity.
+    deadline = time.monotonic() + min(max(0.0, timeout), UNBOUNDED_WAIT_S)
     if current.owned:
         ok = True
         for queue in current.queues:
@@ -322,7 +325,9 @@ def shutdown(timeout: float | None = None) -> None:
         if current is None or current.shut_down or not current.owned:
             return
         current.shut_down = True
-    budget = current.settings.shutdown_timeout_s if timeout is None else max(0.0, timeout)
+    budget = current.settings.shutdown_timeout
+    if timeout is not None:
+        budget = min(max(0.0, timeout), UNBOUNDED_WAIT_S)  # math.inf would overflow the timers
     deadline = time.monotonic() + budget
     for queue in current.queues:
         queue.shutdown_within(deadline)

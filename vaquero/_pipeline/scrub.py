@@ -12,6 +12,12 @@ would break grouping in every backend. Resource attributes are process-wide conf
 set by the operator and are left alone too. Integer and float values are not scanned
 (only a key rule can catch them): ids and timestamps would otherwise look like numbers.
 
+The same pass makes every string valid UTF-8, also with scrubbing switched off (it is the
+one export-side look at every string): a lone surrogate (``os.fsdecode`` of a non-UTF-8
+file name) in a span or event name, an attribute key or value, the status, the resource or
+the scope becomes U+FFFD. The OTLP encoders raise on one and drop the *whole batch*. Keys
+and the resource/scope are checked once (cached); values cost one ``isascii()``.
+
 Key rules
 ---------
 A key is normalised first: camelCase is split (``apiKey`` -> ``api_key``,
@@ -63,15 +69,27 @@ of a longer string is replaced:
   (Stripe), ``ghp_``/``gho_``/``ghu_``/``ghs_``/``ghr_`` and ``github_pat_`` (GitHub),
   ``AKIA``/``ASIA`` + 16 (AWS), ``xox[abposr]-`` (Slack), ``AIza`` (Google), ``glpat-``
   (GitLab), and PEM ``-----BEGIN ... PRIVATE KEY-----`` blocks.
-* The password in a URL's userinfo (``postgres://app:hunter2@db/x`` keeps the user).
+* The password in a URL's userinfo (``postgres://app:hunter2@db/x`` keeps the user), up
+  to the *last* ``@`` before the host (``user:p@ss@host`` loses ``p@ss``).
+* Key/value text: ``password=…``, ``token: …``, ``Authorization: Bearer …``,
+  ``"api_key": "…"``, ``?access_token=…&`` (query parameters), ``'secret': '…'``: the
+  value goes when the *key* is secret by the key rules (so ``token_count=5``, ``page=2``
+  and ``author: bob`` stay). A harmless key gives its value back to the other rules.
+* JSON text (``{`` or ``[`` first, with a key-rule stem before some ``:``): parsed and
+  scrubbed as structure, so key rules reach nested keys at any depth, and
+  ``[[name, value], ...]`` lists (ASGI/WSGI headers) are read as names and values. This is
+  how a dict, dataclass, pydantic model or captured argument is scrubbed: vaquero's
+  converter always writes JSON that parses (:mod:`vaquero._bounded_json`). Text that does
+  not parse (a user's cut JSON) still gets the key/value rule.
 * Card numbers: 13-19 digits, optionally grouped by spaces or dashes, starting with 2-6
   (the issuer ranges of Visa, Mastercard, Amex, Discover, JCB, UnionPay) and passing the
   Luhn check. The leading-digit rule keeps epoch timestamps (which start with 1) from
   being redacted one time in ten by chance.
 
 Strings shorter than the shortest possible match, and strings holding none of the literals
-every rule needs (``_SECRET_TRIGGER``, 13 digits, ``@``), are not scanned further: a clean
-ten-attribute span costs about four copies of its attribute dict (bench/bench_scrub.py).
+every rule needs (``_SECRET_TRIGGER``, 13 digits, ``@``, a ``=``/``:`` with a key stem
+before it), are not scanned further: a clean ten-attribute span costs about five copies of
+its attribute dict (bench/bench_scrub.py).
 Nested mapping values (OTel's extended attributes) get the key rules too, named
 ``outer.inner``.
 
@@ -117,6 +135,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import re
 import secrets
@@ -126,8 +145,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, TypeVar
 
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util import BoundedList
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, Status
 from opentelemetry.util.types import AnyValue
 
@@ -150,8 +171,12 @@ _T = TypeVar("_T")
 
 _EMAIL_RULE: Final = "email"
 _ALLOW: Final = "<allow>"  # key verdict: never touch (identity-compared)
+_BAD_KEY: Final = "<invalid utf-8>"  # key verdict: the key itself must be repaired
 _KEY_CACHE_MAX: Final = 4096
 _MAX_DEPTH: Final = 8  # nested AnyValue mappings/sequences deeper than this fail closed
+# Parsed JSON text is walked as deep as vaquero's converter nests (64) and a little more;
+# only deeper than that does a subtree fail closed.
+_JSON_MAX_DEPTH: Final = 72
 
 
 @dataclass(frozen=True)
@@ -208,6 +233,7 @@ _KEY_RULES: Final[dict[str, str]] = {
         r"credit_?card|card_?(?:number|num|no)(?![a-z])|(?<![a-z])cc_?(?:number|num|no)(?![a-z])"
         r"|(?<![a-z])(?:cvv|cvc)2?(?![a-z])"
     ),
+    "signature": r"(?<![a-z])sig(?![a-z])|^signature$|(?:amz|goog)_signature",
     _EMAIL_RULE: r"(?<![a-z])e_?mails?(?:_?addr(?:ess)?(?:es)?)?$",
 }
 _KEY_RE: Final = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in _KEY_RULES.items()))
@@ -243,8 +269,21 @@ _SECRET_VALUE_RULES: Final[dict[str, str]] = {
         r"|(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}"
         r"|(?<![A-Za-z0-9])glpat-[0-9A-Za-z_-]{20,}"
     ),
-    "url_password": r"(?<=://)[^\s/:@]*:(?P<url_pw>[^\s/@]+)@",
+    # The password runs to the *last* "@" before the host, so "p@ss@host" loses "p@ss".
+    "url_password": (
+        r"(?<=://)[^\s/?#:@]*:(?P<url_pw>[^\s/?#]+)@"
+        r"(?=[A-Za-z0-9.\-\[\]:%_]*(?![A-Za-z0-9.\-\[\]:%_@]))"
+    ),
     "card": r"(?<![\d.-])[2-6]\d(?:[ -]?\d){11,17}(?!\d)",
+    # key=value, key: value, "key": "value", ?key=value&: the value goes when the *key* is
+    # secret by the key rules above (decided in code, so look-alikes such as token_count=5
+    # stay). An authorization scheme word before the value is kept for context.
+    "kv": (
+        r"(?<![A-Za-z0-9_.\-])(?P<kv_key>[A-Za-z_][A-Za-z0-9_.\-]{0,63})[\"']?[ \t]*"
+        r"(?:=|:(?!//))[ \t]*(?:(?i:bearer|basic|token|digest)[ \t]+)?"
+        r"(?P<kv_val>\"(?:[^\"\\\n]|\\.){1,4096}\"|'[^'\n]{1,4096}'"
+        r"|[^\s\"'&#;,<>(){}\[\]]{1,4096})"
+    ),
 }
 _EMAIL_VALUE_RULE: Final = (
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
@@ -261,11 +300,22 @@ _SECRET_TRIGGER: Final = re.compile(
     r"Bearer|bearer|BEARER|Basic|yJ|k-|k_|gh[pousr]_|github_pat_|AKIA|ASIA|xox|AIza|glpat-"
     r"|-----BEGIN"
 )
+# Key/value text needs a separator and, in the few characters before it, a stem of some key
+# rule (all of them contain one of these). Only windows before separators are lower-cased
+# and searched, so a long clean message costs a few ``find`` calls.
+_KV_STEMS: Final = re.compile(
+    r"pass|pwd|secret|token|key|auth|cred|sess|cookie|srf|jwt|bearer|ssn|social|card|cc|cv|sig"
+)
+_KV_WINDOW: Final = 72  # the longest key the kv rule takes (64) plus quotes and blanks
+_KV_MAX_SEPARATORS: Final = 32  # past this many, just scan the text
+_JSON_START: Final = frozenset("{[")
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_REPAIRED: Final = "\x00utf8"  # entry in ``found``: a string was repaired (not a secret)
 _DIGITS: Final = b"0123456789"
 _MIN_CARD_DIGITS: Final = 13
 # Shortest string any rule can match: "Bearer " + 8 is longer, a card is 13 digits, a URL
-# password "a://:b@" is 7; an address "a@b.cd" is 6.
-_MIN_SECRET_LEN: Final = 7
+# password "a://:b@" is 7, a key/value "pwd=x" 5; an address "a@b.cd" is 6.
+_MIN_SECRET_LEN: Final = 5  # "pwd=x"
 _MIN_EMAIL_LEN: Final = 6
 
 
@@ -327,7 +377,6 @@ class Scrubber:
             raise ValueError("pii_key must be non-empty bytes (or None)")
         self._secrets_on = bool(enabled)
         self._pii: PiiMode = pii
-        self._active = self._secrets_on or pii != "keep"
         self._extra = _compile_extra(extra_patterns)
         self._allow = frozenset(allow_keys)
         self._callback = callback
@@ -340,6 +389,10 @@ class Scrubber:
         self._hash_cache: dict[str, str] = {}
         self._warned: set[str] = set()
         self._errors = 0
+        self._resources: dict[int, tuple[Resource, Resource]] = {}
+        self._scopes: dict[int, tuple[InstrumentationScope, InstrumentationScope]] = {}
+        self._clean_resource: Resource | None = None  # the last resource found valid
+        self._clean_scope: InstrumentationScope | None = None
 
     @property
     def internal_errors(self) -> int:
@@ -348,26 +401,31 @@ class Scrubber:
 
     # --- public entry points -------------------------------------------------------------------
     def scrub_spans(self, spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
-        """Scrubbed spans, in order; unchanged spans are the very objects passed in."""
-        if not self._active:
-            return spans if isinstance(spans, list) else list(spans)
+        """Scrubbed spans, in order; unchanged spans are the very objects passed in.
+
+        This runs even with secrets and PII switched off: it is also where every string is
+        made valid UTF-8, once, on the export thread.
+        """
         out: list[ReadableSpan] = []
+        same = True
         for span in spans:
             try:
-                out.append(self._scrub_span(span))
+                new = self._scrub_span(span)
             except Exception:
                 self._fail("span", "vaquero: could not scrub a span; it was not exported.")
-        return out
+                same = False
+                continue
+            same = same and new is span
+            out.append(new)
+        return spans if same and type(spans) is list else out
 
     def scrub_attributes(
         self, attributes: Mapping[str, AnyValue]
     ) -> tuple[dict[str, AnyValue], list[str]]:
         """A scrubbed copy of ``attributes`` and the sorted keys that changed."""
         found: list[str] = []
-        if not self._active:
-            return dict(attributes), found
         new = self._scrub_mapping(attributes, "", found, 0)
-        return dict(attributes if new is None else new), sorted(set(found))
+        return dict(attributes if new is None else new), sorted(set(found) - {_REPAIRED})
 
     # --- spans -----------------------------------------------------------------------------------
     def _scrub_span(self, span: ReadableSpan) -> ReadableSpan:
@@ -382,19 +440,31 @@ class Scrubber:
             desc = self._scrub_str("status.description", status.description, found)
             if desc is not status.description:
                 new_status = Status(status.status_code, MARKER if isinstance(desc, _Drop) else desc)
+        name = span.name
+        if not name.isascii() and _SURROGATE.search(name) is not None:
+            name = repair_text(name)
+            found.append(_REPAIRED)
+        resource: Resource | None = span.resource
+        scope = span.instrumentation_scope
+        if resource is not self._clean_resource:  # one process: almost always the same one
+            resource = self._valid_resource(resource, found)
+        if scope is not self._clean_scope:
+            scope = self._valid_scope(scope, found)
         if not found:
             return span
         merged = dict(attrs if new_attrs is None else new_attrs)
-        previous = merged.get(SCRUBBED_KEYS_ATTRIBUTE)
         keys = set(found)
+        keys.discard(_REPAIRED)
+        previous = merged.get(SCRUBBED_KEYS_ATTRIBUTE)
         if isinstance(previous, (tuple, list)):
             keys.update(str(k) for k in previous)
-        merged[SCRUBBED_KEYS_ATTRIBUTE] = tuple(sorted(keys))
+        if keys:
+            merged[SCRUBBED_KEYS_ATTRIBUTE] = tuple(sorted(keys))
         return ReadableSpan(
-            name=span.name,
+            name=name,
             context=span.context,
             parent=span.parent,
-            resource=span.resource,
+            resource=resource,
             attributes=frozen_attributes(merged, span.dropped_attributes),
             events=_bounded_list(span.events, span.dropped_events)
             if new_events is None
@@ -405,8 +475,68 @@ class Scrubber:
             status=status if new_status is None else new_status,
             start_time=span.start_time,
             end_time=span.end_time,
-            instrumentation_scope=span.instrumentation_scope,
+            instrumentation_scope=scope,
         )
+
+    def _valid_resource(self, resource: Resource | None, found: list[str]) -> Resource | None:
+        """The resource with valid UTF-8 strings; checked once per resource object."""
+        if resource is None:
+            return None
+        cached = self._resources.get(id(resource))
+        if cached is None or cached[0] is not resource:
+            attrs = dict(resource.attributes)
+            fixed = self._valid_attributes(attrs)
+            clean = resource if fixed is None else Resource(fixed, resource.schema_url)
+            if len(self._resources) >= _KEY_CACHE_MAX:
+                self._resources.clear()
+            cached = self._resources[id(resource)] = (resource, clean)
+        if cached[1] is not resource:
+            found.append(_REPAIRED)
+        else:
+            self._clean_resource = resource
+        return cached[1]
+
+    def _valid_scope(
+        self, scope: InstrumentationScope | None, found: list[str]
+    ) -> InstrumentationScope | None:
+        if scope is None:
+            return None
+        cached = self._scopes.get(id(scope))
+        if cached is None or cached[0] is not scope:
+            texts = (scope.name, scope.version or "", scope.schema_url or "")
+            attrs = dict(scope.attributes or {})
+            fixed = self._valid_attributes(attrs)
+            clean = scope
+            if fixed is not None or any(_SURROGATE.search(t) for t in texts):
+                clean = InstrumentationScope(
+                    repair_text(scope.name),
+                    None if scope.version is None else repair_text(scope.version),
+                    None if scope.schema_url is None else repair_text(scope.schema_url),
+                    fixed if fixed is not None else scope.attributes,
+                )
+            if len(self._scopes) >= _KEY_CACHE_MAX:
+                self._scopes.clear()
+            cached = self._scopes[id(scope)] = (scope, clean)
+        if cached[1] is not scope:
+            found.append(_REPAIRED)
+        else:
+            self._clean_scope = scope
+        return cached[1]
+
+    @staticmethod
+    def _valid_attributes(attrs: Mapping[str, AnyValue]) -> dict[str, AnyValue] | None:
+        """A copy with every string key and value valid UTF-8, or None if all were."""
+
+        def fix(value: AnyValue) -> AnyValue:
+            if isinstance(value, str):
+                return repair_text(value)
+            if isinstance(value, (list, tuple)):
+                return type(value)(fix(item) for item in value)
+            return value
+
+        if not any(_invalid_text(k) or _invalid_text(v) for k, v in attrs.items()):
+            return None
+        return {repair_text(k): fix(v) for k, v in attrs.items()}
 
     def _scrub_events(self, span: ReadableSpan, found: list[str]) -> BoundedList[Event] | None:
         events = span.events
@@ -414,15 +544,20 @@ class Scrubber:
         rebuilt: list[Event] = []
         for event in events:
             new = None
+            name = event.name
+            if not name.isascii() and _SURROGATE.search(name) is not None:
+                name = repair_text(name)
+                found.append(_REPAIRED)
             if event.attributes:
                 attrs = plain_attributes(event.attributes) or event.attributes
-                new = self._scrub_mapping(attrs, f"events[{event.name}].", found, 0)
-            if new is None:
+                new = self._scrub_mapping(attrs, f"events[{name}].", found, 0)
+            if new is None and name is event.name:
                 rebuilt.append(event)
                 continue
             changed = True
             dropped = getattr(event, "dropped_attributes", 0)
-            rebuilt.append(Event(event.name, frozen_attributes(new, dropped), event.timestamp))
+            kept = event.attributes if new is None else frozen_attributes(new, dropped)
+            rebuilt.append(Event(name, kept, event.timestamp))
         return _bounded_list(rebuilt, span.dropped_events) if changed else None
 
     def _scrub_links(self, span: ReadableSpan, found: list[str]) -> BoundedList[Link] | None:
@@ -454,16 +589,22 @@ class Scrubber:
         out: dict[str, AnyValue] | None = None
         cache = self._key_cache
         min_len = self._min_len
+        bad_keys: list[str] | None = None
         for key, value in attrs.items():
             rule = cache.get(key)
             if rule is None:
                 rule = self._key_rule(key)
             if rule is _ALLOW:
                 continue
+            if rule is _BAD_KEY:
+                bad_keys = [key] if bad_keys is None else [*bad_keys, key]
+                continue
             if not rule:
                 kind = type(value)
                 if kind is str:
-                    if len(value) < min_len or not self._suspicious(value):  # type: ignore[arg-type]
+                    if (len(value) < min_len or not self._suspicious(value)) and (  # type: ignore[arg-type]
+                        value.isascii() or _SURROGATE.search(value) is None  # type: ignore[union-attr, arg-type]
+                    ):
                         continue
                 elif kind is int or kind is float or kind is bool:
                     continue
@@ -482,6 +623,13 @@ class Scrubber:
                 del out[key]
             else:
                 out[key] = new
+        if bad_keys is not None:
+            out = dict(attrs) if out is None else out
+            for key in bad_keys:
+                value = out.pop(key)
+                found.append(_REPAIRED)
+                fixed = self._scrub_mapping({repair_text(key): value}, prefix, found, depth)
+                out.update(fixed if fixed is not None else {repair_text(key): value})
         return out
 
     def _scrub_item(
@@ -498,6 +646,8 @@ class Scrubber:
         ``""`` (scan the value) or the name of the key rule that replaces it."""
         if key in self._allow or key == SCRUBBED_KEYS_ATTRIBUTE:
             rule = _ALLOW
+        elif not key.isascii() and _SURROGATE.search(key) is not None:
+            rule = _BAD_KEY
         else:
             m = _KEY_RE.search(normalize_key(key))
             rule = (m.lastgroup or "") if m is not None else ""
@@ -559,21 +709,188 @@ class Scrubber:
             return value if nested is None else nested
         return value
 
-    def _scrub_str(self, where: str, text: str, found: list[str]) -> str | _Drop:
-        """Replace the secret parts of ``text``; the same object back when it is clean."""
+    def _scrub_str(
+        self, where: str, text: str, found: list[str], depth: int = 0
+    ) -> str | _Drop:
+        """Replace the secret parts of ``text``; the same object back when it is clean.
+
+        Whatever happens, the result is valid UTF-8: lone surrogates (``os.fsdecode`` makes
+        them from undecodable file names) become U+FFFD, because the OTLP encoders reject
+        them and would drop the whole batch.
+        """
+        new: str | _Drop = text
+        if (
+            self._value_re is not None
+            and len(text) >= self._min_len
+            and self._suspicious(text)
+        ):
+            new = self._scrub_secret_text(where, text, found, depth)
+        if isinstance(new, str) and not new.isascii() and _SURROGATE.search(new) is not None:
+            found.append(_REPAIRED)
+            new = repair_text(new)
+        return new
+
+    def _scrub_secret_text(
+        self, where: str, text: str, found: list[str], depth: int
+    ) -> str | _Drop:
+        if (
+            self._secrets_on
+            and depth < _MAX_DEPTH
+            and text[:1] in _JSON_START
+            and self._kv_candidate(text)
+        ):
+            structured = self._scrub_json_text(where, text, found, depth)
+            if structured is not None:
+                return structured
         pattern = self._value_re
-        if pattern is None or len(text) < self._min_len or not self._suspicious(text):
-            return text
+        assert pattern is not None
         if pattern.search(text) is None:
             return text
         if self._pii == "drop" and _EMAIL_FULL.fullmatch(text):
             found.append(where)
             return _DROP
-        new = pattern.sub(lambda m: self._on_value_match(where, m), text)
+        new = self._substitute(where, text, pattern)
         if new == text:
-            return text  # e.g. digits that failed the Luhn check
+            return text  # e.g. digits that failed the Luhn check, look-alike keys
         found.append(where)
         return new
+
+    def _substitute(self, where: str, text: str, pattern: re.Pattern[str]) -> str:
+        """``pattern.sub`` by hand, so a key/value match whose key is harmless gives its
+        value back to the search (``note=Bearer abc...`` still finds the bearer)."""
+        parts: list[str] = []
+        done = 0
+        pos = 0
+        while True:
+            m = pattern.search(text, pos)
+            if m is None:
+                break
+            if m.lastgroup == "kv" and not self._kv_secret(m.group("kv_key")):
+                pos = m.end("kv_key")  # search on from the key's end: the value may hide one
+                continue
+            parts.append(text[done : m.start()])
+            parts.append(self._on_value_match(where, m))
+            done = pos = m.end()
+            if pos == m.start():  # never loop on an empty match
+                pos += 1
+        if not parts:
+            return text
+        parts.append(text[done:])
+        return "".join(parts)
+
+    def _kv_secret(self, key: str) -> bool:
+        rule = self._key_cache.get(key)
+        if rule is None:
+            rule = self._key_rule(key)
+        return bool(rule) and rule is not _ALLOW and rule != _EMAIL_RULE
+
+    def _kv_candidate(self, text: str) -> bool:
+        """Whether some ``key=``/``key:`` in ``text`` could have a secret key (see _KV_STEMS)."""
+        if self._extra is not None:
+            return "=" in text or ":" in text
+        seen = 0
+        for sep in "=:":
+            index = text.find(sep)
+            while index != -1:
+                if sep == ":" and text.startswith("//", index + 1):  # a URL's scheme
+                    index = text.find(sep, index + 1)
+                    continue
+                seen += 1
+                if seen > _KV_MAX_SEPARATORS:
+                    return _KV_STEMS.search(text.lower()) is not None
+                window = text[max(0, index - _KV_WINDOW) : index].lower()
+                if _KV_STEMS.search(window) is not None:
+                    return True
+                index = text.find(sep, index + 1)
+        return False
+
+    def _scrub_json_text(
+        self, where: str, text: str, found: list[str], depth: int
+    ) -> str | None:
+        """JSON text (vaquero's own conversion of dicts, dataclasses, captured arguments, or
+        the user's) scrubbed as structure: key rules reach nested keys. None: not JSON."""
+        try:
+            tree = json.loads(text)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(tree, (dict, list)):
+            return None
+        before = len(found)
+        new = self._scrub_tree(where, tree, found, depth + 1)
+        if len(found) == before:
+            return text
+        if isinstance(new, _Drop):
+            return MARKER
+        return json.dumps(new, ensure_ascii=False, separators=(",", ":"))
+
+    def _scrub_tree(self, where: str, node: object, found: list[str], depth: int) -> object:
+        """A scrubbed copy of a parsed JSON node (the node itself when nothing changed)."""
+        if isinstance(node, str):
+            return self._scrub_str(where, node, found, depth)
+        if depth >= _JSON_MAX_DEPTH and isinstance(node, (dict, list)):
+            found.append(where)
+            return MARKER
+        if isinstance(node, dict):
+            out: dict[str, object] | None = None
+            for key, value in node.items():
+                rule = self._key_cache.get(key)
+                if rule is None:
+                    rule = self._key_rule(key)
+                if rule is _ALLOW:
+                    continue
+                place = f"{where}.{key}"
+                new: object
+                if rule:
+                    new = self._scrub_item(rule, place, value, found, depth)
+                else:
+                    new = self._scrub_tree(place, value, found, depth + 1)
+                if new is value:
+                    continue
+                if out is None:
+                    out = dict(node)
+                if isinstance(new, _Drop):
+                    del out[key]
+                else:
+                    out[key] = new
+            return node if out is None else out
+        if isinstance(node, list):
+            if _is_pair_list(node):
+                return self._scrub_pair_list(where, node, found, depth)
+            items: list[object] | None = None
+            for index, item in enumerate(node):
+                new_item = self._scrub_tree(where, item, found, depth + 1)
+                if new_item is item:
+                    continue
+                if items is None:
+                    items = list(node)
+                items[index] = MARKER if isinstance(new_item, _Drop) else new_item
+            return node if items is None else items
+        return node
+
+    def _scrub_pair_list(
+        self, where: str, node: list[list[object]], found: list[str], depth: int
+    ) -> object:
+        """``[[name, value], ...]`` (ASGI/WSGI headers): each value under its name's rule."""
+        out: list[object] | None = None
+        for index, (name, value) in enumerate(node):
+            assert isinstance(name, str)
+            rule = self._key_cache.get(name)
+            if rule is None:
+                rule = self._key_rule(name)
+            if rule is _ALLOW:
+                continue
+            place = f"{where}.{name}"
+            new: object
+            if rule:
+                new = self._scrub_item(rule, place, value, found, depth)  # type: ignore[arg-type]
+            else:
+                new = self._scrub_tree(place, value, found, depth + 1)
+            if new is value:
+                continue
+            if out is None:
+                out = list(node)
+            out[index] = [name, MARKER if isinstance(new, _Drop) else new]
+        return node if out is None else out
 
     def _suspicious(self, text: str) -> bool:
         """Whether ``text`` could hold anything the value rules match (see _SECRET_TRIGGER)."""
@@ -582,6 +899,8 @@ class Scrubber:
         if not self._secrets_on:
             return False
         if _SECRET_TRIGGER.search(text) is not None or ("@" in text and "://" in text):
+            return True
+        if ("=" in text or ":" in text) and self._kv_candidate(text):
             return True
         if len(text) < _MIN_CARD_DIGITS:
             return False
@@ -595,9 +914,12 @@ class Scrubber:
             return self._hash(whole) if self._pii == "hash" else MARKER
         if rule == "card" and not luhn_ok(re.sub(r"[ -]", "", whole)):
             return whole
-        inner = "scheme_cred" if rule == "bearer" else "url_pw" if rule == "url_password" else ""
+        inner = {"bearer": "scheme_cred", "url_password": "url_pw", "kv": "kv_val"}.get(rule, "")
         start, end = m.span(inner) if inner else m.span()
         secret = m.string[start:end]
+        quote = secret[:1] if rule == "kv" and secret[:1] in "\"'" else ""
+        if quote:  # keep the quotes: JSON and reprs stay well-formed
+            start, end, secret = start + 1, end - 1, secret[1:-1]
         new = self._replacement(ScrubMatch(where, f"value:{rule}", secret))
         if not isinstance(new, str):
             new = MARKER
@@ -662,3 +984,25 @@ def _bounded_list(items: Sequence[_T], dropped: int) -> BoundedList[_T]:
     bounded = BoundedList.from_seq(None, items)
     bounded.dropped = dropped
     return bounded
+
+
+def repair_text(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD, so it encodes as UTF-8."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _invalid_text(value: object) -> bool:
+    """Whether ``value`` (a string or a sequence of values) holds a lone surrogate."""
+    if isinstance(value, str):
+        return not value.isascii() and _SURROGATE.search(value) is not None
+    if isinstance(value, (list, tuple)):
+        return any(_invalid_text(item) for item in value)
+    return False
+
+
+def _is_pair_list(node: list[object]) -> bool:
+    """``[[str, value], ...]``: how headers look once an ASGI scope is converted."""
+    return bool(node) and all(
+        isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) for pair in node
+    )
+
