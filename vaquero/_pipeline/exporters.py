@@ -156,10 +156,11 @@ def _export_timeout_s(settings: Settings) -> float:
 
 
 class _ExactHeaders(dict[str, str]):
-    """Headers the SDK's gRPC exporter uses as they are, even when there are none.
+    """Headers the SDK's OTLP exporters use as they are, even when there are none.
 
-    Given an empty (falsy) mapping it reads OTEL_EXPORTER_OTLP_HEADERS itself, unvalidated:
-    a header vaquero rejected (``%0A`` in a value) would reach gRPC's C core anyway.
+    Given an empty (falsy) mapping the gRPC exporter, and the HTTP one up to at least SDK
+    1.40, read OTEL_EXPORTER_OTLP_HEADERS themselves, unvalidated: a header vaquero rejected
+    (``%0A`` in a value) would reach gRPC's C core or fail every HTTP request anyway.
     """
 
     def __bool__(self) -> bool:
@@ -275,7 +276,7 @@ def _http_exporter(settings: Settings) -> SpanExporter:
         certificate_file=settings.certificate,
         client_key_file=settings.client_key,
         client_certificate_file=settings.client_certificate,
-        headers=dict(settings.headers),
+        headers=_ExactHeaders(settings.headers),
         timeout=_export_timeout_s(settings),
         compression=(
             Compression.Gzip if settings.compression == "gzip" else Compression.NoCompression
