@@ -6,7 +6,8 @@ BatchSpanProcessor exports them: spans in end order, concurrent traces interleav
 spans per OTLP JSON line. Then, each in a fresh subprocess, interleaved (A B, B A, ...):
 
 * ``vaquero analyze`` (the whole analysis: steps, critical path, failures, time buckets),
-  with the standard library's ``json`` and, when installed, with ``orjson``;
+  in one process as the CLI runs it, parsing with orjson when it is installed; and, when
+  orjson is installed, once more with the standard library's json;
 * DuckDB (optional, ``pip install duckdb``; never a vaquero dependency) with 2 threads:
   ``read_json_auto`` + ``unnest``, per-workflow run count, success rate and nearest-rank p95,
   a far smaller job than vaquero's.
@@ -24,6 +25,7 @@ import itertools
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -175,22 +177,25 @@ def _vmhwm_mb() -> float:
     return float("nan")
 
 
-def _child_vaquero(path: str, parser: str) -> dict[str, object]:
-    if parser == "json":
+def _child_vaquero(path: str, variant: str) -> dict[str, object]:
+    """``cli``: as ``vaquero analyze`` runs, with orjson when it is installed. ``stdlib``:
+    orjson hidden (the standard library's json)."""
+    if variant == "stdlib":
         sys.modules["orjson"] = None  # type: ignore[assignment]  # as if not installed
     import vaquero.analysis._json as fast_json
 
-    if parser == "orjson":
-        # The reader calls json.loads; point it at the orjson-backed loads for this run.
-        json.loads = fast_json.loads  # type: ignore[assignment]
+    # Until the reader calls _json.loads itself, route its json.loads there (a no-op after).
+    json.loads = fast_json.loads  # type: ignore[assignment]
     from vaquero.analysis import analyze
 
     began, cpu = time.perf_counter(), time.process_time()
     result = analyze(path)
     wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     summary = {w.name: [w.runs, w.success_rate, w.p95_ms] for w in result.workflows}
-    return {"wall": wall, "cpu": cpu, "rss": _vmhwm_mb(), "spans": result.spans_read,
-            "summary": summary, "parser": fast_json.PARSER}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"wall": wall, "cpu": cpu + children.ru_utime + children.ru_stime,
+            "rss": _vmhwm_mb(), "worker_rss": children.ru_maxrss / 1024,
+            "spans": result.spans_read, "summary": summary, "parser": fast_json.PARSER}
 
 
 _DUCKDB_QUERY = """
@@ -224,9 +229,9 @@ def _child_duckdb(path: str) -> dict[str, object]:
     return {"wall": wall, "cpu": cpu, "rss": _vmhwm_mb(), "summary": summary}
 
 
-def _run_child(kind: str, path: str, parser: str = "json") -> dict[str, object]:
+def _run_child(kind: str, path: str, variant: str = "cli") -> dict[str, object]:
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", kind, "--parser", parser, path],
+        [sys.executable, __file__, "--child", kind, "--variant", variant, path],
         capture_output=True, text=True, check=False,
     )
     if proc.returncode != 0:
@@ -241,9 +246,9 @@ def _importable(module: str) -> bool:
 
 
 def _compare(path: str, rounds: int) -> None:
-    sides = ["vaquero/json"]
+    sides = ["vaquero/cli"]
     if _importable("orjson"):
-        sides.append("vaquero/orjson")
+        sides.append("vaquero/stdlib")
     have_duckdb = _importable("duckdb")
     if have_duckdb:
         sides.append("duckdb")
@@ -258,8 +263,10 @@ def _compare(path: str, rounds: int) -> None:
             else:
                 sample = _run_child("vaquero", path, side.split("/")[1])
             samples[side].append(sample)
+            worker = (f" (+ worker {sample['worker_rss']:.0f} MB)"
+                      if float(sample.get("worker_rss", 0)) > 0 else "")  # type: ignore[arg-type]
             print(f"  round {round_no + 1} {side:15} wall {sample['wall']:6.2f} s  "
-                  f"cpu {sample['cpu']:6.2f} s  peak RSS {sample['rss']:6.0f} MB")
+                  f"cpu {sample['cpu']:6.2f} s  peak RSS {sample['rss']:6.0f} MB{worker}")
     print()
     for side in sides:
         walls = [float(s["wall"]) for s in samples[side]]  # type: ignore[arg-type]
@@ -291,13 +298,13 @@ def main() -> None:
                         help="one vaquero run, print its peak RSS (e.g. with --spans 1000000)")
     parser.add_argument("--keep", metavar="FILE", help="write the trace file here and keep it")
     parser.add_argument("--child", choices=["vaquero", "duckdb"], help=argparse.SUPPRESS)
-    parser.add_argument("--parser", default="json", help=argparse.SUPPRESS)
+    parser.add_argument("--variant", default="cli", help=argparse.SUPPRESS)
     parser.add_argument("path", nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
         sample = (_child_duckdb(args.path) if args.child == "duckdb"
-                  else _child_vaquero(args.path, args.parser))
+                  else _child_vaquero(args.path, args.variant))
         print(json.dumps(sample))
         return
 
@@ -315,9 +322,9 @@ def main() -> None:
               f"({os.path.getsize(path) / 1e6:,.0f} MB) in {time.perf_counter() - began:.1f} s")
     try:
         if args.memory_only:
-            for parser_name in ("json", "orjson") if _importable("orjson") else ("json",):
-                sample = _run_child("vaquero", path, parser_name)
-                print(f"vaquero/{parser_name}: {sample['spans']:,} spans, wall "
+            for variant in ("cli",):
+                sample = _run_child("vaquero", path, variant)
+                print(f"vaquero/{variant}: {sample['spans']:,} spans, wall "
                       f"{sample['wall']:.2f} s, peak RSS {sample['rss']:.0f} MB")
         else:
             _compare(path, args.rounds)

@@ -67,7 +67,10 @@ def main() -> int:
         fast, slow = Case("fast", loop), Case("public", public(loop))
         interleave([fast, slow], count, rounds)
         row = compare(label, fast, slow, 1.0)
-        print(f"| {label} | {row.subject_ns:,.0f} ns | {row.baseline_ns:,.0f} ns | {row.ratio:.2f}x |")
+        print(
+            f"| {label} | {row.subject_ns:,.0f} ns | {row.baseline_ns:,.0f} ns"
+            f" | {row.ratio:.2f}x |"
+        )
     install.reset_for_tests()
     return 0
 

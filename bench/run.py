@@ -17,8 +17,15 @@ not. Sections:
 * export throughput to a real OTLP receiver (another process) over gRPC and HTTP: vaquero
   with scrubbing against the SDK's ``BatchSpanProcessor`` with the same exporter and batch
   settings; dropped spans are always counted and printed;
+* CPU per delivered span (``_cpu_side.py``): the whole process's CPU time, app and export
+  threads, to produce and deliver spans with 3 attributes to the receiver, each side in
+  its own process, nothing dropped;
+* start-up (``startup``): ``import vaquero`` + first span against the raw SDK's imports,
+  setup and first span, whole processes (CPU), byte-code cached as when installed;
 * memory per queued span (tracemalloc, exporter blocked) and peak RSS for 1,000,000 spans
   with the collector down (subprocess, closed port);
+* exit overhead with nothing listening (gRPC and HTTP), whole processes against the same
+  program with ``OTEL_SDK_DISABLED=true``, see ``bench/bench_exit.py``;
 * peers (logfire, traceloop-sdk, langfuse) when installed, see ``bench/peers.py``.
 
 No timing assertion lives in the test suite; this script is where the numbers are.
@@ -450,6 +457,126 @@ def throughput_section(n: int, rounds: int) -> tuple[list[Comparison], list[str]
     return rows, notes
 
 
+# --- CPU per delivered span ------------------------------------------------------------------
+def _cpu_run(rx: Receiver, who: str, protocol: str, endpoint: str, n: int) -> float:
+    """CPU seconds per delivered span for one side, in a fresh process (``_cpu_side.py``)."""
+    before = rx.count()
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "_cpu_side.py"), who, protocol, endpoint, str(n)],
+        env=_clean_env(), capture_output=True, text=True, check=True, timeout=600,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    delivered = rx.count() - before
+    expected = result["n"] + result["warmup"]
+    if delivered != expected or not result["flushed"]:
+        raise RuntimeError(
+            f"cpu {who} {protocol}: {delivered} of {expected} spans delivered; not a valid run"
+        )
+    return float(result["cpu_s"]) / n
+
+
+def cpu_section(n: int, rounds: int) -> list[Comparison]:
+    """Total process CPU (app and export threads) per delivered span, vaquero / raw SDK.
+
+    Each run is its own process (vaquero's side with its defaults: scrubbing on), against
+    the counting receiver in a third process; every span must arrive. Rounds alternate
+    which side goes first; the ratio is the median of the per-round ratios.
+    """
+    rx = Receiver()
+    rows: list[Comparison] = []
+    try:
+        for protocol, port in (("grpc", rx.grpc_port), ("http/protobuf", rx.http_port)):
+            endpoint = f"http://127.0.0.1:{port}"
+            v_case, o_case = Case("vaquero", lambda _n: None), Case("raw", lambda _n: None)
+            for index in range(rounds):
+                order = [v_case, o_case] if index % 2 == 0 else [o_case, v_case]
+                for case in order:
+                    who = "vaquero" if case is v_case else "raw"
+                    case.samples.append(_cpu_run(rx, who, protocol, endpoint, n) * 1e9)
+            rows.append(
+                compare(f"CPU per delivered span, OTLP {protocol}", v_case, o_case, 0.5)
+            )
+    finally:
+        rx.close()
+    return rows
+
+
+# --- start-up --------------------------------------------------------------------------------
+STARTUP_VAQUERO = """
+import os
+import vaquero
+with vaquero.span("first"):
+    pass
+os._exit(0)  # the exit is another section's subject
+"""
+
+STARTUP_RAW = """
+import os
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+if os.environ["OTEL_EXPORTER_OTLP_PROTOCOL"] == "grpc":
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    exporter = OTLPSpanExporter(endpoint=os.environ["BENCH_TARGET"], insecure=True)
+else:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    exporter = OTLPSpanExporter(endpoint=os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] + "/v1/traces")
+provider = TracerProvider(resource=Resource.create({"service.name": "bench"}))
+provider.add_span_processor(BatchSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+with trace.get_tracer("bench").start_as_current_span("first"):
+    pass
+os._exit(0)
+"""
+
+
+def _child_cpu(code: str, env: dict[str, str]) -> float:
+    """User + system CPU seconds of one fresh interpreter running ``code``."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def startup_section(rounds: int) -> list[Comparison]:
+    """``import vaquero`` + first span against the raw SDK's imports + setup + first span.
+
+    Whole processes, CPU time (user + system), interleaved; both with byte-code caching as
+    an installed package has it (a private cache directory, warmed by an untimed run).
+    """
+    import tempfile
+
+    port = _closed_port()
+    rows: list[Comparison] = []
+    with tempfile.TemporaryDirectory() as cache:
+        for protocol in ("grpc", "http/protobuf"):
+            env = _clean_env(
+                OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
+                OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
+                OTEL_SERVICE_NAME="bench",
+                BENCH_TARGET=f"127.0.0.1:{port}",
+                PYTHONPYCACHEPREFIX=cache,
+            )
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            v_case, o_case = Case("vaquero", lambda _n: None), Case("raw", lambda _n: None)
+            for code in (STARTUP_VAQUERO, STARTUP_RAW):  # writes the byte-code caches
+                _child_cpu(code, env)
+            for index in range(rounds):
+                order = [v_case, o_case] if index % 2 == 0 else [o_case, v_case]
+                for case in order:
+                    code = STARTUP_VAQUERO if case is v_case else STARTUP_RAW
+                    case.samples.append(_child_cpu(code, env) * 1e9)
+            row = compare(f"import + first span, {protocol} (process CPU)", v_case, o_case, 1.2)
+            rows.append(
+                Comparison(row.label, row.subject_ns / 1e6, row.baseline_ns / 1e6, row.target,
+                           unit="ms", paired_ratio=row.paired_ratio)
+            )
+    return rows
+
+
 # --- memory ----------------------------------------------------------------------------------
 Pipeline = tuple[TracerProvider, Callable[[int], None]]
 
@@ -590,14 +717,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller counts (smoke check)")
     parser.add_argument("--profile", action="store_true", help="cProfile the span hot path")
     parser.add_argument(
-        "--only", choices=["app", "disabled", "throughput", "memory", "peers"], action="append",
+        "--only",
+        choices=["app", "disabled", "throughput", "cpu", "startup", "memory", "exit", "peers"],
+        action="append",
         help="run only these sections (repeatable)",
     )
     args = parser.parse_args(argv)
     logging.getLogger("opentelemetry").setLevel(logging.CRITICAL)  # per-drop log lines
     quick = args.quick
     n, rounds = (3_000, 7) if quick else (5_000, 31)
-    only = set(args.only or ["app", "disabled", "throughput", "memory", "peers"])
+    only = set(
+        args.only
+        or ["app", "disabled", "throughput", "cpu", "startup", "memory", "exit", "peers"]
+    )
 
     print(f"# vaquero benchmark ({'quick' if quick else 'full'})\n\n{machine()}\n", flush=True)
     rows: list[Comparison] = []
@@ -612,12 +744,26 @@ def main(argv: list[str] | None = None) -> int:
         t_rows, notes = throughput_section(10_000 if quick else 50_000, 3 if quick else 5)
         rows += t_rows
         print(format_table(t_rows), "\n", "\n".join(notes), "\n", sep="\n", flush=True)
+    if "cpu" in only:
+        c_rows = cpu_section(10_000 if quick else 30_000, 3 if quick else 5)
+        rows += c_rows
+        print(format_table(c_rows), "\n", flush=True)
+    if "startup" in only:
+        s_rows = startup_section(5 if quick else 15)
+        rows += s_rows
+        print(format_table(s_rows), "\n", flush=True)
     if "memory" in only:
         rows.append(memory_section(5_000 if quick else 20_000))
         print(format_table(rows[-1:]), flush=True)
         for line in rss_section(200_000 if quick else 1_000_000):
             print(line, flush=True)
         print()
+    if "exit" in only:
+        from bench_exit import exit_section
+
+        e_rows, e_notes = exit_section(5 if quick else 9)
+        rows += e_rows
+        print(format_table(e_rows), "\n", "\n".join(e_notes), "\n", sep="\n", flush=True)
     if "peers" in only:
         subprocess.run(
             [sys.executable, str(BENCH / "peers.py")] + (["--quick"] if quick else []),

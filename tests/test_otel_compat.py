@@ -191,6 +191,21 @@ def test_vaquero_spans_are_identical_with_every_private_detail_switched_off() ->
     }
 
 
+def test_suppress_instrumentation_agrees_on_both_paths() -> None:
+    from opentelemetry import context as otel_context
+    from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+    def inside() -> tuple[bool, object]:
+        with compat.suppress_instrumentation():
+            return is_instrumentation_enabled(), otel_context.get_value("suppress_instrumentation")
+
+    fast = inside()
+    with compat.use_public_fallbacks():
+        slow = inside()
+    assert fast == slow == (False, True)
+    assert is_instrumentation_enabled()
+
+
 def test_configurator_base_is_usable_by_opentelemetry_instrument() -> None:
     calls = []
 
@@ -240,3 +255,20 @@ def test_no_module_but_compat_touches_a_private_opentelemetry_name() -> None:
             ):
                 offences.append(f"{path.name}:{node.lineno} {ast.unparse(node)}")
     assert offences == [], "move these into vaquero/_otel_compat.py:\n" + "\n".join(offences)
+
+
+def test_grpc_status_is_read_from_the_stock_exporters_log_record_or_not_at_all():
+    import logging
+
+    import grpc
+
+    from vaquero._otel_compat import grpc_status_in_log_record
+
+    def record(args):
+        return logging.LogRecord("x", logging.WARNING, __file__, 1, "msg %s", args, None)
+
+    assert grpc_status_in_log_record(record((grpc.StatusCode.UNAUTHENTICATED, "t"))) == (
+        "UNAUTHENTICATED"
+    )
+    assert grpc_status_in_log_record(record(("no status here",))) is None
+    assert grpc_status_in_log_record(record(None)) is None

@@ -106,6 +106,23 @@ def test_key_verdicts_are_cached_and_bounded() -> None:
     assert one(scrubber, "password", "x") == (MARKER, ["password"])
 
 
+def test_innocent_value_verdicts_are_remembered_per_value_only() -> None:
+    """A value found clean once is not scanned again, yet a secret key still redacts it and
+    a suspicious value is never remembered as clean."""
+    scrubber = Scrubber()
+    for _ in range(3):
+        assert one(scrubber, "llm.model", "gpt-4o-mini") == ("gpt-4o-mini", [])
+    assert "gpt-4o-mini" in scrubber._innocent
+    assert one(scrubber, "password", "gpt-4o-mini") == (MARKER, ["password"])
+    secret = "Authorization: Bearer abc123def456ghi789 sent"
+    for _ in range(2):
+        assert one(scrubber, "note", secret)[0] == "Authorization: Bearer [REDACTED] sent"
+    assert secret not in scrubber._innocent
+    for i in range(_scrub._KEY_CACHE_MAX + 10):
+        scrubber.scrub_attributes({"note": f"plain value number {i}"})
+    assert 0 < len(scrubber._innocent) <= _scrub._KEY_CACHE_MAX
+
+
 # --- value rules -------------------------------------------------------------------------------
 
 VALUE_CASES = [

@@ -9,8 +9,8 @@ saves a generator, a nested context manager and two frames per span.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -130,7 +130,9 @@ def resume(context: Any) -> object:
 
 def mark_exception(span: Any, exc: BaseException, recorded: object = None) -> None:
     """Cancellation and interpreter exit are not failures: mark them, do not mark ERROR."""
-    if isinstance(exc, asyncio.CancelledError):
+    # asyncio is not imported by synchronous programs; without it there is no CancelledError
+    aio = sys.modules.get("asyncio")
+    if aio is not None and isinstance(exc, aio.CancelledError):
         span.set_attribute(CANCELLED, True)
     elif isinstance(exc, (KeyboardInterrupt, SystemExit)):
         span.set_attribute(INTERRUPTED, type(exc).__name__)

@@ -27,14 +27,19 @@ class State:
         "deferred_signal",
         "disabled",
         "drops",
+        "drops_seen_by_flush",
         "enabled_integrations",
+        "export_now",
         "finishing",
         "fork_hook_registered",
+        "held_signals",
         "install_lock",
         "lifecycle_pid",
         "propagate_agent",
+        "release_registered_pid",
         "runtime",
         "shutdown_pipeline",
+        "stop_watcher_pid",
         "tracer",
         "warned",
     )
@@ -51,6 +56,9 @@ class State:
         # _diagnostics: keys already warned about, and spans dropped outside any queue.
         self.warned: set[str] = set()
         self.drops: dict[str, int] = {}
+        # _pipeline.install: the sum of ``drops`` at the previous flush() (flush is True only
+        # if nothing was dropped since).
+        self.drops_seen_by_flush = 0
         # _pipeline.integrations: the instrumentations vaquero switched on, and whether
         # opentelemetry-instrument's loader configured vaquero (it then instruments itself).
         self.enabled_integrations: set[str] = set()
@@ -62,6 +70,12 @@ class State:
         self.finishing = False
         self.deferred_signal: int | None = None
         self.shutdown_pipeline: Any = None
+        # Signals a chained server handler blocked for the main thread, released after the
+        # exit flush; and the process whose atexit already holds the release.
+        self.held_signals: set[int] = set()
+        self.export_now: Any = None
+        self.stop_watcher_pid: int | None = None
+        self.release_registered_pid: int | None = None
 
     def reset(self) -> None:
         """Forget everything configured (tests): the next span configures afresh.

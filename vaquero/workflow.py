@@ -41,7 +41,6 @@ users already on tenacity can keep it and wrap the retried call in ``vaquero.spa
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import functools
 import inspect
@@ -51,7 +50,12 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+
+if TYPE_CHECKING or sys.version_info < (3, 11):
+    # asyncio costs ~15 ms to import and a synchronous program never needs it: the async
+    # helpers below import it where they run (by then it is loaded).
+    import asyncio
 
 from vaquero._semconv import (
     DECISION_BRANCH,
@@ -168,6 +172,8 @@ async def parallel(
     is raised once they have stopped (``asyncio.gather`` would leave them running, outliving
     the span and its counts). Cancelling the group cancels every member the same way.
     """
+    import asyncio
+
     if limit is not None and limit < 1:
         raise ValueError(f"workflow.parallel(limit={limit!r}): expected a positive integer.")
     async with span(name, attributes) as group:
@@ -215,6 +221,8 @@ async def _run_member(
 
 
 async def _fail_fast(tasks: list[asyncio.Task[Any]]) -> list[Any]:
+    import asyncio
+
     if not tasks:
         return []
     await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -231,6 +239,8 @@ async def _fail_fast(tasks: list[asyncio.Task[Any]]) -> list[Any]:
 
 async def _stop(tasks: list[asyncio.Task[Any]]) -> None:
     """Cancel members still running and wait for them, so none outlives the group span."""
+    import asyncio
+
     pending = [task for task in tasks if not task.done()]
     if not pending:
         return
@@ -400,6 +410,8 @@ def _retry_async(
 ) -> Callable[..., Coroutine[Any, Any, R]]:
     @functools.wraps(func)
     async def retried(*args: Any, **kwargs: Any) -> R:
+        import asyncio
+
         attempt = 1
         while True:
             wait: float | None = None
@@ -477,6 +489,8 @@ class _TimeoutScope:
 
 
 def _deadline(seconds: float | None) -> Any:
+    import asyncio
+
     if sys.version_info >= (3, 11):
         return asyncio.timeout(seconds)
     return _LegacyDeadline(seconds)  # pragma: no cover - Python 3.10 only
@@ -503,6 +517,8 @@ class _LegacyDeadline:
         return self._fired
 
     async def __aenter__(self) -> _LegacyDeadline:
+        import asyncio
+
         if self._seconds is not None:
             task = asyncio.current_task()
             if task is not None:
@@ -521,6 +537,8 @@ class _LegacyDeadline:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        import asyncio
+
         if self._timer is not None:
             self._timer.cancel()
         if self._fired and exc_type is asyncio.CancelledError:

@@ -24,12 +24,13 @@ from opentelemetry.sdk.trace import sampling as otel_sampling
 from vaquero import _attributes, _quiet_logs
 from vaquero._agent import AGENT_NAME, AgentNameSpanProcessor
 from vaquero._config import UNBOUNDED_WAIT_S, Settings, load_settings
-from vaquero._diagnostics import warn_once
+from vaquero._diagnostics import drop_counts, warn_once
 from vaquero._pipeline import integrations as _integrations
 from vaquero._pipeline import lifecycle as _lifecycle
 from vaquero._pipeline.exporters import build_exporters
 from vaquero._pipeline.queue import ExportQueue
 from vaquero._pipeline.scrub import Scrubber
+from vaquero._pipeline.service_name import service_name_for
 from vaquero._semconv import DISTRO_NAME, DISTRO_VERSION, SERVICE_NAME
 from vaquero._state import STATE
 from vaquero._version import __version__
@@ -37,6 +38,10 @@ from vaquero._version import __version__
 logger = logging.getLogger("vaquero")
 
 INSTRUMENTATION_SCOPE = "vaquero"
+
+# Signals are prepared at import, on the main thread: setup itself is lazy and may run on a
+# worker thread, or once a server's own handlers are in place (see lifecycle).
+_lifecycle.prepare_at_import()
 
 
 @dataclass
@@ -145,8 +150,10 @@ def _install(settings: Settings) -> None:
         if isinstance(installed, TracerProvider):
             _adopt(installed, settings)
         return
+    _lifecycle.install(shutdown, export_now=_export_now)
+    # After the lifecycle hooks: atexit runs last-in first-out, so the flush runs before the
+    # release of a held signal that lifecycle may have registered.
     atexit.register(_shutdown_at_exit)
-    _lifecycle.install(shutdown)
 
 
 def build_provider(settings: Settings) -> TracerProvider:
@@ -259,7 +266,7 @@ class _HashOnceResource(Resource):
 
 def build_resource(settings: Settings) -> Resource:
     attributes: dict[str, Any] = dict(settings.resource_attributes)
-    attributes[SERVICE_NAME] = settings.service_name
+    attributes[SERVICE_NAME] = service_name_for(settings.service_name)
     attributes[DISTRO_NAME] = "vaquero"
     attributes[DISTRO_VERSION] = __version__
     if settings.agent_name:
@@ -286,9 +293,15 @@ def build_sampler(settings: Settings) -> otel_sampling.Sampler:
 
 # --- flush and shutdown ------------------------------------------------------------------------
 def flush(timeout: float) -> bool:
+    """Export what is queued within ``timeout``; True only if nothing was lost since last time.
+
+    "Lost" is every counter: spans dropped by a full queue, a failed export, the exporter
+    itself (oversized), or outside any queue (:func:`vaquero._diagnostics.count_drop`).
+    """
     current = runtime()
     if current is None:
         return True  # nothing configured (yet, or disabled): nothing is waiting
+    outside_unchanged = _outside_drops_unchanged()
     if current.shut_down:
         return not current.queues  # what was still queued at shutdown is already counted
     # math.inf means "wait": a bounded stand-in, since the timers overflow on infinity.
@@ -297,8 +310,15 @@ def flush(timeout: float) -> bool:
         ok = True
         for queue in current.queues:
             ok = queue.flush(deadline - time.monotonic()) and ok
-        return ok
-    return _call_bounded(current.provider, "force_flush", deadline)
+        return ok and outside_unchanged
+    return _call_bounded(current.provider, "force_flush", deadline) and outside_unchanged
+
+
+def _outside_drops_unchanged() -> bool:
+    total = sum(drop_counts().values())
+    unchanged = total == STATE.drops_seen_by_flush
+    STATE.drops_seen_by_flush = total
+    return unchanged
 
 
 def _call_bounded(provider: Any, method: str, deadline: float) -> bool:
@@ -320,9 +340,17 @@ def _call_bounded(provider: Any, method: str, deadline: float) -> bool:
 
 
 def shutdown(timeout: float | None = None) -> None:
+    """Drain and close every queue within one budget, then report every span not exported.
+
+    Called again (at exit, after an explicit ``vaquero.shutdown()``), it only reports the
+    spans that ended in between: they were counted, never exported.
+    """
     with STATE.install_lock:
         current = runtime()
-        if current is None or current.shut_down or not current.owned:
+        if current is None or not current.owned:
+            return
+        if current.shut_down:
+            _report_late_spans(current.queues)
             return
         current.shut_down = True
     budget = current.settings.shutdown_timeout
@@ -334,20 +362,68 @@ def shutdown(timeout: float | None = None) -> None:
     _report_drops(current.queues, budget)
 
 
+_REASONS = {
+    "queue_full": "queue full: {count} (raise OTEL_BSP_MAX_QUEUE_SIZE or create fewer spans)",
+    "export_failed": "export failed: {count}",
+    "transform_failed": "scrubbing failed: {count}",
+    "rejected": "too large to send: {count}",
+    "unreachable": "queued while the collector refused connections: {count}",
+    "shutdown_budget": "still queued or in flight when the {budget:.1f} s shutdown budget ran "
+    "out: {count} (raise VAQUERO_SHUTDOWN_TIMEOUT if the collector is slow)",
+    "after_shutdown": "ended after vaquero.shutdown(): {count}",
+}
+
+
+def _describe(reasons: Mapping[str, int], budget: float) -> str:
+    """``reason: count`` phrases, each with the fix where there is one."""
+    return "; ".join(
+        _REASONS.get(reason, reason.replace("_", " ") + ": {count}").format(
+            count=count, budget=budget
+        )
+        for reason, count in reasons.items()
+    )
+
+
 def _report_drops(queues: list[ExportQueue], budget: float) -> None:
+    """One warning per exporter that lost spans, and one for spans lost outside any queue."""
     for queue in queues:
-        drops = queue.drops
-        if drops.total:
+        reasons = queue.drops.by_reason()
+        if reasons:
             logger.warning(
-                "vaquero: %d span(s) were not exported by %s (queue full: %d, export failed: %d, "
-                "still queued when the %.1f s shutdown budget ran out: %d).",
-                drops.total,
+                "vaquero: %d span(s) were not exported by %s (%s).",
+                queue.drops.total,
                 queue.name,
-                drops.queue_full,
-                drops.export_failed + drops.transform_failed,
-                budget,
-                drops.shutdown_budget,
+                _describe(reasons, budget),
             )
+        queue.reported_after_shutdown = queue.drops.after_shutdown
+    outside = {reason: count for reason, count in drop_counts().items() if count}
+    if outside:
+        logger.warning(
+            "vaquero: %d span(s) were dropped before reaching an exporter (%s).",
+            sum(outside.values()),
+            _describe(outside, budget),
+        )
+
+
+def _report_late_spans(queues: list[ExportQueue]) -> None:
+    for queue in queues:
+        late = queue.drops.after_shutdown - queue.reported_after_shutdown
+        if late > 0:
+            queue.reported_after_shutdown = queue.drops.after_shutdown
+            logger.warning(
+                "vaquero: %d span(s) ended after vaquero.shutdown() and were not exported by %s; "
+                "call vaquero.shutdown() only when the program's work is done.",
+                late,
+                queue.name,
+            )
+
+
+def _export_now() -> None:
+    """Wake every export thread (a stop signal came); waits for nothing."""
+    current = runtime()
+    if current is not None:
+        for queue in current.queues:
+            queue.export_soon()
 
 
 def _shutdown_at_exit() -> None:
@@ -355,6 +431,8 @@ def _shutdown_at_exit() -> None:
         shutdown()
     except Exception:
         pass
+    # A server's re-raised SIGTERM was held until the spans were out: let it end us now.
+    _lifecycle.release_held_signals()
 
 
 def export_stats() -> Mapping[str, Mapping[str, int]]:
@@ -366,8 +444,10 @@ def export_stats() -> Mapping[str, Mapping[str, int]]:
         queue.name: {
             "exported": queue.exported,
             "dropped_queue_full": queue.drops.queue_full,
-            "dropped_export_failed": queue.drops.export_failed,
-            "dropped_shutdown": queue.drops.shutdown_budget,
+            "dropped_export_failed": queue.drops.export_failed + queue.drops.transform_failed,
+            "dropped_shutdown": queue.drops.shutdown_budget + queue.drops.unreachable,
+            "dropped_too_large": queue.drops.rejected,
+            "dropped_after_shutdown": queue.drops.after_shutdown,
         }
         for queue in current.queues
     }

@@ -173,6 +173,7 @@ _EMAIL_RULE: Final = "email"
 _ALLOW: Final = "<allow>"  # key verdict: never touch (identity-compared)
 _BAD_KEY: Final = "<invalid utf-8>"  # key verdict: the key itself must be repaired
 _KEY_CACHE_MAX: Final = 4096
+_INNOCENT_MAX_LEN: Final = 128  # longer values are rarely repeated: not remembered
 _MAX_DEPTH: Final = 8  # nested AnyValue mappings/sequences deeper than this fail closed
 # Parsed JSON text is walked as deep as vaquero's converter nests (64) and a little more;
 # only deeper than that does a subtree fail closed.
@@ -386,6 +387,8 @@ class Scrubber:
         self._value_re = _value_regex(self._secrets_on, pii != "keep")
         self._min_len = _MIN_EMAIL_LEN if pii != "keep" else _MIN_SECRET_LEN
         self._key_cache: dict[str, str] = {}
+        # Attribute values repeat (model names, statuses, agent names): remember the verdict.
+        self._innocent: dict[str, bool] = {}
         self._hash_cache: dict[str, str] = {}
         self._warned: set[str] = set()
         self._errors = 0
@@ -588,7 +591,7 @@ class Scrubber:
         """
         out: dict[str, AnyValue] | None = None
         cache = self._key_cache
-        min_len = self._min_len
+        innocent = self._innocent
         bad_keys: list[str] | None = None
         for key, value in attrs.items():
             rule = cache.get(key)
@@ -602,9 +605,8 @@ class Scrubber:
             if not rule:
                 kind = type(value)
                 if kind is str:
-                    if (len(value) < min_len or not self._suspicious(value)) and (  # type: ignore[arg-type]
-                        value.isascii() or _SURROGATE.search(value) is None  # type: ignore[union-attr, arg-type]
-                    ):
+                    text: str = value  # type: ignore[assignment]
+                    if innocent.get(text) or self._is_innocent(text):
                         continue
                 elif kind is int or kind is float or kind is bool:
                     continue
@@ -754,6 +756,19 @@ class Scrubber:
             return text  # e.g. digits that failed the Luhn check, look-alike keys
         found.append(where)
         return new
+
+    def _is_innocent(self, text: str) -> bool:
+        """Whether a string value under a scanned key needs nothing done: too short or free
+        of every trigger, and valid UTF-8. Remembered for short strings (bounded, cleared
+        when full): attribute values repeat across spans, the scan would run for each."""
+        verdict = (len(text) < self._min_len or not self._suspicious(text)) and (
+            text.isascii() or _SURROGATE.search(text) is None
+        )
+        if verdict and len(text) <= _INNOCENT_MAX_LEN:
+            if len(self._innocent) >= _KEY_CACHE_MAX:
+                self._innocent.clear()
+            self._innocent[text] = True
+        return verdict
 
     def _substitute(self, where: str, text: str, pattern: re.Pattern[str]) -> str:
         """``pattern.sub`` by hand, so a key/value match whose key is harmless gives its

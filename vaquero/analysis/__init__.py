@@ -65,7 +65,15 @@ def analyze(
     name equals it; ``since`` (``15m``, ``2h``, ``1d``, or a ``timedelta``) keeps runs that
     started that recently. Percentiles are nearest-rank. The result does not depend on the
     order of the input lines. ``jaeger`` sets headers, timeout and search depth for a Jaeger
-    source. Raises :class:`AnalysisInputError` when the source cannot be read.
+    source. ``min_success_rate`` and ``slow_seconds`` are the thresholds of the
+    ``low_success_rate`` and ``slow_workflow`` insights; ``progress`` is called with the
+    number of spans read so far, for a progress display.
+
+    Returns:
+        The :class:`AnalysisResult`; ``to_dict()`` is what ``vaquero analyze --json`` prints.
+
+    Raises:
+        AnalysisInputError: the source cannot be read; the message names it and the fix.
     """
     return _run(source, workflow, since, min_success_rate, slow_seconds, progress, keep=False,
                 jaeger=jaeger)
@@ -85,8 +93,16 @@ def write_report(
 ) -> AnalysisResult:
     """Analyse ``source`` and write one self-contained HTML report to ``output_path``.
 
-    Trace ids link to ``jaeger_url``'s trace view (by default the source itself when it is a
-    Jaeger URL).
+    ``workflow``, ``since``, ``min_success_rate``, ``slow_seconds``, ``progress`` and
+    ``jaeger`` mean what they mean for :func:`analyze`. Trace ids link to ``jaeger_url``'s
+    trace view (by default the source itself when it is a Jaeger URL). The page loads
+    nothing from the network.
+
+    Returns:
+        The :class:`AnalysisResult` the report shows.
+
+    Raises:
+        AnalysisInputError: the source cannot be read or the report cannot be written.
     """
     result = _run(source, workflow, since, min_success_rate, slow_seconds, progress, keep=True,
                   jaeger=jaeger)

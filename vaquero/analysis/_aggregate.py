@@ -44,7 +44,7 @@ from vaquero.analysis._span import Span
 from vaquero.analysis._timeseries import TimeAxis, choose_axis
 from vaquero.analysis._trace_metrics import TraceTree, critical_path, self_time_ns
 
-__all__ = ["KeepRequest", "WorkflowAggregator", "find_runs"]
+__all__ = ["KeepRequest", "WorkflowAggregator", "find_runs", "trace_key"]
 
 _NS_PER_MS = 1_000_000
 _START = itemgetter(4)  # Span.start_ns, read in C by min/max
@@ -75,18 +75,20 @@ class _WorkflowAcc:
         self.durations = array("q")
         self.failed = bytearray()
         self.starts = array("q")
-        self.ordinals = array("q")  # trace number of each run, only when traces are kept
+        # each run's trace key (hash of the trace id), only when traces are kept: a choice
+        # among equal runs by key does not depend on the order traces came in
+        self.ordinals = array("q")
         self.incomplete = 0
         self.success_ns = 0
         self.own_ns = 0
         self.steps: dict[str, _StepAcc] = {}
         self.failures: Counter[tuple[str, str]] = Counter()
-        # failure pattern -> (trace number, run duration) of its first run
+        # failure pattern -> (trace key, run duration) of the run with the smallest key
         self.examples: dict[tuple[str, str], tuple[int, int]] = {}
 
 
 class KeepRequest:
-    """A trace the report wants drawn: which trace (by number), and why."""
+    """A trace the report wants drawn: which trace (by key), and why."""
 
     __slots__ = ("agent", "ordinal", "reason", "run_duration_ns", "workflow")
 
@@ -97,6 +99,11 @@ class KeepRequest:
         self.workflow = workflow
         self.agent = agent
         self.run_duration_ns = run_duration_ns
+
+
+def trace_key(trace_id: str) -> int:
+    """A 64-bit key for a trace id: the same in this process and in a forked worker."""
+    return hash(trace_id)
 
 
 def _owns_agent(span: Span, by_id: dict[str, Span]) -> bool:
@@ -157,11 +164,12 @@ class WorkflowAggregator:
         self.first_ns: int | None = None  # earliest span start seen
         self.last_ns: int | None = None  # latest span end seen
         self.incomplete_traces = 0
-        self._ordinal = -1
+        self._ordinal = 0
 
     def add_trace(self, spans: Sequence[Span]) -> None:
         """One whole trace, its spans in any order, duplicates allowed."""
-        self._ordinal += 1
+        if self._keep:
+            self._ordinal = trace_key(spans[0].trace_id)
         first = min(map(_START, spans))
         last = max(map(_END, spans))
         if self.first_ns is None or first < self.first_ns:
@@ -262,8 +270,10 @@ class WorkflowAggregator:
                     origins.append((span.failure or _NO_FAILURE_TEXT, name))
         for pattern in origins:
             failures[pattern] += 1
-            if self._keep and pattern not in acc.examples:
-                acc.examples[pattern] = (self._ordinal, duration)
+            if self._keep:
+                example = acc.examples.get(pattern)
+                if example is None or self._ordinal < example[0]:
+                    acc.examples[pattern] = (self._ordinal, duration)
         for span, nanoseconds in critical_path(run, tree):
             if span is run:
                 acc.own_ns += nanoseconds

@@ -61,6 +61,7 @@ class Comparison:
 
 
 def references_of(result: AnalysisResult) -> dict[Identity, Reference]:
+    """What ``result`` says about each workflow, keyed by (name, agent)."""
     return {(w.name, w.agent): Reference(w.p95_ms, w.success_rate, w.runs)
             for w in result.workflows}
 

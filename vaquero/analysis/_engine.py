@@ -13,17 +13,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from vaquero.analysis._aggregate import KeepRequest, WorkflowAggregator
+from vaquero.analysis._fold import fold
 from vaquero.analysis._insights import (
     DEFAULT_MIN_SUCCESS_RATE,
     DEFAULT_SLOW_SECONDS,
     derive_insights,
 )
 from vaquero.analysis._jaeger import JaegerOptions
-from vaquero.analysis._result import AnalysisResult, KeptTrace
+from vaquero.analysis._result import AnalysisResult
 from vaquero.analysis._sources import ReadStats, read_spans
 from vaquero.analysis._store import DEFAULT_MEMORY_SPANS, SpanStore
-from vaquero.analysis._trace_metrics import TraceTree
 
 __all__ = ["run_analysis"]
 
@@ -43,42 +42,35 @@ def run_analysis(
     memory_spans: int = DEFAULT_MEMORY_SPANS,
     jaeger: JaegerOptions | None = None,
 ) -> AnalysisResult:
-    """Analyse ``source``; ``since_ns`` keeps only runs that started that recently."""
+    """Analyse ``source``; ``since_ns`` keeps only runs that started that recently.
+
+    ``jaeger`` sets headers, timeout and search depth when ``source`` is a Jaeger URL.
+    """
     now = time.time_ns() if now_ns is None else now_ns
     stats = ReadStats()
+    spans = read_spans(source, stats, since_ns=since_ns, now_ns=now, jaeger=jaeger)
+    started_after = None if since_ns is None else now - since_ns
     with _collector_paused(), SpanStore(memory_spans=memory_spans) as store:
         add = store.add
-        for batch in read_spans(source, stats, since_ns=since_ns, now_ns=now, jaeger=jaeger):
+        for batch in spans:
             add(batch)
             if progress is not None:
                 progress(stats.spans_read)
-        aggregator = WorkflowAggregator(
-            workflow=workflow,
-            started_after_ns=None if since_ns is None else now - since_ns,
-            keep_traces=keep_traces,
-        )
-        add_trace = aggregator.add_trace
-        for _, spans in store.traces(again=keep_traces):
-            add_trace(spans)
-        workflows = aggregator.workflows()
-        time_range = (
-            None if aggregator.first_ns is None or aggregator.last_ns is None
-            else (aggregator.first_ns, aggregator.last_ns)
-        )
-        kept = (_fetch(store, aggregator.keep_requests(workflows)) if keep_traces else [])
+        folded = fold(store, workflow=workflow, started_after_ns=started_after,
+                      keep_traces=keep_traces)
     insights = derive_insights(
-        workflows, min_success_rate=min_success_rate, slow_seconds=slow_seconds
+        folded.workflows, min_success_rate=min_success_rate, slow_seconds=slow_seconds
     )
     return AnalysisResult(
-        workflows=tuple(workflows),
+        workflows=tuple(folded.workflows),
         insights=tuple(insights),
-        spans_read=aggregator.spans,
+        spans_read=folded.spans,
         malformed_lines=stats.malformed_lines,
         problems=tuple(stats.problems),
-        kept_traces=tuple(kept),
-        time_range=time_range,
-        incomplete_traces=aggregator.incomplete_traces,
-        duplicate_spans=aggregator.duplicates,
+        kept_traces=tuple(folded.kept),
+        time_range=folded.time_range,
+        incomplete_traces=folded.incomplete_traces,
+        duplicate_spans=folded.duplicates,
         notices=tuple(stats.notices),
     )
 
@@ -98,34 +90,3 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _fetch(store: SpanStore, requests: list[KeepRequest]) -> list[KeptTrace]:
-    """A second walk over the store picks out the traces the report draws."""
-    if not requests:
-        return []
-    wanted: dict[int, list[KeepRequest]] = {}
-    for request in requests:
-        wanted.setdefault(request.ordinal, []).append(request)
-    found: dict[int, KeptTrace] = {}
-    kept: list[KeptTrace] = []
-    for ordinal, (trace_id, spans) in enumerate(store.traces(again=True)):
-        if ordinal not in wanted:
-            continue
-        tree = TraceTree(spans)
-        ordered = tuple(sorted(tree.by_id.values(), key=lambda s: (s.start_ns, s.span_id)))
-        for request in wanted[ordinal]:
-            found[id(request)] = KeptTrace(
-                reason=request.reason,
-                workflow=request.workflow,
-                duration_ms=round(max(request.run_duration_ns, 0) / 1e6, 3),
-                spans=ordered,
-                trace_id=trace_id,
-                incomplete=tree.incomplete,
-                agent=request.agent,
-            )
-    for request in requests:
-        trace = found.get(id(request))
-        if trace is not None:
-            kept.append(trace)
-    return kept

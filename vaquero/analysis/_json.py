@@ -18,7 +18,7 @@ __all__ = ["PARSER", "loads"]
 
 loads: Callable[[bytes | str], Any]
 try:
-    import orjson
+    import orjson  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # the stdlib fallback: same results, slower
     loads = json.loads
     PARSER = "json"

@@ -44,6 +44,7 @@ class StepStats:
     critical_path_share: float
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: the shape ``vaquero analyze --json`` promises for this part."""
         return {
             "name": self.name,
             "calls": self.calls,
@@ -62,6 +63,7 @@ class FailurePattern:
     count: int
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: the shape ``vaquero analyze --json`` promises for this part."""
         return {"exception_type": self.exception_type, "step": self.step, "count": self.count}
 
 
@@ -79,6 +81,7 @@ class TimeBucket:
     p95_ms: float
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: the shape ``vaquero analyze --json`` promises for this part."""
         return {"start_ns": self.start_ns, "end_ns": self.end_ns, "runs": self.runs,
                 "errors": self.errors, "p95_ms": self.p95_ms}
 
@@ -109,6 +112,7 @@ class WorkflowStats:
     own_time_share: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: the shape ``vaquero analyze --json`` promises for this part."""
         return {
             "name": self.name,
             "agent": self.agent,
@@ -136,6 +140,7 @@ class Insight:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: the shape ``vaquero analyze --json`` promises for this part."""
         return {
             "type": self.type,
             "workflow": self.workflow,
@@ -173,6 +178,7 @@ class Regression:
     current: float
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: the shape ``vaquero analyze --json`` promises for this part."""
         return {"workflow": self.workflow, "agent": self.agent, "metric": self.metric,
                 "baseline": self.baseline, "current": self.current}
 
@@ -197,6 +203,7 @@ class AnalysisResult:
     notices: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: the shape ``vaquero analyze --json`` promises for this part."""
         return {
             "workflows": [workflow.to_dict() for workflow in self.workflows],
             "insights": [insight.to_dict() for insight in self.insights],

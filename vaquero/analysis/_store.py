@@ -111,6 +111,7 @@ class SpanStore:
         return self._spill_dir is not None
 
     def add(self, spans: Sequence[Span]) -> None:
+        """Hold ``spans`` under their trace ids; spill to disk once the bound is passed."""
         groups = self._groups
         for span in spans:
             groups[span[0]].append(span)  # a defaultdict: the cheapest grouping in Python

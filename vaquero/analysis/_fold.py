@@ -1,0 +1,83 @@
+"""The second pass: a store of whole traces into workflow statistics and the traces to draw.
+
+Called by ``_engine`` once every span of the input is in the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vaquero.analysis._aggregate import KeepRequest, WorkflowAggregator, trace_key
+from vaquero.analysis._result import KeptTrace, WorkflowStats
+from vaquero.analysis._store import SpanStore
+from vaquero.analysis._trace_metrics import TraceTree
+
+__all__ = ["Folded", "fold"]
+
+
+@dataclass
+class Folded:
+    """What the second pass makes of a store: everything but the reading statistics."""
+
+    workflows: list[WorkflowStats]
+    kept: list[KeptTrace]
+    spans: int
+    duplicates: int
+    incomplete_traces: int
+    time_range: tuple[int, int] | None
+
+
+def fold(
+    store: SpanStore,
+    *,
+    workflow: str | None,
+    started_after_ns: int | None,
+    keep_traces: bool,
+) -> Folded:
+    """The second pass: every whole trace into the statistics, then the traces to draw."""
+    aggregator = WorkflowAggregator(
+        workflow=workflow, started_after_ns=started_after_ns, keep_traces=keep_traces,
+    )
+    add_trace = aggregator.add_trace
+    for _, spans in store.traces(again=keep_traces):
+        add_trace(spans)
+    workflows = aggregator.workflows()
+    time_range = (
+        None if aggregator.first_ns is None or aggregator.last_ns is None
+        else (aggregator.first_ns, aggregator.last_ns)
+    )
+    kept = _fetch(store, aggregator.keep_requests(workflows)) if keep_traces else []
+    return Folded(workflows, kept, aggregator.spans, aggregator.duplicates,
+                  aggregator.incomplete_traces, time_range)
+
+
+def _fetch(store: SpanStore, requests: list[KeepRequest]) -> list[KeptTrace]:
+    """A second walk over the store picks out the traces the report draws."""
+    if not requests:
+        return []
+    wanted: dict[int, list[KeepRequest]] = {}
+    for request in requests:
+        wanted.setdefault(request.ordinal, []).append(request)
+    found: dict[int, KeptTrace] = {}
+    kept: list[KeptTrace] = []
+    for trace_id, spans in store.traces(again=True):
+        ordinal = trace_key(trace_id)
+        if ordinal not in wanted or any(id(r) in found for r in wanted[ordinal]):
+            continue
+        tree = TraceTree(spans)
+        ordered = tuple(sorted(tree.by_id.values(), key=lambda s: (s.start_ns, s.span_id)))
+        for request in wanted[ordinal]:
+            found[id(request)] = KeptTrace(
+                reason=request.reason,
+                workflow=request.workflow,
+                duration_ms=round(max(request.run_duration_ns, 0) / 1e6, 3),
+                spans=ordered,
+                trace_id=trace_id,
+                incomplete=tree.incomplete,
+                agent=request.agent,
+            )
+    for request in requests:
+        trace = found.get(id(request))
+        if trace is not None:
+            kept.append(trace)
+    return kept
