@@ -20,7 +20,7 @@ from conftest import clean_env, closed_port
 from otlp_receiver import OtlpReceiver
 
 from vaquero import _doctor
-from vaquero._pipeline.exporters import UnreachableCollectorNotice
+from vaquero._pipeline.exporters import CollectorAnswer, UnreachableCollectorNotice
 
 
 @contextmanager
@@ -175,9 +175,15 @@ def test_a_refused_export_is_reported_by_doctor_alone():
 # --- the application's warning ----------------------------------------------------------------
 def test_the_cannot_deliver_warning_names_the_fix_that_fits_the_endpoint(caplog):
     caplog.set_level(logging.WARNING, logger="vaquero")
-    UnreachableCollectorNotice("http://localhost:4317", "grpc").warn_once()
-    UnreachableCollectorNotice("https://otel.example.com:4317", "grpc").warn_once()
-    UnreachableCollectorNotice("http://localhost:4317", "grpc", announce=False).warn_once()
+    port = closed_port()  # endpoints unique to this test: the warnings are once per process
+    for endpoint, announce in [
+        (f"http://localhost:{port}", True),
+        (f"https://otel.example.com:{port}", True),
+        (f"http://127.0.0.1:{port}", False),
+    ]:
+        notice = UnreachableCollectorNotice(endpoint, "grpc", announce=announce)
+        notice.observe(CollectorAnswer("unreachable", "gRPC UNAVAILABLE"))
+        notice.warn_once()
     local, remote = (record.getMessage() for record in caplog.records)
     assert len(caplog.records) == 2
     assert "`vaquero stack init`, then `docker compose up -d`" in local
