@@ -404,6 +404,8 @@ def test_agent_identity_survives_and_limit_warnings_are_one_line_each(tmp_path: 
     identity = (agent["gen_ai.agent.name"], agent["gen_ai.operation.name"])
     assert identity == ("planner", "invoke_agent")
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len([line for line in lines if "Attributes dict is full" in line]) == 1, lines[:5]
+    # At most one: SDK 1.45 logs this line (once, after vaquero's folding); SDK 1.40, the
+    # oldest vaquero supports, drops the oldest attribute silently and logs none.
+    assert len([line for line in lines if "Attributes dict is full" in line]) <= 1, lines[:5]
     assert len([line for line in lines if "truncating" in line]) <= 1
     assert len(lines) <= 4, lines[:10]

@@ -99,5 +99,5 @@ def test_doctor_names_the_reason_and_fix_when_nothing_listens():
     )
     assert result.returncode == 1
     assert "nothing is listening at 127.0.0.1" in result.stdout
-    assert "docker compose up -d" in result.stdout
+    assert "vaquero stack init" in result.stdout
     assert "Traceback" not in result.stderr

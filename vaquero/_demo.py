@@ -7,7 +7,9 @@ OTLP exporter; with none reachable it configures no OTLP exporter at all, becaus
 that opens with "cannot deliver spans" warnings teaches the wrong first lesson.
 
 The workflows are the programs in ``examples/`` (one source of truth for the guide's code),
-loaded in-process from the source tree.
+loaded in-process. The wheel ships that very directory as ``vaquero/_examples/`` (a
+``package-dir`` mapping in pyproject.toml, no copy in the source tree), so a pip install
+runs the same files a checkout does.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ import types
 from pathlib import Path
 from typing import Any
 
-from vaquero._pipeline.exporters import DEFAULT_TRACES_FILE, probe_endpoint
+from vaquero._doctor import endpoint_is_local, find_jaeger, probe_endpoint
+from vaquero._pipeline.exporters import DEFAULT_TRACES_FILE
+from vaquero._redact import mask_endpoint
+from vaquero._stack import INIT_HINT, JAEGER_UI
 
 EXAMPLES = (
     "01_sequential_registration.py",
@@ -31,7 +36,6 @@ EXAMPLES = (
     "05_workflow_analytics.py",
 )
 SIM_MODULE = "_sim"
-JAEGER_URL = "http://127.0.0.1:16686"
 PROBE_TIMEOUT_S = 0.3
 
 
@@ -63,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
     examples_dir = find_examples_dir()
     if examples_dir is None:
         print(
-            "vaquero demo: the examples/ directory was not found next to the vaquero package. "
-            "The demo runs from a source checkout: clone the vaquero repository and install it "
-            "with `pip install -e .`.",
+            "vaquero demo: the example workflows are missing from this installation (neither "
+            "vaquero/_examples/ nor a checkout's examples/ was found). Reinstall vaquero "
+            "(`pip install --force-reinstall vaquero`) to restore them.",
             file=sys.stderr,
         )
         return 2
@@ -85,15 +89,21 @@ def run(args: argparse.Namespace) -> int:
     )
     failed = run_examples(examples_dir, args.seed)
     vaquero.shutdown()
-    print_next_steps(traces_file, endpoint if collector else None)
+    jaeger = find_jaeger(None, endpoint_is_local(endpoint)) if collector else None
+    print_next_steps(traces_file, endpoint if collector else None, jaeger)
     return 1 if failed else 0
 
 
 def find_examples_dir() -> Path | None:
-    """``examples/`` beside the package: present in a checkout and an editable install."""
-    candidate = Path(__file__).resolve().parent.parent / "examples"
-    if all((candidate / name).is_file() for name in (*EXAMPLES, SIM_MODULE + ".py")):
-        return candidate
+    """Where the example programs are: inside the installed package, else in the checkout.
+
+    A wheel carries them as ``vaquero/_examples/``; a source checkout and an editable
+    install have ``examples/`` beside the package.
+    """
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_examples", package.parent / "examples"):
+        if all((candidate / name).is_file() for name in (*EXAMPLES, SIM_MODULE + ".py")):
+            return candidate
     return None
 
 
@@ -139,7 +149,8 @@ def run_examples(examples_dir: Path, seed: int | None) -> list[str]:
     return failed
 
 
-def print_next_steps(traces_file: Path, collector: str | None) -> None:
+def print_next_steps(traces_file: Path, collector: str | None, jaeger: str | None) -> None:
+    """Where the traces went and what to run next; Jaeger is named only if it answered."""
     try:
         shown = os.path.relpath(traces_file)
     except ValueError:  # another drive on Windows
@@ -147,10 +158,14 @@ def print_next_steps(traces_file: Path, collector: str | None) -> None:
     if " " in shown:
         shown = f'"{shown}"'
     print(f"\nTraces appended to {traces_file}")
-    if collector is not None:
-        print(f"and sent to the OTLP collector at {collector}: open Jaeger at {JAEGER_URL}")
+    sent_to = None if collector is None else mask_endpoint(collector)
+    if sent_to is not None and jaeger is not None:
+        print(f"and sent to the OTLP collector at {sent_to}: open Jaeger at {jaeger}")
+    elif sent_to is not None:
+        print(f"and sent to the OTLP collector at {sent_to} (service 'vaquero-demo')")
     print("\nNext:")
     print(f"  vaquero analyze {shown}                  # latency, errors, critical paths")
     print(f"  vaquero report {shown} -o report.html    # a self-contained HTML report")
     if collector is None:
-        print(f"  docker compose up -d   # collector + Jaeger; demo again, then {JAEGER_URL}")
+        print(f"  {INIT_HINT} && docker compose up -d   # Collector + Jaeger here; "
+              f"demo again, then {JAEGER_UI}")

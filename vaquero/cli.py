@@ -1,4 +1,4 @@
-"""The ``vaquero`` command: ``demo``, ``analyze``, ``report`` and ``doctor``.
+"""The ``vaquero`` command: ``demo``, ``analyze``, ``report``, ``doctor`` and ``stack``.
 
 Each subcommand lives in the module that owns its behaviour; this file only assembles the
 parser, so ``vaquero --help`` is the one index of what the command can do.
@@ -26,12 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # Imported here so `vaquero --version` does not pay for the analysis package.
-    from vaquero import _demo, _doctor
+    from vaquero import _demo, _doctor, _stack
     from vaquero.analysis.cli import add_commands as add_analysis_commands
 
     _demo.add_command(subparsers)
     add_analysis_commands(subparsers)
     _doctor.add_command(subparsers)
+    _stack.add_command(subparsers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -108,9 +108,12 @@ class UnreachableCollectorNotice(logging.Filter):
         *,
         batch_size: int = 512,
         timeout_s: float = 10.0,
+        announce: bool = True,
     ) -> None:
         super().__init__()
         self.endpoint = endpoint
+        # False: the caller reports failures in its own words (``vaquero doctor``).
+        self.announce = announce
         self.protocol = protocol
         self.batch_size = batch_size
         self.timeout_s = timeout_s
@@ -141,17 +144,25 @@ class UnreachableCollectorNotice(logging.Filter):
 
     def warn_once(self) -> None:
         """Spans were dropped: say why, once per kind of answer, with the fix that fits."""
+        if not self.announce:
+            return
         answer = self.last_answer or CollectorAnswer("other", "")
         shown = mask_endpoint(self.endpoint)
         detail = answer.detail or "an error"
         if answer.kind == "unreachable":
             message = (
                 "vaquero: cannot deliver spans to the OTLP collector at %s (%s); spans are being "
-                "dropped. Start one (`docker compose up -d` in the vaquero repository), point "
-                "OTEL_EXPORTER_OTLP_ENDPOINT at a running collector, or set "
+                "dropped. %s, point OTEL_EXPORTER_OTLP_ENDPOINT at a running collector, or set "
                 "OTEL_TRACES_EXPORTER=none (or vaquero_console / vaquero_file) to stop exporting."
             )
-            args: tuple[object, ...] = (shown, self.protocol)
+            start = (
+                # A pip user has no repository: the stack files ship inside the package.
+                "Start one on this machine (`vaquero stack init`, then `docker compose up -d` "
+                "there)"
+                if _names_this_machine(self.endpoint)
+                else "Check that it is running and reachable from here"
+            )
+            args: tuple[object, ...] = (shown, self.protocol, start)
         else:
             kind = answer.kind if answer.kind in _ANSWER_NOTICES else "other"
             message = _ANSWER_NOTICES[kind]
@@ -372,31 +383,6 @@ def _read(path: str | None) -> bytes | None:
         return handle.read()
 
 
-def probe_endpoint(endpoint: str, timeout: float) -> str | None:
-    """None when a TCP connection to the endpoint opens, else a sentence saying why not.
-
-    Used where a person is waiting for an answer (``vaquero doctor``, ``vaquero demo``),
-    never on an application's path.
-    """
-    try:
-        parsed = urllib.parse.urlparse(endpoint)
-        host = parsed.hostname
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    except ValueError:
-        return f"{mask_endpoint(endpoint)!r} is not a URL with a valid port"
-    if not host:
-        return f"{mask_endpoint(endpoint)!r} names no host"
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return None
-    except socket.gaierror:
-        return f"the host {host!r} cannot be resolved"
-    except ConnectionRefusedError:
-        return f"nothing is listening at {host}:{port}"
-    except OSError as exc:
-        return f"{host}:{port} cannot be reached ({exc.strerror or exc})"
-
-
 def _export_timeout_s(settings: Settings) -> float:
     """An export may take OTEL_EXPORTER_OTLP_TIMEOUT, never more than OTEL_BSP_EXPORT_TIMEOUT.
 
@@ -406,10 +392,11 @@ def _export_timeout_s(settings: Settings) -> float:
 
 
 class _ExactHeaders(dict[str, str]):
-    """Headers the SDK's gRPC exporter uses as they are, even when there are none.
+    """Headers the SDK's OTLP exporters use as they are, even when there are none.
 
-    Given an empty (falsy) mapping it reads OTEL_EXPORTER_OTLP_HEADERS itself, unvalidated:
-    a header vaquero rejected (``%0A`` in a value) would reach gRPC's C core anyway.
+    Given an empty (falsy) mapping the gRPC exporter, and the HTTP one up to at least SDK
+    1.40, read OTEL_EXPORTER_OTLP_HEADERS themselves, unvalidated: a header vaquero rejected
+    (``%0A`` in a value) would reach gRPC's C core or fail every HTTP request anyway.
     """
 
     def __bool__(self) -> bool:
@@ -422,12 +409,18 @@ def _is_insecure(settings: Settings) -> bool:
     return urllib.parse.urlparse(settings.endpoint).scheme != "https"
 
 
-def build_otlp_exporter(settings: Settings) -> OtlpExporter:
+def build_otlp_exporter(settings: Settings, *, announce_failures: bool = True) -> OtlpExporter:
+    """The OTLP exporter the settings describe, its retry noise folded into one warning.
+
+    ``announce_failures=False`` keeps even that warning back, for a caller that reports
+    delivery failures in its own words (``vaquero doctor``).
+    """
     notice = UnreachableCollectorNotice(
         settings.endpoint,
         settings.protocol,
         batch_size=settings.max_export_batch_size,
         timeout_s=_export_timeout_s(settings),
+        announce=announce_failures,
     )
     for name in _OTLP_LOGGERS:
         target = logging.getLogger(name)
@@ -449,7 +442,7 @@ def _warn_if_cleartext(settings: Settings) -> None:
     parsed = urllib.parse.urlparse(settings.endpoint)
     if parsed.scheme != "http" or settings.insecure is not None:
         return
-    if _is_loopback(parsed.hostname or ""):
+    if is_loopback(parsed.hostname or ""):
         return
     warn_once(
         f"cleartext:{mask_endpoint(settings.endpoint)}",
@@ -460,7 +453,15 @@ def _warn_if_cleartext(settings: Settings) -> None:
     )
 
 
-def _is_loopback(host: str) -> bool:
+def _names_this_machine(endpoint: str) -> bool:
+    try:
+        return is_loopback(urllib.parse.urlparse(endpoint).hostname or "")
+    except ValueError:
+        return False
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine: ``localhost`` or a loopback address."""
     if host.lower() == "localhost":
         return True
     try:
@@ -527,7 +528,7 @@ def _http_exporter(settings: Settings, notice: UnreachableCollectorNotice) -> Sp
         certificate_file=settings.certificate,
         client_key_file=settings.client_key,
         client_certificate_file=settings.client_certificate,
-        headers=dict(settings.headers),
+        headers=_ExactHeaders(settings.headers),
         timeout=_export_timeout_s(settings),
         compression=(
             Compression.Gzip if settings.compression == "gzip" else Compression.NoCompression

@@ -53,7 +53,8 @@ DEFAULT_TIMEOUT_S = 10.0
 MIN_WINDOW_NS = 1_000_000
 _MIN_DEPTH = 20
 _MAX_MESSAGE = 300
-_FIX = ("Start Jaeger (docker compose up -d) or pass its query URL, e.g. "
+_FIX = ("Start Jaeger (`vaquero stack init`, then `docker compose up -d` there) or pass its "
+        "query URL, e.g. "
         "http://localhost:16686, or analyse a JSONL trace file instead.")
 
 Notice = Callable[[str], None]
