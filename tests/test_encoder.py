@@ -163,6 +163,60 @@ def _without_link_states(request: ExportTraceServiceRequest) -> ExportTraceServi
     return copy
 
 
+def _stock_keeps_null_values() -> bool:
+    """Newer stock encoders write a None value as an empty AnyValue; 1.40's drop the pair.
+
+    vaquero writes the newer form on every SDK; on an older SDK the comparison leaves such
+    pairs out of vaquero's side (the only difference between the two stock behaviours).
+    """
+    span = ReadableSpan(
+        name="probe",
+        context=SpanContext(1, 1, False),
+        links=[Link(SpanContext(1, 1, False), {"null": None})],  # type: ignore[dict-item]
+    )
+    logging.disable(logging.ERROR)  # 1.40 logs the pair it drops
+    try:
+        request = encode_spans([span])
+    except Exception:
+        return False
+    finally:
+        logging.disable(logging.NOTSET)
+    links = request.resource_spans[0].scope_spans[0].spans[0].links
+    return bool(links and links[0].attributes)
+
+
+STOCK_KEEPS_NULLS = _stock_keeps_null_values()
+
+
+def _without_null_values(request: ExportTraceServiceRequest) -> ExportTraceServiceRequest:
+    copy = ExportTraceServiceRequest()
+    copy.CopyFrom(request)
+
+    def has_null(value: object) -> bool:
+        kind = value.WhichOneof("value")  # type: ignore[attr-defined]
+        if kind == "array_value":
+            return any(has_null(item) for item in value.array_value.values)  # type: ignore[attr-defined]
+        if kind == "kvlist_value":
+            return any(has_null(kv.value) for kv in value.kvlist_value.values)  # type: ignore[attr-defined]
+        return kind is None
+
+    def strip(attributes: object) -> None:
+        # 1.40 drops a pair whose value holds a None anywhere (its encoder raises for it).
+        kept = [kv for kv in attributes if not has_null(kv.value)]  # type: ignore[attr-defined]
+        del attributes[:]  # type: ignore[attr-defined]
+        attributes.extend(kept)  # type: ignore[attr-defined]
+
+    for resource_spans in copy.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                strip(span.attributes)
+                for event in span.events:
+                    strip(event.attributes)
+                for link in span.links:
+                    strip(link.attributes)
+    return copy
+
+
 def assert_same_as_stock(batch: list[ReadableSpan], payload: bytes) -> None:
     """``payload`` decodes to the stock encoder's request for ``batch``.
 
@@ -178,6 +232,8 @@ def assert_same_as_stock(batch: list[ReadableSpan], payload: bytes) -> None:
     ]
     assert _link_states(ours) == expected_states
     ours = _without_link_states(ours)
+    if not STOCK_KEEPS_NULLS:
+        ours = _without_null_values(ours)
     assert ours.SerializeToString(deterministic=True) == stock.SerializeToString(
         deterministic=True
     ), f"vaquero:\n{ours}\nstock:\n{stock}"
@@ -266,7 +322,8 @@ def test_int64_bounds_and_special_floats_survive() -> None:
     assert values["zero"].HasField("int_value") and values["false"].HasField("bool_value")
     assert values["empty"].HasField("string_value")
     assert values["empty_list"].HasField("array_value")
-    assert values["bytes"].bytes_value == b"\x00\xff"
+    if "bytes" in span.attributes:  # SDK 1.40 does not accept bytes attributes at all
+        assert values["bytes"].bytes_value == b"\x00\xff"
     assert_same_as_stock([span], encode_request([span]))
 
 
@@ -385,7 +442,10 @@ def test_the_receiver_gets_what_the_stock_exporter_sends(
         received.append(request.request)
     ours, stock = received
     assert _link_states(ours) and all(_link_states(ours))
-    assert _without_link_states(ours) == stock
+    ours = _without_link_states(ours)
+    if not STOCK_KEEPS_NULLS:
+        ours = _without_null_values(ours)
+    assert ours == stock
 
 
 def test_an_encoded_batch_is_still_the_spans() -> None:
