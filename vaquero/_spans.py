@@ -22,6 +22,7 @@ from vaquero._agent import agent_of_span, enter_agent
 from vaquero._attributes import INT64_MAX as _INT64_MAX
 from vaquero._attributes import INT64_MIN as _INT64_MIN
 from vaquero._attributes import normalize_attributes, to_attribute_key, to_attribute_value
+from vaquero._decorators import wrap_callable
 from vaquero._diagnostics import internal_error
 from vaquero._exceptions import record_exception
 from vaquero._otel_compat import set_scalar_attribute
@@ -420,8 +421,6 @@ class SpanScope(Span):
         Returns:
             The traced object, of the same kind as ``func``.
         """
-        from vaquero._decorators import wrap_callable
-
         agent = self._extra[3] if self._extra is not None else None
         traced: F = wrap_callable(
             func, name=self._name, attributes=self._attrs, agent_name=agent

@@ -88,6 +88,7 @@ from vaquero._semconv import (
     WORKFLOW_STATE as STATE,
 )
 from vaquero._spans import Span, current_span, span
+from vaquero._wrappers import span_name
 
 __all__ = ["decision", "parallel", "retry", "timeout", "transition"]
 
@@ -297,7 +298,7 @@ class _RetryPolicy:
 
     def attempt_span(self, func: Callable[..., Any], attempt: int) -> Any:
         return span(
-            self.name or _span_name(func),
+            self.name or span_name(func),
             {RETRY_ATTEMPT: attempt, RETRY_MAX_ATTEMPTS: self.attempts},
         )
 
@@ -313,11 +314,6 @@ class _RetryPolicy:
         wait = self.delay(attempt)
         handle.set_attribute(RETRY_BACKOFF_S, round(wait, 6))
         return wait
-
-
-def _span_name(func: Callable[..., Any]) -> str:
-    qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", "call")
-    return str(qualname).rsplit("<locals>.", 1)[-1]
 
 
 @overload
