@@ -254,32 +254,21 @@ class OtlpExporter(SpanExporter):
             return SpanExportResult.FAILURE
         if self._pid != os.getpid():
             self._fresh_transport()
+        requests: Sequence[Any]
         if getattr(self.inner, "accepts_encoded", False):
-            return self._export_encoded(spans)
-        chunks, oversized = split_batch(spans, self._max_request_bytes)
+            # Encode once, split by the exact encoded sizes, hand the bytes to the transport.
+            from vaquero._pipeline.encoder import encode_requests
+            from vaquero._pipeline.preencoded import EncodedBatch
+
+            encoded, oversized = encode_requests(spans, self._max_request_bytes)
+            requests = [EncodedBatch(chunk, payload) for chunk, payload in encoded]
+        else:
+            requests, oversized = split_batch(spans, self._max_request_bytes)
         if oversized:
             self._drop_oversized(len(oversized))
         result = SpanExportResult.SUCCESS
-        for chunk in chunks:
-            if self.inner.export(chunk) is not SpanExportResult.SUCCESS:
-                result = SpanExportResult.FAILURE
-        if result is SpanExportResult.SUCCESS:
-            self.notice.delivered()
-        elif not self._gave_up:
-            self.notice.warn_once()
-        return result
-
-    def _export_encoded(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Encode once, split by the exact encoded sizes, hand the bytes to the transport."""
-        from vaquero._pipeline.encoder import encode_requests
-        from vaquero._pipeline.preencoded import EncodedBatch
-
-        requests, oversized = encode_requests(spans, self._max_request_bytes)
-        if oversized:
-            self._drop_oversized(len(oversized))
-        result = SpanExportResult.SUCCESS
-        for chunk, payload in requests:
-            if self.inner.export(EncodedBatch(chunk, payload)) is not SpanExportResult.SUCCESS:
+        for request in requests:
+            if self.inner.export(request) is not SpanExportResult.SUCCESS:
                 result = SpanExportResult.FAILURE
         if result is SpanExportResult.SUCCESS:
             self.notice.delivered()
