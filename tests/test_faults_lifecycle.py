@@ -86,6 +86,41 @@ def test_os_fork_child_exports_its_own_spans_and_never_the_parents(rx, tmp_path,
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
+@pytest.mark.parametrize("child_exit", ["sys.exit(0)", "raise RuntimeError('child failed')"])
+def test_a_fork_inside_an_open_span_exports_that_span_once(rx, tmp_path, protocol, child_exit):
+    """The child leaves the inherited ``with`` blocks (ending its copies of the open spans);
+    only the parent, which started them, exports them."""
+    code = f"""
+        import os, sys, vaquero
+        with vaquero.span("warm"):
+            pass
+        assert vaquero.flush(10)
+        with vaquero.span("outer"):
+            with vaquero.span("inner"):
+                pid = os.fork()
+                if pid == 0:
+                    with vaquero.span("child"):
+                        pass
+                    try:
+                        {child_exit}
+                    finally:
+                        vaquero.flush(10)
+                _, status = os.waitpid(pid, 0)
+        sys.exit(0)
+    """
+    result = _run(tmp_path, code, _env(rx, protocol))
+    assert result.returncode == 0, result.stderr
+    assert rx.wait_for_spans(4, timeout=10)
+    assert rx.no_more_spans_than(4, within=1.0)  # a duplicate would arrive
+    spans = rx.spans()
+    assert _names(spans) == {"warm": 1, "outer": 1, "inner": 1, "child": 1}
+    _assert_each_span_once(spans)
+    by_name = {span.name: span for span in spans}
+    assert by_name["child"].parent_span_id == by_name["inner"].span_id
+    assert by_name["inner"].status_code != "ERROR"  # the child's failure is not the parent's
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
 def test_prefork_server_workers_export_and_exit_cleanly(rx, tmp_path, protocol):
     """gunicorn's shape: configure, fork N workers, each serves and leaves via sys.exit."""
     code = """

@@ -115,6 +115,7 @@ class ExportQueue(SpanProcessor):
         self._queue: collections.deque[ReadableSpan] = collections.deque()
         self.drops = DropCounts()
         self.exported = 0
+        self._forked_at_ns: int | None = None
         self._reset_worker_state()
         self._shutdown = False
         self._deadline: float | None = None
@@ -146,8 +147,15 @@ class ExportQueue(SpanProcessor):
         self._abandoned = False
 
     def _reset_after_fork(self) -> None:
-        """In a forked child: the parent's queued spans belong to the parent, never re-sent."""
+        """In a forked child: the parent's queued spans belong to the parent, never re-sent.
+
+        So do the spans that were open at the fork: the child holds copies of them (a fork
+        inside a ``with`` block, then ``sys.exit`` in the child, ends the copy), but the
+        parent ends and exports the originals, under the same span ids. The process that
+        started a span is the one that exports it.
+        """
         self._queue.clear()
+        self._forked_at_ns = time.time_ns()
         self._reset_worker_state()
 
     # --- app thread --------------------------------------------------------------------------
@@ -158,6 +166,9 @@ class ExportQueue(SpanProcessor):
         context = span.context
         if context is None or not context.trace_flags.sampled:
             return
+        forked_at = self._forked_at_ns
+        if forked_at is not None and (span.start_time or 0) < forked_at:
+            return  # started before this process was forked: the parent exports it
         if self._shutdown:
             self.drops.after_shutdown += 1
             return
