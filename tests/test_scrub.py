@@ -21,6 +21,7 @@ from opentelemetry.trace import Link, Status, StatusCode
 
 from vaquero._pipeline import scrub as _scrub
 from vaquero._pipeline.scrub import MARKER, SCRUBBED_KEYS_ATTRIBUTE, Scrubber, ScrubMatch, luhn_ok
+from vaquero._state import STATE
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ"
@@ -459,7 +460,7 @@ def test_pii_hash_is_deterministic_per_key() -> None:
 def test_pii_hash_without_key_warns_once_and_correlates_in_process(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(_scrub, "_process_key", None)
+    monkeypatch.setattr(STATE, "scrub_process_key", None)
     with caplog.at_level(logging.WARNING, logger="vaquero"):
         first, _ = Scrubber(pii="hash").scrub_attributes({"email": "ada@example.com"})
         second, _ = Scrubber(pii="hash").scrub_attributes({"email": "ada@example.com"})

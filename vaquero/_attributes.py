@@ -59,6 +59,7 @@ from vaquero._bounded_json import (
     truncate,
 )
 from vaquero._diagnostics import warn_once
+from vaquero._state import STATE
 
 __all__ = [
     "INT64_MAX",
@@ -123,7 +124,7 @@ def _native_list(value: Any) -> list[Any] | None:
 
 
 def _bounded_strings(head: list[str], length: int) -> list[str]:
-    limit = _bounded_json._max_length
+    limit = STATE.max_attribute_length
     budget = STRING_ARRAY_BUDGET * limit
     total = 0
     out = head
@@ -158,7 +159,7 @@ def to_attribute_value(value: Any) -> AttributeValue:
     """Convert ``value`` per the module rules. Never raises."""
     kind = type(value)
     if kind is str:
-        return value if len(value) <= _bounded_json._max_length else truncate(value)
+        return value if len(value) <= STATE.max_attribute_length else truncate(value)
     if kind is bool:
         return bool(value)
     if kind is int:
@@ -183,7 +184,7 @@ def to_attribute_value(value: Any) -> AttributeValue:
                 return native
         if not _bounded_json.is_container(value):
             return truncate(_bounded_json.safe_repr(value))
-        return _bounded_json.encode(value, _bounded_json._max_length)
+        return _bounded_json.encode(value, STATE.max_attribute_length)
     except Exception:  # the rules above are meant to be total; this is the last guard
         return f"<unrepresentable {_bounded_json.type_name(value)}>"
 

@@ -29,6 +29,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any, Final
 
+from vaquero._state import STATE
+
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
 MAX_DEPTH: Final = 64
@@ -131,25 +133,25 @@ def plain_scalar(value: Any) -> Any:
     return _NOT_SCALAR
 
 
-# The length limit lives here so the encoder and the attribute converter read one value.
-_max_length = 8 * 1024
+# The length limit lives in STATE (one value for the encoder and the attribute converter,
+# reset with everything else); the hot path reads STATE.max_attribute_length directly.
 
 
 def set_max_length(limit: int) -> None:
-    """Set the string limit once at configuration time (read on the hot path as a global)."""
-    global _max_length
-    _max_length = max(16, int(limit))
+    """Set the string limit once at configuration time."""
+    STATE.max_attribute_length = max(16, int(limit))
 
 
 def max_length() -> int:
-    return _max_length
+    """The attribute value length limit in force (``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``)."""
+    return STATE.max_attribute_length
 
 
 def truncate(text: str, limit: int | None = None) -> str:
     """Cut ``text`` to ``limit`` characters (the configured limit by default), saying how
     much was cut."""
     if limit is None:
-        limit = _max_length
+        limit = STATE.max_attribute_length
     if len(text) <= limit:
         return text
     keep = max(0, limit - len(TRUNCATION_MARK.format(len(text))))

@@ -17,7 +17,6 @@ from opentelemetry import trace
 from opentelemetry.propagate import extract
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from vaquero import _bounded_json
 from vaquero._agent import agent_of_span, enter_agent
 from vaquero._attributes import INT64_MAX as _INT64_MAX
 from vaquero._attributes import INT64_MIN as _INT64_MIN
@@ -130,7 +129,7 @@ class Span:
             kind = type(value)
             scalar = (
                 kind is bool
-                or (kind is str and len(value) <= _bounded_json._max_length)
+                or (kind is str and len(value) <= STATE.max_attribute_length)
                 or (kind is int and _INT64_MIN <= value <= _INT64_MAX)
                 or (kind is float and value - value == 0.0)  # finite: inf and NaN give NaN
             )

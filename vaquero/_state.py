@@ -35,9 +35,11 @@ class State:
         "held_signals",
         "install_lock",
         "lifecycle_pid",
+        "max_attribute_length",
         "propagate_agent",
         "release_registered_pid",
         "runtime",
+        "scrub_process_key",
         "shutdown_pipeline",
         "stop_watcher_pid",
         "tracer",
@@ -51,6 +53,9 @@ class State:
         self.runtime: Any = None
         self.tracer: Tracer | None = None
         self.disabled = False
+        # _bounded_json / _attributes: the attribute value length limit, read on every
+        # attribute (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT; set at configuration).
+        self.max_attribute_length = 8 * 1024
         # _agent: whether agent names travel as W3C baggage (the propagate_agent option).
         self.propagate_agent = True
         # _diagnostics: keys already warned about, and spans dropped outside any queue.
@@ -59,6 +64,8 @@ class State:
         # _pipeline.install: the sum of ``drops`` at the previous flush() (flush is True only
         # if nothing was dropped since).
         self.drops_seen_by_flush = 0
+        # _pipeline.scrub: the random HMAC key of pii='hash' without VAQUERO_PII_KEY.
+        self.scrub_process_key: bytes | None = None
         # _pipeline.integrations: the instrumentations vaquero switched on, and whether
         # opentelemetry-instrument's loader configured vaquero (it then instruments itself).
         self.enabled_integrations: set[str] = set()

@@ -39,6 +39,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
+from vaquero._diagnostics import warn_once
 from vaquero._otel_compat import ExportFields, export_fields, plain_attributes
 
 logger = logging.getLogger("vaquero")
@@ -100,15 +101,9 @@ class Unencodable(ValueError):
     """A value OTLP's AnyValue cannot carry (int out of int64 range, unsupported type)."""
 
 
-_warned_unencodable = False
-
-
 def _warn_unencodable(key: object, value: object) -> None:
-    global _warned_unencodable
-    if _warned_unencodable:
-        return
-    _warned_unencodable = True
-    logger.warning(
+    warn_once(
+        "unencodable-attribute",
         "vaquero: attribute %r has a value OTLP cannot carry (%s: %.60r); it is left out of "
         "exported spans. Use a str, bool, float, bytes, an int within the 64-bit range, or a "
         "sequence of these.",

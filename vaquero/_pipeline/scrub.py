@@ -161,6 +161,7 @@ from vaquero._otel_compat import (
     span_attributes,
 )
 from vaquero._semconv import SCRUBBED_KEYS
+from vaquero._state import STATE
 
 logger = logging.getLogger("vaquero")
 
@@ -343,20 +344,18 @@ def luhn_ok(digits: str) -> bool:
 # --- process-wide state ----------------------------------------------------------------------
 
 _process_key_lock = threading.Lock()
-_process_key: bytes | None = None
 
 
 def _random_process_key() -> bytes:
     """One random HMAC key per process, so hashes at least correlate within the process."""
-    global _process_key
     with _process_key_lock:
-        if _process_key is None:
-            _process_key = secrets.token_bytes(32)
+        if STATE.scrub_process_key is None:
+            STATE.scrub_process_key = secrets.token_bytes(32)
             logger.warning(
                 "vaquero: pii='hash' without VAQUERO_PII_KEY; using a random per-process key, "
                 "so hashed values will not correlate across processes or restarts."
             )
-        return _process_key
+        return STATE.scrub_process_key
 
 
 class Scrubber:
