@@ -717,6 +717,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller counts (smoke check)")
     parser.add_argument("--profile", action="store_true", help="cProfile the span hot path")
     parser.add_argument(
+        "--json", metavar="FILE",
+        help="also write every ratio (case, vaquero, baseline, ratio, target, met) to FILE",
+    )
+    parser.add_argument(
         "--only",
         choices=["app", "disabled", "throughput", "cpu", "startup", "memory", "exit", "peers"],
         action="append",
@@ -775,6 +779,20 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows))
     missed = [row.label for row in rows if not row.met]
     print(f"\ntargets missed: {missed}" if missed else "\nall targets met")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "machine": machine(),
+            "quick": quick,
+            "rows": [
+                {
+                    "case": row.label, "vaquero": row.subject_ns, "baseline": row.baseline_ns,
+                    "unit": row.unit, "ratio": row.ratio, "target": row.target,
+                    "higher_is_better": row.higher_is_better, "met": row.met,
+                }
+                for row in rows
+            ],
+            "missed": missed,
+        }, indent=2) + "\n")
     return 0
 
 
