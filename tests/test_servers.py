@@ -167,7 +167,9 @@ SERVERS = {
     ),
     "gunicorn-uvicorn": (
         ["-m", "gunicorn", "svc.api:app", "-k", "uvicorn.workers.UvicornWorker", "-w", "2",
-         "-b", "127.0.0.1:PORT", "--graceful-timeout", "3"],
+         # gunicorn's default graceful timeout is 30 s; 10 s keeps the SIGINT case (whose
+         # workers are SIGKILLed at the timeout) short without racing a loaded machine.
+         "-b", "127.0.0.1:PORT", "--graceful-timeout", "10"],
         SYNC_PATHS,
     ),
     "hypercorn": (["-m", "hypercorn", "svc.api:app", "-b", "127.0.0.1:PORT"], SYNC_PATHS),
