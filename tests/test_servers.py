@@ -34,6 +34,8 @@ from fastapi import FastAPI
 
 @asynccontextmanager
 async def lifespan(app):
+    with open(os.environ["LIFESPAN_MARKER"] + ".up", "a") as marker:
+        marker.write(f"{os.getpid()}\\n")
     yield
     with open(os.environ["LIFESPAN_MARKER"], "a") as marker:
         marker.write(f"{os.getpid()}\\n")
@@ -136,6 +138,13 @@ def _serve(
                 time.sleep(0.1)
         for path in paths[1:]:
             assert httpx.get(f"{base}{path}", timeout=10).status_code == 200
+        # Signal only once every worker finished its lifespan startup: a worker still booting
+        # when the signal lands skips its lifespan shutdown, with or without vaquero.
+        started = marker.with_name(marker.name + ".up")
+        for _ in range(300):
+            if _count_lines(started) >= _workers(argv):
+                break
+            time.sleep(0.1)
         process.send_signal(signum)
         output, _ = process.communicate(timeout=60)
     finally:
@@ -151,6 +160,20 @@ def _serve(
         lifespan_shutdowns=len(marker.read_text().split()) if marker.exists() else 0,
         output=output,
     )
+
+
+def _workers(argv: list[str]) -> int:
+    """How many processes run the FastAPI app (and its lifespan) for this command line."""
+    if not any("svc.api:app" in arg for arg in argv):
+        return 0
+    for flag in ("--workers", "-w"):
+        if flag in argv:
+            return int(argv[argv.index(flag) + 1])
+    return 1
+
+
+def _count_lines(path: Path) -> int:
+    return len(path.read_text().split()) if path.exists() else 0
 
 
 ASYNC_PATHS = ["/async/probe", "/async/a", "/async/b", "/async/c"]
