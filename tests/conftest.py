@@ -11,7 +11,9 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -92,6 +94,21 @@ def rx(receiver: OtlpReceiver) -> OtlpReceiver:
     """The module's receiver, emptied for this test."""
     receiver.clear()
     return receiver
+
+
+@contextmanager
+def serve_http(handler: type) -> Iterator[str]:
+    """A threaded HTTP server on 127.0.0.1 with ``handler``; yields its base URL."""
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def closed_port() -> int:

@@ -13,16 +13,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import serve_http
 
 from vaquero.analysis import AnalysisInputError, JaegerOptions, analyze
 from vaquero.analysis._jaeger import parse_header
@@ -167,14 +167,8 @@ def jaeger() -> Iterator[str]:
     _Jaeger.max_depth = 100_000
     _Jaeger.need_header = None
     _Jaeger.delay_s = 0.0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Jaeger)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(_Jaeger) as url:
+        yield url
 
 
 def _many(count: int, service_prefix: int = 0, same_start: bool = False) -> list[list[dict]]:
