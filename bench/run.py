@@ -217,10 +217,10 @@ def app_thread_section(n: int, rounds: int) -> list[Comparison]:
     rows: list[Comparison] = []
     v, o = span_cases(raw)
     interleave([v, o], n, rounds)
-    rows.append(compare("span + 3 set_attribute", v, o, 0.85))
+    rows.append(compare("span + 3 set_attribute", v, o, 0.80))  # issue 14
     for label, v, o in decorator_cases(raw):
         interleave([v, o], n, rounds)
-        rows.append(compare(label, v, o, 0.90))
+        rows.append(compare(label, v, o, 0.80))  # issue 14
     v, o = nested_cases(raw)
     interleave([v, o], max(1, n // (CHILDREN + 1)), rounds)
     rows.append(compare(f"agent span + {CHILDREN} children", v, o, 0.90))
@@ -282,7 +282,7 @@ def disabled_section(n: int, rounds: int) -> Comparison:
     if not result["disabled"]:
         raise RuntimeError("OTEL_SDK_DISABLED=true did not disable vaquero in the subprocess")
     return Comparison(
-        "disabled: span + 1 attr vs bare call", result["vaquero"], result["bare"], 12.0
+        "disabled: span + 1 attr vs bare call", result["vaquero"], result["bare"], 8.0
     )
 
 

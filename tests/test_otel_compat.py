@@ -9,12 +9,16 @@ speed, never data.
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.sdk.trace.sampling import Sampler
 
 import vaquero
 from vaquero import _otel_compat as compat
@@ -287,3 +291,158 @@ def test_baggage_entries_agree_on_both_paths() -> None:
     with compat.use_public_fallbacks():
         public = observe()
     assert fast == public == [{"gen_ai.agent.name": "planner"}, {}, {}]
+
+
+# --- span_starter: the SDK's start_span without its indirections ----------------------------
+class _CountingIds(IdGenerator):
+    """Deterministic ids, so a span started on either path can be compared field by field."""
+
+    def __init__(self, random: bool) -> None:
+        self.next_id = 1
+        self.random = random
+
+    def generate_span_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def generate_trace_id(self) -> int:
+        self.next_id += 1
+        return self.next_id << 64
+
+    def is_trace_id_random(self) -> bool:
+        return self.random
+
+
+def _start_provider(
+    sampler: Sampler, random_ids: bool
+) -> tuple[TracerProvider, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(
+        sampler=sampler, id_generator=_CountingIds(random_ids), shutdown_on_exit=False,
+        span_limits=SpanLimits(max_span_attributes=4, max_links=2),
+    )
+    provider.add_span_processor(AgentNameSpanProcessor())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+def _finished(span: ReadableSpan) -> tuple[object, ...]:
+    return (
+        type(span).__name__, span.name, span.context, span.parent, span.kind,
+        dict(span.attributes or {}), span.dropped_attributes,
+        [(link.context, dict(link.attributes or {})) for link in span.links], span.dropped_links,
+        span.resource.attributes, span.instrumentation_scope, span.status.status_code,
+    )
+
+
+_parents = st.one_of(
+    st.none(),
+    st.builds(
+        lambda trace_id, span_id, remote, sampled, random, state: trace.SpanContext(
+            trace_id, span_id, remote,
+            trace.TraceFlags((trace.TraceFlags.SAMPLED if sampled else 0) | (2 if random else 0)),
+            trace.TraceState(state),
+        ),
+        st.integers(1, 2**128 - 1), st.integers(1, 2**64 - 1), st.booleans(), st.booleans(),
+        st.booleans(), st.lists(st.tuples(st.sampled_from(["a", "vendor"]), st.just("v1")),
+                                max_size=2, unique_by=lambda item: item[0]),
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    parent=_parents,
+    sampler_name=st.sampled_from(["parentbased_always_on", "always_on"]),
+    random_ids=st.booleans(),
+    kind=st.sampled_from(list(trace.SpanKind)),
+    attributes=st.one_of(st.none(), st.dictionaries(
+        st.sampled_from(["a", "b", "c", "d", "e", "f"]),
+        st.one_of(st.integers(-5, 5), st.text(max_size=3), st.booleans()), max_size=6,
+    )),
+    links=st.integers(0, 3),
+    agent=st.one_of(st.none(), st.just("agent_a")),
+)
+def test_span_starter_starts_the_same_span_as_the_sdk(
+    parent: trace.SpanContext | None, sampler_name: str, random_ids: bool,
+    kind: trace.SpanKind, attributes: dict[str, object] | None, links: int, agent: str | None,
+) -> None:
+    """Same ids, flags, trace state, parent, attributes, links and processors' view."""
+    from opentelemetry.sdk.trace import sampling
+
+    sampler = {"parentbased_always_on": sampling.DEFAULT_ON, "always_on": sampling.ALWAYS_ON}
+    context = otel_context.Context()
+    if parent is not None:
+        context = trace.set_span_in_context(trace.NonRecordingSpan(parent), context)
+    if agent is not None:
+        context = otel_context.set_value(AGENT_CONTEXT_KEY, agent, context)
+    link_list = [
+        trace.Link(trace.SpanContext(7 + i, 9 + i, False), {"i": i}) for i in range(links)
+    ]
+    seen = []
+    for fast in (True, False):
+        provider, exporter = _start_provider(sampler[sampler_name], random_ids)
+        tracer = provider.get_tracer("compat", "1.0")
+        start = compat.span_starter(tracer) if fast else tracer.start_span
+        assert (start != tracer.start_span) is fast  # the fast path is really taken
+        span = start("step", context, kind, attributes, link_list)
+        started = (type(span).__name__, span.is_recording(), span.get_span_context())
+        span.end()
+        seen.append((started, [_finished(s) for s in exporter.get_finished_spans()]))
+    assert seen[0] == seen[1]
+
+
+def test_span_starter_leaves_other_samplers_and_tracers_to_the_sdk() -> None:
+    from opentelemetry.sdk.trace import sampling
+
+    for sampler in (
+        sampling.ALWAYS_OFF, sampling.TraceIdRatioBased(0.5), sampling.ParentBasedTraceIdRatio(1.0),
+        sampling.ParentBased(sampling.ALWAYS_OFF),
+    ):
+        provider, _ = _start_provider(sampler, random_ids=True)
+        tracer = provider.get_tracer("compat")
+        assert compat.span_starter(tracer) == tracer.start_span, sampler.get_description()
+    proxy = trace.ProxyTracer("x", None)
+    assert compat.span_starter(proxy) == proxy.start_span
+    provider, _ = _start_provider(sampling.DEFAULT_ON, random_ids=True)
+    tracer = provider.get_tracer("compat")
+    with compat.use_public_fallbacks():
+        assert compat.span_starter(tracer) == tracer.start_span
+
+
+def test_span_starter_is_used_on_the_tested_sdk_releases() -> None:
+    """CI pins both ends of the supported range; both must take the fast path. A new
+    release whose start_span changed fails here: read its start_span and samplers, then add
+    its shape to ``_KNOWN_START_SHAPES``."""
+    assert compat.start_span_shape() in compat._KNOWN_START_SHAPES  # noqa: SLF001
+
+
+def test_span_starter_follows_what_the_provider_changes_after_it_was_built() -> None:
+    """A tracer configurator that disables the tracer, a merged resource, another id
+    generator: each applies to spans the starter starts afterwards, as on the SDK's path."""
+    from opentelemetry.sdk import trace as sdk_trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import sampling
+
+    provider, exporter = _start_provider(sampling.DEFAULT_ON, random_ids=True)
+    tracer = provider.get_tracer("compat")
+    start = compat.span_starter(tracer)
+    assert start != tracer.start_span
+
+    if hasattr(provider, "_update_resource"):  # 1.45: resources detected after start-up
+        provider._update_resource(Resource({"late": "yes"}))
+        start("late", otel_context.Context()).end()
+        assert exporter.get_finished_spans()[-1].resource.attributes["late"] == "yes"
+
+    tracer.id_generator = _CountingIds(random=False)
+    span = start("counted", otel_context.Context())
+    assert span.get_span_context().span_id == 3  # the counter's second id
+    span.end()
+
+    off = sdk_trace._TracerConfig(is_enabled=False)
+    provider._set_tracer_configurator(tracer_configurator=lambda scope: off)
+    finished = len(exporter.get_finished_spans())
+    span = start("off", otel_context.Context())
+    assert not span.is_recording()
+    span.end()
+    assert len(exporter.get_finished_spans()) == finished

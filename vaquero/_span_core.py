@@ -31,6 +31,7 @@ from vaquero._diagnostics import internal_error
 from vaquero._exceptions import exception_message, record_exception
 from vaquero._otel_compat import context_operations
 from vaquero._semconv import CANCELLED, INTERRUPTED
+from vaquero._state import STATE
 
 logger = logging.getLogger("vaquero")
 
@@ -65,7 +66,10 @@ def open_span(
     try:
         if parent is None:
             parent = _get_current()
-        span = tracer.start_span(name, parent, kind, attributes, links)
+        start = STATE.start_span if tracer is STATE.tracer else None
+        if start is None:
+            start = tracer.start_span
+        span = start(name, parent, kind, attributes, links)
         context = _set_span_in_context(span, parent)
         if agent_name is not None:
             context = enter_agent(context, agent_name)

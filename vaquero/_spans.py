@@ -239,7 +239,8 @@ class _NoopSpan(Span):
     def __enter__(self) -> _NoopSpan:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
+        # three named parameters, not *exc_info: no tuple is packed on every disabled span
         return None
 
     async def __aenter__(self) -> _NoopSpan:

@@ -10,6 +10,7 @@ to a fresh process's state with one call, :meth:`State.reset`, as structlog does
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class State:
         "runtime",
         "scrub_process_key",
         "shutdown_pipeline",
+        "start_span",
         "stop_watcher_pid",
         "tracer",
         "warned",
@@ -52,6 +54,9 @@ class State:
         self.install_lock = threading.RLock()
         self.runtime: Any = None
         self.tracer: Tracer | None = None
+        # ``tracer.start_span``, or the same work without its indirections when the SDK's
+        # shape is a known one (_otel_compat.span_starter): what every vaquero span calls.
+        self.start_span: Callable[..., Any] | None = None
         self.disabled = False
         # _bounded_json / _attributes: the attribute value length limit, read on every
         # attribute (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT; set at configuration).

@@ -25,6 +25,7 @@ from vaquero import _attributes, _quiet_logs
 from vaquero._agent import AGENT_NAME, AgentNameSpanProcessor
 from vaquero._config import UNBOUNDED_WAIT_S, Settings, load_settings
 from vaquero._diagnostics import drop_counts, warn_once
+from vaquero._otel_compat import span_starter
 from vaquero._pipeline import integrations as _integrations
 from vaquero._pipeline import lifecycle as _lifecycle
 from vaquero._pipeline.exporters import build_exporters
@@ -243,6 +244,7 @@ def _say_what_adoption_cannot_honour() -> None:
 def _set_runtime(installed: Runtime | None, tracer: trace.Tracer | None) -> None:
     STATE.runtime = installed
     STATE.tracer = tracer if tracer is not None else (installed.tracer if installed else None)
+    STATE.start_span = None if STATE.tracer is None else span_starter(STATE.tracer)
 
 
 class _HashOnceResource(Resource):
