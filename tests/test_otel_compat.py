@@ -319,7 +319,7 @@ def _start_provider(
     exporter = InMemorySpanExporter()
     provider = TracerProvider(
         sampler=sampler, id_generator=_CountingIds(random_ids), shutdown_on_exit=False,
-        span_limits=SpanLimits(max_span_attributes=4, max_links=2),
+        span_limits=SpanLimits(max_span_attributes=4, max_links=2, max_events=2),
     )
     provider.add_span_processor(AgentNameSpanProcessor())
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -331,6 +331,8 @@ def _finished(span: ReadableSpan) -> tuple[object, ...]:
         type(span).__name__, span.name, span.context, span.parent, span.kind,
         dict(span.attributes or {}), span.dropped_attributes,
         [(link.context, dict(link.attributes or {})) for link in span.links], span.dropped_links,
+        [(event.name, dict(event.attributes or {})) for event in span.events],
+        span.dropped_events,
         span.resource.attributes, span.instrumentation_scope, span.status.status_code,
     )
 
@@ -362,12 +364,15 @@ _parents = st.one_of(
     )),
     links=st.integers(0, 3),
     agent=st.one_of(st.none(), st.just("agent_a")),
+    later=st.lists(st.sampled_from(["event", "exception", "link"]), max_size=4),
 )
 def test_span_starter_starts_the_same_span_as_the_sdk(
     parent: trace.SpanContext | None, sampler_name: str, random_ids: bool,
     kind: trace.SpanKind, attributes: dict[str, object] | None, links: int, agent: str | None,
+    later: list[str],
 ) -> None:
-    """Same ids, flags, trace state, parent, attributes, links and processors' view."""
+    """Same ids, flags, trace state, parent, attributes, links, events (added later, over the
+    limit too) and processors' view."""
     from opentelemetry.sdk.trace import sampling
 
     sampler = {"parentbased_always_on": sampling.DEFAULT_ON, "always_on": sampling.ALWAYS_ON}
@@ -387,7 +392,15 @@ def test_span_starter_starts_the_same_span_as_the_sdk(
         assert (start != tracer.start_span) is fast  # the fast path is really taken
         span = start("step", context, kind, attributes, link_list)
         started = (type(span).__name__, span.is_recording(), span.get_span_context())
+        for index, what in enumerate(later):
+            if what == "event":
+                span.add_event(f"e{index}", {"i": index})
+            elif what == "exception":
+                span.record_exception(ValueError(index), timestamp=1)
+            else:
+                span.add_link(trace.SpanContext(99, 100 + index, False), {"i": index})
         span.end()
+        span.add_event("after the end")  # refused on both paths
         seen.append((started, [_finished(s) for s in exporter.get_finished_spans()]))
     assert seen[0] == seen[1]
 
@@ -446,3 +459,40 @@ def test_span_starter_follows_what_the_provider_changes_after_it_was_built() -> 
     assert not span.is_recording()
     span.end()
     assert len(exporter.get_finished_spans()) == finished
+
+
+def test_lean_spans_keep_events_and_links_to_themselves() -> None:
+    """Spans share one empty event list and one empty link list until their first own: an
+    event added to one span never shows on another, also when threads race to add the first."""
+    import threading
+
+    from opentelemetry.sdk.trace import sampling
+
+    provider, exporter = _start_provider(sampling.DEFAULT_ON, random_ids=True)
+    tracer = provider.get_tracer("compat")
+    start = compat.span_starter(tracer)
+    quiet, busy = start("quiet", otel_context.Context()), start("busy", otel_context.Context())
+    assert type(busy) is compat._LEAN_SPAN_TYPE  # noqa: SLF001 - the class under test
+    barrier = threading.Barrier(8)
+
+    def add() -> None:
+        barrier.wait()
+        for i in range(50):
+            busy.add_event("e", {"i": i})
+        busy.add_link(trace.SpanContext(5, 6, False))
+
+    threads = [threading.Thread(target=add) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    busy.end()
+    quiet.end()
+    finished = {s.name: s for s in exporter.get_finished_spans()}
+    assert len(finished["busy"].events) == 2 and finished["busy"].dropped_events == 398
+    assert len(finished["busy"].links) == 2 and finished["busy"].dropped_links == 6
+    assert finished["quiet"].events == () and finished["quiet"].dropped_events == 0
+    assert finished["quiet"].links == () and finished["quiet"].dropped_links == 0
+    later = start("later", otel_context.Context())
+    later.end()
+    assert exporter.get_finished_spans()[-1].events == ()
