@@ -133,6 +133,7 @@ and nothing raises into the export thread.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -238,7 +239,13 @@ _KEY_RULES: Final[dict[str, str]] = {
     "signature": r"(?<![a-z])sig(?![a-z])|^signature$|(?:amz|goog)_signature",
     _EMAIL_RULE: r"(?<![a-z])e_?mails?(?:_?addr(?:ess)?(?:es)?)?$",
 }
-_KEY_RE: Final = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in _KEY_RULES.items()))
+
+
+@functools.cache
+def _key_regex() -> re.Pattern[str]:
+    """All key rules as one regex, compiled on the first key not yet in a scrubber's cache:
+    ~4 ms that ``import vaquero`` and the first span need not pay."""
+    return re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in _KEY_RULES.items()))
 
 
 def normalize_key(key: str) -> str:
@@ -321,7 +328,9 @@ _MIN_SECRET_LEN: Final = 5  # "pwd=x"
 _MIN_EMAIL_LEN: Final = 6
 
 
+@functools.cache
 def _value_regex(secrets_on: bool, emails_on: bool) -> re.Pattern[str] | None:
+    """The value rules switched on, as one regex; compiled on the first suspicious string."""
     parts = [f"(?P<{n}>{rx})" for n, rx in _SECRET_VALUE_RULES.items()] if secrets_on else []
     if emails_on:
         parts.append(f"(?P<{_EMAIL_RULE}>{_EMAIL_VALUE_RULE})")
@@ -383,7 +392,7 @@ class Scrubber:
         self._pii_key = pii_key
         if pii == "hash" and pii_key is None:
             self._pii_key = _random_process_key()
-        self._value_re = _value_regex(self._secrets_on, pii != "keep")
+        self._scan_values = self._secrets_on or pii != "keep"
         self._min_len = _MIN_EMAIL_LEN if pii != "keep" else _MIN_SECRET_LEN
         self._key_cache: dict[str, str] = {}
         # Attribute values repeat (model names, statuses, agent names): remember the verdict.
@@ -650,7 +659,7 @@ class Scrubber:
         elif not key.isascii() and _SURROGATE.search(key) is not None:
             rule = _BAD_KEY
         else:
-            m = _KEY_RE.search(normalize_key(key))
+            m = _key_regex().search(normalize_key(key))
             rule = (m.lastgroup or "") if m is not None else ""
             if not rule and self._extra is not None and self._extra.search(key):
                 rule = "extra"
@@ -721,7 +730,7 @@ class Scrubber:
         """
         new: str | _Drop = text
         if (
-            self._value_re is not None
+            self._scan_values
             and len(text) >= self._min_len
             and self._suspicious(text)
         ):
@@ -743,8 +752,8 @@ class Scrubber:
             structured = self._scrub_json_text(where, text, found, depth)
             if structured is not None:
                 return structured
-        pattern = self._value_re
-        assert pattern is not None
+        pattern = _value_regex(self._secrets_on, self._pii != "keep")
+        assert pattern is not None  # _scan_values: some rule is on
         if pattern.search(text) is None:
             return text
         if self._pii == "drop" and _EMAIL_FULL.fullmatch(text):
