@@ -1,4 +1,4 @@
-"""What the private OpenTelemetry details in ``vaquero/_otel_compat.py`` buy, measured.
+"""What the private OpenTelemetry details in the ``vaquero/_otel_compat`` package buy, measured.
 
     python bench/bench_compat.py            # a few seconds
     python bench/bench_compat.py --quick

@@ -291,9 +291,9 @@ def test_the_first_encode_runs_no_resource_detection(monkeypatch: pytest.MonkeyP
         raise RuntimeError("cannot schedule new futures after interpreter shutdown")
 
     monkeypatch.setattr(Resource, "create", detectors_ran)
-    monkeypatch.setattr(_otel_compat, "_export_fast", {})
+    monkeypatch.setattr(_otel_compat.finished_spans, "_export_fast", {})
     assert_same_as_stock([span], encode_request([span]))
-    assert _otel_compat._export_fast[ReadableSpan] is True
+    assert _otel_compat.finished_spans._export_fast[ReadableSpan] is True
 
 
 def test_int64_bounds_and_special_floats_survive() -> None:
