@@ -58,22 +58,25 @@ def _lean_span_class() -> type | None:
             return super()._new_links(links) if links else no_links
 
         def _add_event(self, event: Any) -> None:
-            if self._events is no_events:
-                with self._lock:
-                    if self._events is no_events:
-                        self._events = BoundedList(self._limits.max_events)
+            _own_list(self, "_events", no_events, self._limits.max_events)
             super()._add_event(event)
 
         def _add_link(self, link: Any) -> None:
-            if self._links is no_links:
-                with self._lock:
-                    if self._links is no_links:
-                        self._links = BoundedList(self._limits.max_links)
+            _own_list(self, "_links", no_links, self._limits.max_links)
             super()._add_link(link)
 
     # repr() and logs show the SDK's class name; the module says whose subclass it is
     LeanSpan.__name__ = LeanSpan.__qualname__ = base.__name__
     return LeanSpan if _lean_spans_work(LeanSpan, no_events, no_links) else None
+
+
+def _own_list(span: Any, field: str, shared: Any, maxlen: int | None) -> None:
+    """Give ``span`` a list of its own in place of the ``shared`` empty one, once: checked
+    again under the span's lock, so threads adding the first event at once share one list."""
+    if getattr(span, field) is shared:
+        with span._lock:
+            if getattr(span, field) is shared:
+                setattr(span, field, BoundedList(maxlen))
 
 
 def _lean_spans_work(kind: type, no_events: Any, no_links: Any) -> bool:
