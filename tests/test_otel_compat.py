@@ -258,7 +258,8 @@ def test_no_module_but_compat_touches_a_private_opentelemetry_name() -> None:
                 and node.args[1].value in _KNOWN_PRIVATE_FIELDS
             ):
                 offences.append(f"{path.name}:{node.lineno} {ast.unparse(node)}")
-    assert offences == [], "move these into the vaquero/_otel_compat package:\n" + "\n".join(offences)
+    where = "move these into the vaquero/_otel_compat package:\n"
+    assert offences == [], where + "\n".join(offences)
 
 
 def test_grpc_status_is_read_from_the_stock_exporters_log_record_or_not_at_all():
@@ -391,6 +392,8 @@ def test_span_starter_starts_the_same_span_as_the_sdk(
         start = compat.span_starter(tracer) if fast else tracer.start_span
         assert (start != tracer.start_span) is fast  # the fast path is really taken
         span = start("step", context, kind, attributes, link_list)
+        if fast and (parent is None or parent.trace_flags.sampled):  # built here, not by the SDK
+            assert type(span) is compat.span_store._LEAN_SPAN_TYPE
         started = (type(span).__name__, span.is_recording(), span.get_span_context())
         for index, what in enumerate(later):
             if what == "event":
@@ -496,3 +499,22 @@ def test_lean_spans_keep_events_and_links_to_themselves() -> None:
     later = start("later", otel_context.Context())
     later.end()
     assert exporter.get_finished_spans()[-1].events == ()
+
+
+def test_span_starter_falls_back_to_the_sdk_when_its_own_work_fails(monkeypatch) -> None:
+    """Fault injection: whatever breaks before the span exists, the SDK starts it instead."""
+    from opentelemetry.sdk.trace import sampling
+
+    provider, exporter = _start_provider(sampling.DEFAULT_ON, random_ids=True)
+    tracer = provider.get_tracer("compat")
+    start = compat.span_starter(tracer)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(compat.span_start, "_SpanContext", broken)
+    span = start("fallback", otel_context.Context(), trace.SpanKind.INTERNAL, {"a": 1})
+    assert type(span) is not compat.span_store._LEAN_SPAN_TYPE  # the SDK's own span
+    span.end()
+    (finished,) = exporter.get_finished_spans()
+    assert (finished.name, dict(finished.attributes)) == ("fallback", {"a": 1})

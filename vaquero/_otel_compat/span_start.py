@@ -121,30 +121,35 @@ def span_starter(tracer: Any) -> Callable[..., Any]:
     ) -> Any:
         # The provider may replace a tracer's resource, config or id generator later
         # (``_update_resource``, tracer configurators): those are read on every span.
-        parent: Any = get_current_span(context).get_span_context()
-        if _public_only or tracer.sampler is not sampler or not is_enabled():
-            return public(name, context, kind, attributes, links)
-        ids = tracer.id_generator
-        if parent.is_valid:
-            flags = parent.trace_flags
-            if not flags.sampled:  # the sampler decides that (and whether to record)
+        # Anything unexpected before the span exists falls back to the SDK's own path;
+        # from ``start()`` on (the processors' on_start) it is the SDK's code either way.
+        try:
+            parent: Any = get_current_span(context).get_span_context()
+            if _public_only or tracer.sampler is not sampler or not is_enabled():
                 return public(name, context, kind, attributes, links)
-            trace_id, state = parent.trace_id, parent.trace_state
-            random = random_flag and flags.random_trace_id
-        else:
-            parent, state = None, None
-            trace_id = ids.generate_trace_id()
-            random = random_flag and ids.is_trace_id_random()
-        span_context = _SpanContext(
-            trace_id, ids.generate_span_id(), False, random_sampled if random else sampled, state
-        )
-        span = make_span(
-            name=name, context=span_context, parent=parent, sampler=sampler,
-            resource=tracer.resource, attributes=attributes,
-            span_processor=tracer.span_processor, kind=kind, links=links or (),
-            instrumentation_info=tracer.instrumentation_info, limits=limits,
-            instrumentation_scope=scope, record_end_metrics=span_metrics(parent, record_and_sample),
-        )
+            ids = tracer.id_generator
+            if parent.is_valid:
+                flags = parent.trace_flags
+                if not flags.sampled:  # the sampler decides that (and whether to record)
+                    return public(name, context, kind, attributes, links)
+                trace_id, state = parent.trace_id, parent.trace_state
+                random = random_flag and flags.random_trace_id
+            else:
+                parent, state = None, None
+                trace_id = ids.generate_trace_id()
+                random = random_flag and ids.is_trace_id_random()
+            flags_out = random_sampled if random else sampled
+            span_context = _SpanContext(trace_id, ids.generate_span_id(), False, flags_out, state)
+            span = make_span(
+                name=name, context=span_context, parent=parent, sampler=sampler,
+                resource=tracer.resource, attributes=attributes,
+                span_processor=tracer.span_processor, kind=kind, links=links or (),
+                instrumentation_info=tracer.instrumentation_info, limits=limits,
+                instrumentation_scope=scope,
+                record_end_metrics=span_metrics(parent, record_and_sample),
+            )
+        except Exception:
+            return public(name, context, kind, attributes, links)
         span.start(parent_context=context)
         return span
 
