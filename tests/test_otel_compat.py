@@ -518,3 +518,49 @@ def test_span_starter_falls_back_to_the_sdk_when_its_own_work_fails(monkeypatch)
     span.end()
     (finished,) = exporter.get_finished_spans()
     assert (finished.name, dict(finished.attributes)) == ("fallback", {"a": 1})
+
+
+@pytest.mark.parametrize(
+    ("sampler", "argument", "expected"),
+    [
+        ("always_on", None, {"root", "child", "remote_sampled", "remote_unsampled"}),
+        ("parentbased_always_on", None, {"root", "child", "remote_sampled"}),
+        ("always_off", None, set()),
+        ("parentbased_always_off", None, {"remote_sampled"}),
+        ("traceidratio", "0", set()),
+        ("parentbased_traceidratio", "0", {"remote_sampled"}),
+        ("parentbased_traceidratio", "1", {"root", "child", "remote_sampled"}),
+    ],
+)
+def test_every_sampler_the_environment_picks_decides_as_the_sdk_would(
+    tmp_path, sampler: str, argument: str | None, expected: set[str]
+) -> None:
+    """End to end, in a fresh process, through the file exporter: the span starter takes the
+    two samplers it knows and leaves every other to the SDK; each records what the
+    OpenTelemetry specification says it records, for root spans and remote parents."""
+    from conftest import clean_env, read_trace_file, run_python
+
+    traces = tmp_path / "traces.jsonl"
+    env = clean_env(
+        OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces),
+        OTEL_TRACES_SAMPLER=sampler,
+    )
+    if argument is not None:
+        env["OTEL_TRACES_SAMPLER_ARG"] = argument
+    result = run_python(
+        """
+        import vaquero
+        remote = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-{flags}"
+        with vaquero.span("root"):
+            with vaquero.span("child"):
+                pass
+        with vaquero.span("remote_sampled", parent={"traceparent": remote.format(flags="01")}):
+            pass
+        with vaquero.span("remote_unsampled", parent={"traceparent": remote.format(flags="00")}):
+            pass
+        """,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    recorded = read_trace_file(traces) if traces.exists() else []
+    assert {span["name"] for span in recorded} == expected
