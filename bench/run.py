@@ -39,6 +39,7 @@ import logging
 import os
 import platform
 import socket
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -458,8 +459,11 @@ def throughput_section(n: int, rounds: int) -> tuple[list[Comparison], list[str]
 
 
 # --- CPU per delivered span ------------------------------------------------------------------
-def _cpu_run(rx: Receiver, who: str, protocol: str, endpoint: str, n: int) -> float:
-    """CPU seconds per delivered span for one side, in a fresh process (``_cpu_side.py``)."""
+def _cpu_run(
+    rx: Receiver, who: str, protocol: str, endpoint: str, n: int
+) -> tuple[float, float]:
+    """CPU seconds per delivered span for one side, in a fresh process (``_cpu_side.py``),
+    and the producing (app) thread's share of it."""
     before = rx.count()
     out = subprocess.run(
         [sys.executable, str(BENCH / "_cpu_side.py"), who, protocol, endpoint, str(n)],
@@ -472,10 +476,10 @@ def _cpu_run(rx: Receiver, who: str, protocol: str, endpoint: str, n: int) -> fl
         raise RuntimeError(
             f"cpu {who} {protocol}: {delivered} of {expected} spans delivered; not a valid run"
         )
-    return float(result["cpu_s"]) / n
+    return float(result["cpu_s"]) / n, float(result["app_thread_cpu_s"]) / n
 
 
-def cpu_section(n: int, rounds: int) -> list[Comparison]:
+def cpu_section(n: int, rounds: int) -> tuple[list[Comparison], list[str]]:
     """Total process CPU (app and export threads) per delivered span, vaquero / raw SDK.
 
     Each run is its own process (vaquero's side with its defaults: scrubbing on), against
@@ -484,21 +488,31 @@ def cpu_section(n: int, rounds: int) -> list[Comparison]:
     """
     rx = Receiver()
     rows: list[Comparison] = []
+    notes: list[str] = []
     try:
         for protocol, port in (("grpc", rx.grpc_port), ("http/protobuf", rx.http_port)):
             endpoint = f"http://127.0.0.1:{port}"
             v_case, o_case = Case("vaquero", lambda _n: None), Case("raw", lambda _n: None)
+            app_share: dict[str, list[float]] = {"vaquero": [], "raw": []}
             for index in range(rounds):
                 order = [v_case, o_case] if index % 2 == 0 else [o_case, v_case]
                 for case in order:
                     who = "vaquero" if case is v_case else "raw"
-                    case.samples.append(_cpu_run(rx, who, protocol, endpoint, n) * 1e9)
+                    total, app = _cpu_run(rx, who, protocol, endpoint, n)
+                    case.samples.append(total * 1e9)
+                    app_share[who].append(app * 1e9)
             rows.append(
                 compare(f"CPU per delivered span, OTLP {protocol}", v_case, o_case, 0.5)
             )
+            for who, case in (("vaquero", v_case), ("raw OTel", o_case)):
+                app = statistics.median(app_share["raw" if who == "raw OTel" else who])
+                notes.append(
+                    f"{protocol} {who}: {case.median_ns / 1000:.1f} us per span, of which the "
+                    f"app thread {app / 1000:.1f} us (the rest: export thread and transport)"
+                )
     finally:
         rx.close()
-    return rows
+    return rows, notes
 
 
 # --- start-up --------------------------------------------------------------------------------
@@ -749,9 +763,9 @@ def main(argv: list[str] | None = None) -> int:
         rows += t_rows
         print(format_table(t_rows), "\n", "\n".join(notes), "\n", sep="\n", flush=True)
     if "cpu" in only:
-        c_rows = cpu_section(10_000 if quick else 30_000, 3 if quick else 5)
+        c_rows, c_notes = cpu_section(10_000 if quick else 30_000, 3 if quick else 5)
         rows += c_rows
-        print(format_table(c_rows), "\n", flush=True)
+        print(format_table(c_rows), "\n", "\n".join(c_notes), "\n", sep="\n", flush=True)
     if "startup" in only:
         s_rows = startup_section(5 if quick else 15)
         rows += s_rows
