@@ -243,6 +243,9 @@ def _say_what_adoption_cannot_honour() -> None:
 
 def _set_runtime(installed: Runtime | None, tracer: trace.Tracer | None) -> None:
     STATE.runtime = installed
+    # The starter is cleared first and set last: a span opened meanwhile on another thread
+    # sees no starter and uses its tracer's own start_span, never one bound to another tracer.
+    STATE.start_span = None
     STATE.tracer = tracer if tracer is not None else (installed.tracer if installed else None)
     STATE.start_span = None if STATE.tracer is None else span_starter(STATE.tracer)
 
