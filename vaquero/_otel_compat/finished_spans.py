@@ -43,26 +43,22 @@ def span_attributes(span: Any) -> Mapping[str, Any]:
 
 def has_no_events(span: Any) -> bool:
     """True when the span certainly has no events; the public property builds a tuple."""
-    if _public_only:
-        return not span.events
-    events = getattr(span, "_events", None)
-    if events is None:
-        return not span.events
-    if type(events) is BoundedList and _BOUNDED_LIST_DQ:  # its len() takes a lock
-        return not events._dq  # type: ignore[attr-defined]
-    return not events
+    return _certainly_empty(span, "_events", "events")
 
 
 def has_no_links(span: Any) -> bool:
     """True when the span certainly has no links; the public property builds a tuple."""
-    if _public_only:
-        return not span.links
-    links = getattr(span, "_links", None)
-    if links is None:
-        return not span.links
-    if type(links) is BoundedList and _BOUNDED_LIST_DQ:
-        return not links._dq  # type: ignore[attr-defined]
-    return not links
+    return _certainly_empty(span, "_links", "links")
+
+
+def _certainly_empty(span: Any, field: str, public_name: str) -> bool:
+    if not _public_only:
+        items = getattr(span, field, None)
+        if items is not None:
+            if type(items) is BoundedList and _BOUNDED_LIST_DQ:  # its len() takes a lock
+                return not items._dq  # type: ignore[attr-defined]
+            return not items
+    return not getattr(span, public_name)
 
 
 def frozen_attributes(attrs: Mapping[str, Any], dropped: int) -> BoundedAttributes:
