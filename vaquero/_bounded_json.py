@@ -25,7 +25,7 @@ import json
 import math
 import pathlib
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any, Final
 
@@ -286,58 +286,49 @@ class _Writer:
         return head
 
     def sequence(self, items: Iterable[Any], more: bool, depth: int, reserve: int) -> bool:
-        if self.left - reserve < _SEQ_CLOSE + 1:
-            return False
-        self.put("[")
-        inner = reserve + _SEQ_CLOSE
-        count = 0
-        cut = more
-        for item in items:
-            if count >= MAX_ITEMS:
-                cut = True
-                break
-            size, left = len(self.parts), self.left
-            if count:
-                self.put(",")
-            if not self.value(item, depth + 1, inner):
-                self.rollback(size, left)
-                cut = True
-                break
-            count += 1
-        if cut:
-            self.put(',"…"' if count else '"…"')
-        self.put("]")
-        return True
+        return self._container(items, "[]", _SEQ_CLOSE, '"…"', more, depth, reserve, self.value)
 
     def mapping(self, items: Iterator[Any] | Iterable[Any], depth: int, reserve: int) -> bool:
-        if self.left - reserve < _MAP_CLOSE + 1:
+        return self._container(items, "{}", _MAP_CLOSE, '"…":"…"', False, depth, reserve,
+                               self._entry)
+
+    def _entry(self, pair: tuple[Any, Any], depth: int, reserve: int) -> bool:
+        """One ``"key":value`` of an object; False (nothing kept) when it does not fit."""
+        key, item = pair
+        name = encode_basestring(key if type(key) is str and key else attribute_key(key))
+        if len(name) + 1 > self.left - reserve:
             return False
-        self.put("{")
-        inner = reserve + _MAP_CLOSE
+        self.put(name)
+        self.put(":")
+        return self.value(item, depth, reserve)
+
+    def _container(
+        self, entries: Iterable[Any], brackets: str, close: int, marker: str, cut: bool,
+        depth: int, reserve: int, write: Callable[[Any, int, int], bool],
+    ) -> bool:
+        """An array or object of at most ``MAX_ITEMS`` entries, each written by ``write``;
+        an entry that does not fit is rolled back and the container ends with ``marker``
+        (also when ``cut`` says the caller already left items out)."""
+        if self.left - reserve < close + 1:
+            return False
+        self.put(brackets[0])
+        inner = reserve + close
         count = 0
-        cut = False
-        for key, item in items:
+        for entry in entries:
             if count >= MAX_ITEMS:
                 cut = True
                 break
             size, left = len(self.parts), self.left
             if count:
                 self.put(",")
-            name = encode_basestring(key if type(key) is str and key else attribute_key(key))
-            if len(name) + 1 > self.left - inner:
-                self.rollback(size, left)
-                cut = True
-                break
-            self.put(name)
-            self.put(":")
-            if not self.value(item, depth + 1, inner):
+            if not write(entry, depth + 1, inner):
                 self.rollback(size, left)
                 cut = True
                 break
             count += 1
         if cut:
-            self.put(',"…":"…"' if count else '"…":"…"')
-        self.put("}")
+            self.put("," + marker if count else marker)
+        self.put(brackets[1])
         return True
 
 
