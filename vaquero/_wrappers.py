@@ -165,6 +165,14 @@ def wrap_function(func: Callable[..., Any], spec: Spec, context_manager: bool = 
     return _wrap_plain(func, spec)
 
 
+def _succeeded(span: Any, token: Any, spec: Spec, result: Any) -> None:
+    """End the span of a call that returned ``result`` (recorded when the spec asks): the
+    one success path of every kind of wrapper below."""
+    if spec.capture_result:
+        span.set_attribute(RESULT, to_attribute_value(result))
+    close_span(span, token, None)
+
+
 def _wrap_plain(func: Callable[..., T], spec: Spec) -> Callable[..., T]:
     get_tracer = _setup.get_tracer
 
@@ -186,9 +194,7 @@ def _wrap_plain(func: Callable[..., T], spec: Spec) -> Callable[..., T]:
             # ``def`` returning ``fetch()``): the span lasts until the coroutine finishes.
             later: Any = _finish_when_awaited(result, span, hand_over(token), spec)
             return later  # type: ignore[no-any-return]
-        if spec.capture_result:
-            span.set_attribute(RESULT, to_attribute_value(result))
-        close_span(span, token, None)
+        _succeeded(span, token, spec, result)
         return result
 
     return traced
@@ -202,9 +208,7 @@ async def _finish_when_awaited(work: Any, span: Any, context: Any, spec: Spec) -
     except BaseException as exc:
         close_span(span, token, exc)
         raise
-    if spec.capture_result:
-        span.set_attribute(RESULT, to_attribute_value(result))
-    close_span(span, token, None)
+    _succeeded(span, token, spec, result)
     return result
 
 
@@ -226,9 +230,7 @@ def _wrap_coroutine(
         except BaseException as exc:
             close_span(span, token, exc)
             raise
-        if spec.capture_result:
-            span.set_attribute(RESULT, to_attribute_value(result))
-        close_span(span, token, None)
+        _succeeded(span, token, spec, result)
         return result
 
     return traced
@@ -264,9 +266,7 @@ def _shared_context_generator(
     except BaseException as exc:
         close_span(span, token, exc)
         raise
-    if spec.capture_result:
-        span.set_attribute(RESULT, to_attribute_value(result))
-    close_span(span, token, None)
+    _succeeded(span, token, spec, result)
     return result
 
 
@@ -302,9 +302,7 @@ def _private_context_generator(
     except BaseException as exc:
         ctx.run(close_span, span, token, exc)
         raise
-    if spec.capture_result:
-        span.set_attribute(RESULT, to_attribute_value(result))
-    ctx.run(close_span, span, token, None)
+    ctx.run(_succeeded, span, token, spec, result)
     return result
 
 
