@@ -277,7 +277,19 @@ def _endpoint_finish(value: str, source: str, resolved: Resolved) -> str:
 
 _BOOL = "true or false"
 _PEM = "the path of a readable PEM file"
-_MS = "a number of milliseconds"
+
+
+def _milliseconds(name: str, variable: str, default: float, doc: str) -> Option:
+    """A batch processor duration: milliseconds in the variable and the argument, from
+    1 ms to the longest wait vaquero allows, clamped with a warning in the argument too."""
+    return Option(
+        name, (variable,),
+        parse_duration(1.0, MAX_DURATION_S * 1000, "ms"),
+        arg_duration(MAX_DURATION_S * 1000, "ms", True), default, "a number of milliseconds",
+        doc=doc,
+        default_doc=f"{default:g} ms",
+    )
+
 
 # fmt: off
 OPTIONS: tuple[Option, ...] = (
@@ -399,19 +411,13 @@ OPTIONS: tuple[Option, ...] = (
         "traces_file", (VAQUERO_TRACES_FILE,), parse_path, arg_path, None, "a file path",
         doc="add the OTLP-JSON-lines file exporter writing there",
     ),
-    Option(
-        "schedule_delay_ms", (OTEL_BSP_SCHEDULE_DELAY,),
-        parse_duration(1.0, MAX_DURATION_S * 1000, "ms"),
-        arg_duration(MAX_DURATION_S * 1000, "ms", True), 1000.0, _MS,
-        doc="the export queue's wait between batches; at most 600000 ms",
-        default_doc="1000 ms",
+    _milliseconds(
+        "schedule_delay_ms", OTEL_BSP_SCHEDULE_DELAY, 1000.0,
+        "the export queue's wait between batches; at most 600000 ms",
     ),
-    Option(
-        "export_timeout_ms", (OTEL_BSP_EXPORT_TIMEOUT,),
-        parse_duration(1.0, MAX_DURATION_S * 1000, "ms"),
-        arg_duration(MAX_DURATION_S * 1000, "ms", True), 30000.0, _MS,
-        doc="caps `timeout` for one export; at most 600000 ms",
-        default_doc="30000 ms",
+    _milliseconds(
+        "export_timeout_ms", OTEL_BSP_EXPORT_TIMEOUT, 30000.0,
+        "caps `timeout` for one export; at most 600000 ms",
     ),
     Option(
         "max_queue_size", (OTEL_BSP_MAX_QUEUE_SIZE,), parse_positive_int, arg_positive_int,
