@@ -492,23 +492,25 @@ def cpu_section(n: int, rounds: int) -> tuple[list[Comparison], list[str]]:
     try:
         for protocol, port in (("grpc", rx.grpc_port), ("http/protobuf", rx.http_port)):
             endpoint = f"http://127.0.0.1:{port}"
-            v_case, o_case = Case("vaquero", lambda _n: None), Case("raw", lambda _n: None)
-            app_share: dict[str, list[float]] = {"vaquero": [], "raw": []}
+            # a Case per side (named as _cpu_side.py's argument), and its app-thread samples
+            sides: dict[str, tuple[Case, list[float]]] = {
+                name: (Case(name, lambda _n: None), []) for name in ("vaquero", "raw")
+            }
+            v_case, o_case = sides["vaquero"][0], sides["raw"][0]
             for index in range(rounds):
-                order = [v_case, o_case] if index % 2 == 0 else [o_case, v_case]
-                for case in order:
-                    who = "vaquero" if case is v_case else "raw"
-                    total, app = _cpu_run(rx, who, protocol, endpoint, n)
+                for name in ("vaquero", "raw") if index % 2 == 0 else ("raw", "vaquero"):
+                    case, app_samples = sides[name]
+                    total, app = _cpu_run(rx, name, protocol, endpoint, n)
                     case.samples.append(total * 1e9)
-                    app_share[who].append(app * 1e9)
+                    app_samples.append(app * 1e9)
             rows.append(
                 compare(f"CPU per delivered span, OTLP {protocol}", v_case, o_case, 0.5)
             )
-            for who, case in (("vaquero", v_case), ("raw OTel", o_case)):
-                app = statistics.median(app_share["raw" if who == "raw OTel" else who])
+            for name, (case, app_samples) in sides.items():
                 notes.append(
-                    f"{protocol} {who}: {case.median_ns / 1000:.1f} us per span, of which the "
-                    f"app thread {app / 1000:.1f} us (the rest: export thread and transport)"
+                    f"{protocol} {name}: {case.median_ns / 1000:.1f} us per span, of which the "
+                    f"app thread {statistics.median(app_samples) / 1000:.1f} us (the rest: "
+                    "export thread and transport)"
                 )
     finally:
         rx.close()
