@@ -38,6 +38,13 @@ def clean_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def file_env(traces: Path | str, **overrides: str) -> dict[str, str]:
+    """``clean_env`` with vaquero's OTLP-JSON-lines file exporter writing to ``traces``."""
+    return clean_env(
+        OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces), **overrides
+    )
+
+
 def run_python(
     code: str,
     *,

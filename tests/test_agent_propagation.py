@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import clean_env, read_trace_file, run_python
+from conftest import clean_env, file_env, read_trace_file, run_python
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry import baggage
@@ -141,7 +141,7 @@ def test_a_real_subprocess_gets_the_callers_agent_unless_it_declares_one(
     tmp_path: Path, declared: str | None
 ) -> None:
     traces = tmp_path / "child.jsonl"
-    env = clean_env(OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces))
+    env = file_env(traces)
     if declared:
         env["VAQUERO_AGENT_NAME"] = declared
     carrier = _carrier_from_agent("planner")

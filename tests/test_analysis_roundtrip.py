@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import clean_env, run_python
+from conftest import clean_env, file_env, run_python
 
 APP = """
 import asyncio, vaquero
@@ -33,7 +33,7 @@ asyncio.run(main())
 def test_file_exporter_output_analyses_to_the_known_statistics(tmp_path):
     traces = tmp_path / "traces.jsonl"
     result = run_python(
-        APP, env=clean_env(OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces))
+        APP, env=file_env(traces)
     )
     assert result.returncode == 0, result.stderr
     analysis = subprocess.run(
@@ -60,8 +60,7 @@ def test_file_exporter_output_analyses_to_the_known_statistics(tmp_path):
 
 def test_report_from_the_same_file_is_written(tmp_path):
     traces = tmp_path / "traces.jsonl"
-    run_python(APP, env=clean_env(OTEL_TRACES_EXPORTER="vaquero_file",
-                                  VAQUERO_TRACES_FILE=str(traces)))
+    run_python(APP, env=file_env(traces))
     out = tmp_path / "report.html"
     result = subprocess.run(
         [sys.executable, "-m", "vaquero", "report", str(traces), "-o", str(out)],

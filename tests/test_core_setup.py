@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import clean_env, closed_port, read_trace_file, run_python
+from conftest import clean_env, closed_port, file_env, read_trace_file, run_python
 
 
 def test_zero_config_reads_the_environment_at_the_first_span(tmp_path):
@@ -26,7 +26,7 @@ def test_zero_config_reads_the_environment_at_the_first_span(tmp_path):
 
     result = subprocess.run(
         [sys.executable, str(script)],
-        env=clean_env(OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces)),
+        env=file_env(traces),
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, clean_env
+from conftest import ROOT, clean_env, file_env
 
 EXAMPLES = ROOT / "examples"
 ERROR = 2  # OTLP StatusCode.STATUS_CODE_ERROR
@@ -81,7 +81,7 @@ def _run(example: str, tmp_path: Path) -> tuple[list[Node], str]:
     traces = tmp_path / "traces.jsonl"
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / example), "--seed", "1"],
-        env=clean_env(OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces)),
+        env=file_env(traces),
         capture_output=True,
         text=True,
         timeout=60,

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from conftest import clean_env, closed_port, run_python
+from conftest import clean_env, closed_port, file_env, run_python
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -242,7 +242,7 @@ def test_spans_after_shutdown_are_counted_and_reported_at_exit(tmp_path):
     trace_file = tmp_path / "t.jsonl"
     result = run_python(
         code,
-        env=clean_env(OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(trace_file)),
+        env=file_env(trace_file),
     )
     assert result.returncode == 0, result.stderr
     stats = json.loads(result.stdout)["vaquero_file"]
@@ -255,9 +255,7 @@ def test_the_file_exporters_drops_are_reported_at_exit(tmp_path):
     blocker.write_text("a regular file where a directory should be")
     result = run_python(
         SPANS.format(n=5) + "\n    print(vaquero.flush(5))\n",
-        env=clean_env(
-            OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(blocker / "t.jsonl")
-        ),
+        env=file_env(blocker / "t.jsonl"),
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import clean_env, closed_port, run_python
+from conftest import clean_env, closed_port, file_env, run_python
 
 
 def test_spans_are_garbage_collected_after_export(tmp_path):
@@ -18,8 +18,7 @@ def test_spans_are_garbage_collected_after_export(tmp_path):
         gc.collect()
         print(sum(ref() is not None for ref in refs))
         """,
-        env=clean_env(OTEL_TRACES_EXPORTER="vaquero_file",
-                      VAQUERO_TRACES_FILE=str(tmp_path / "t.jsonl")),
+        env=file_env(tmp_path / "t.jsonl"),
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0"

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import clean_env, read_trace_file, run_python
+from conftest import clean_env, file_env, read_trace_file, run_python
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from otlp_receiver import OtlpReceiver
@@ -331,7 +331,7 @@ def test_failures_are_recorded_whole_and_noted_once(tmp_path: Path) -> None:
     traces = tmp_path / "t.jsonl"
     result = run_python(
         FAILURE_APP,
-        env=clean_env(OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces)),
+        env=file_env(traces),
     )
     assert result.returncode == 0, result.stderr
     spans = read_trace_file(traces)
@@ -392,7 +392,7 @@ def test_agent_identity_survives_and_limit_warnings_are_one_line_each(tmp_path: 
     traces = tmp_path / "t.jsonl"
     result = run_python(
         LIMIT_APP,
-        env=clean_env(OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces)),
+        env=file_env(traces),
     )
     assert result.returncode == 0, result.stderr
     spans = {s["name"]: s for s in read_trace_file(traces)}

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT, clean_env, read_trace_file, run_python
+from conftest import ROOT, clean_env, file_env, read_trace_file, run_python
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -250,7 +250,7 @@ except PermissionError:
 @pytest.mark.parametrize("scrub", ["default", "explicit"])
 def test_no_secret_reaches_the_trace_file_by_any_path(tmp_path: Path, scrub: str) -> None:
     traces = tmp_path / "t.jsonl"
-    env = clean_env(OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces))
+    env = file_env(traces)
     if scrub == "explicit":
         env["VAQUERO_SCRUB"] = "true"
     result = run_python(APP, env=env)
@@ -327,7 +327,7 @@ def test_capture_args_on_a_starlette_handler_exports_no_cookie(tmp_path: Path) -
                              (b"user-agent", b"curl/8")]}
         me(Request(scope), page=2)
         """,
-        env=clean_env(OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces)),
+        env=file_env(traces),
     )
     assert result.returncode == 0, result.stderr
     assert "Zq9" not in traces.read_text()

@@ -29,11 +29,15 @@ from vaquero.testing import capture_spans
 REQUEST: contextvars.ContextVar[str | None] = contextvars.ContextVar("request", default=None)
 
 
+def as_if_disabled(patch: pytest.MonkeyPatch) -> None:
+    """The state ``OTEL_SDK_DISABLED=true`` leaves behind, for in-process tests."""
+    patch.setattr(STATE, "tracer", None)
+    patch.setattr(STATE, "disabled", True)
+
+
 @pytest.fixture
 def disabled(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The state ``OTEL_SDK_DISABLED=true`` leaves behind, for in-process tests."""
-    monkeypatch.setattr(STATE, "tracer", None)
-    monkeypatch.setattr(STATE, "disabled", True)
+    as_if_disabled(monkeypatch)
 
 
 # --- generators: the whole protocol, traced or not, tracing on or off ------------------------
@@ -137,8 +141,7 @@ def test_traced_generator_answers_every_operation_like_the_plain_one(
 ) -> None:
     with monkeypatch.context() as patch:
         if tracing == "off":
-            patch.setattr(STATE, "tracer", None)
-            patch.setattr(STATE, "disabled", True)
+            as_if_disabled(patch)
         traced = vaquero.trace(echo)
         with capture_spans():
             assert drive(traced(), operations) == drive(echo(), operations)
@@ -152,8 +155,7 @@ def test_traced_async_generator_answers_asend_athrow_aclose_like_the_plain_one(
 ) -> None:
     with monkeypatch.context() as patch:
         if tracing == "off":
-            patch.setattr(STATE, "tracer", None)
-            patch.setattr(STATE, "disabled", True)
+            as_if_disabled(patch)
         traced = vaquero.trace(aecho)
         with capture_spans():
             got = asyncio.run(adrive(traced(), operations))

@@ -538,13 +538,10 @@ def test_every_sampler_the_environment_picks_decides_as_the_sdk_would(
     """End to end, in a fresh process, through the file exporter: the span starter takes the
     two samplers it knows and leaves every other to the SDK; each records what the
     OpenTelemetry specification says it records, for root spans and remote parents."""
-    from conftest import clean_env, read_trace_file, run_python
+    from conftest import file_env, read_trace_file, run_python
 
     traces = tmp_path / "traces.jsonl"
-    env = clean_env(
-        OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces),
-        OTEL_TRACES_SAMPLER=sampler,
-    )
+    env = file_env(traces, OTEL_TRACES_SAMPLER=sampler)
     if argument is not None:
         env["OTEL_TRACES_SAMPLER_ARG"] = argument
     result = run_python(

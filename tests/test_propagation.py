@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from conftest import clean_env, read_trace_file
+from conftest import file_env, read_trace_file
 from opentelemetry import context as otel_context
 
 import vaquero
@@ -133,7 +133,7 @@ def _run_child(tmp_path: Path, mode: str) -> tuple[Any, list[dict[str, Any]]]:
         result = subprocess.run(
             [sys.executable, str(script)],
             input=json.dumps(message),
-            env=clean_env(OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces)),
+            env=file_env(traces),
             capture_output=True,
             text=True,
             timeout=60,

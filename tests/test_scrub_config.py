@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import clean_env, read_trace_file, run_python
+from conftest import file_env, read_trace_file, run_python
 
 from vaquero._config import ConfigError, load_settings
 
@@ -22,9 +22,7 @@ def _exported(tmp_path, init: str = "", **env: str) -> dict:
     traces = tmp_path / f"t{len(list(tmp_path.iterdir()))}.jsonl"  # a new file per run
     result = run_python(
         APP.format(init=init),
-        env=clean_env(
-            OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces), **env
-        ),
+        env=file_env(traces, **env),
     )
     assert result.returncode == 0, result.stderr
     (span,) = read_trace_file(traces)

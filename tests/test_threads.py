@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from conftest import clean_env, read_trace_file, run_python
+from conftest import file_env, read_trace_file, run_python
 
 import vaquero
 from vaquero.testing import capture_spans
@@ -37,7 +37,7 @@ def test_first_span_configures_lazily_and_its_pool_work_keeps_the_parent(tmp_pat
             pool.submit(work).result()
         pool.shutdown()
         """,
-        env=clean_env(OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces)),
+        env=file_env(traces),
     )
     assert result.returncode == 0, result.stderr
     spans = {span["name"]: span for span in read_trace_file(traces)}
