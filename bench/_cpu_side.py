@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ATTRS = (("llm.model", "gpt-4o-mini"), ("retry.count", 2), ("score", 0.75))
+from _harness import produce  # noqa: E402 - bench/ is this script's own directory
+
 WARMUP = 2_000
 
 
@@ -37,20 +38,10 @@ def vaquero_side(protocol: str, endpoint: str, n: int) -> tuple[float, float, bo
         endpoint=endpoint,
         max_queue_size=n + WARMUP,
     )
-    span = vaquero.span
-    (k1, v1), (k2, v2), (k3, v3) = ATTRS
-
-    def produce(count: int) -> None:
-        for _ in range(count):
-            with span("llm.call") as s:
-                s.set_attribute(k1, v1)
-                s.set_attribute(k2, v2)
-                s.set_attribute(k3, v3)
-
-    produce(WARMUP)
+    produce(vaquero.span, WARMUP)
     _setup.flush(60.0)
     start, app = time.process_time(), time.thread_time()
-    produce(n)
+    produce(vaquero.span, n)
     app = time.thread_time() - app
     ok = _setup.flush(120.0)
     return time.process_time() - start, app, ok
@@ -75,20 +66,10 @@ def raw_side(protocol: str, endpoint: str, n: int) -> tuple[float, float, bool]:
     provider = TracerProvider(resource=Resource.create({"service.name": "bench"}))
     provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=n + WARMUP))
     tracer = provider.get_tracer("bench.raw")
-    start_span = tracer.start_as_current_span
-    (k1, v1), (k2, v2), (k3, v3) = ATTRS
-
-    def produce(count: int) -> None:
-        for _ in range(count):
-            with start_span("llm.call") as s:
-                s.set_attribute(k1, v1)
-                s.set_attribute(k2, v2)
-                s.set_attribute(k3, v3)
-
-    produce(WARMUP)
+    produce(tracer.start_as_current_span, WARMUP)
     provider.force_flush(60_000)
     start, app = time.process_time(), time.thread_time()
-    produce(n)
+    produce(tracer.start_as_current_span, n)
     app = time.thread_time() - app
     ok = provider.force_flush(120_000)
     return time.process_time() - start, app, ok

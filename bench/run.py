@@ -61,6 +61,7 @@ from _harness import (  # noqa: E402 - the path above makes the package importab
     compare,
     format_table,
     interleave,
+    produce,
     shutdown_provider,
 )
 from opentelemetry import trace  # noqa: E402
@@ -74,7 +75,6 @@ from vaquero._config import Settings, load_settings  # noqa: E402
 from vaquero._pipeline import install as _setup  # noqa: E402
 from vaquero._pipeline.queue import ExportQueue  # noqa: E402
 
-ATTRS = (("llm.model", "gpt-4o-mini"), ("retry.count", 2), ("score", 0.75))
 CHILDREN = 5
 
 
@@ -101,25 +101,11 @@ def vaquero_provider(exporter: SpanExporter, **overrides: Any) -> tuple[TracerPr
 
 # --- app-thread cost -------------------------------------------------------------------------
 def span_cases(raw: trace.Tracer) -> tuple[Case, Case]:
-    (k1, v1), (k2, v2), (k3, v3) = ATTRS
-    span = vaquero.span
-    start = raw.start_as_current_span
-
-    def vaquero_loop(n: int) -> None:
-        for _ in range(n):
-            with span("llm.call") as s:
-                s.set_attribute(k1, v1)
-                s.set_attribute(k2, v2)
-                s.set_attribute(k3, v3)
-
-    def otel_loop(n: int) -> None:
-        for _ in range(n):
-            with start("llm.call") as s:
-                s.set_attribute(k1, v1)
-                s.set_attribute(k2, v2)
-                s.set_attribute(k3, v3)
-
-    return Case("vaquero.span + 3 attrs", vaquero_loop), Case("otel span + 3 attrs", otel_loop)
+    span, start = vaquero.span, raw.start_as_current_span
+    return (
+        Case("vaquero.span + 3 attrs", lambda n: produce(span, n)),
+        Case("otel span + 3 attrs", lambda n: produce(start, n)),
+    )
 
 
 def _drive(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -339,23 +325,11 @@ def _raw_otlp_exporter(protocol: str, endpoint: str) -> SpanExporter:
 
 
 def _produce_vaquero(n: int) -> None:
-    span = vaquero.span
-    (k1, v1), (k2, v2), (k3, v3) = ATTRS
-    for _ in range(n):
-        with span("llm.call") as s:
-            s.set_attribute(k1, v1)
-            s.set_attribute(k2, v2)
-            s.set_attribute(k3, v3)
+    produce(vaquero.span, n)
 
 
 def _produce_raw(tracer: trace.Tracer, n: int) -> None:
-    start = tracer.start_as_current_span
-    (k1, v1), (k2, v2), (k3, v3) = ATTRS
-    for _ in range(n):
-        with start("llm.call") as s:
-            s.set_attribute(k1, v1)
-            s.set_attribute(k2, v2)
-            s.set_attribute(k3, v3)
+    produce(tracer.start_as_current_span, n)
 
 
 def _throughput_vaquero(rx: Receiver, protocol: str, endpoint: str, n: int) -> dict[str, float]:
@@ -632,11 +606,10 @@ def memory_section(n: int) -> Comparison:
 
 RSS_SCRIPT = """
 import json, logging, resource, sys, time
-sys.path.insert(0, {root!r})
+sys.path.insert(0, {root!r}); sys.path.insert(0, {bench!r})
 logging.disable(logging.CRITICAL)  # the SDK logs one line per dropped span
+from _harness import produce
 N = {n}
-ATTRS = {attrs!r}
-(k1, v1), (k2, v2), (k3, v3) = ATTRS
 def peak_kib():
     # VmHWM is this process's own peak; ru_maxrss survives exec on Linux and would report
     # the (larger) parent's peak in a child started from it.
@@ -655,9 +628,7 @@ if {vaquero!r}:
         pass
     base = peak_kib()
     start = time.perf_counter()
-    for _ in range(N):
-        with start_span("llm.call") as s:
-            s.set_attribute(k1, v1); s.set_attribute(k2, v2); s.set_attribute(k3, v3)
+    produce(start_span, N)
     elapsed = time.perf_counter() - start
     stats = _setup.export_stats()
     dropped = sum(v["dropped_queue_full"] + v["dropped_export_failed"] for v in stats.values())
@@ -671,9 +642,7 @@ else:
     tracer = provider.get_tracer("bench.raw")
     base = peak_kib()
     start = time.perf_counter()
-    for _ in range(N):
-        with tracer.start_as_current_span("llm.call") as s:
-            s.set_attribute(k1, v1); s.set_attribute(k2, v2); s.set_attribute(k3, v3)
+    produce(tracer.start_as_current_span, N)
     elapsed = time.perf_counter() - start
     dropped = -1
 peak = peak_kib()
@@ -695,7 +664,9 @@ def rss_section(n: int) -> list[str]:
     port = _closed_port()
     lines = []
     for who, is_vaquero in (("vaquero", True), ("raw OTel BatchSpanProcessor", False)):
-        code = RSS_SCRIPT.format(root=str(ROOT), n=n, attrs=ATTRS, vaquero=is_vaquero, port=port)
+        code = RSS_SCRIPT.format(
+            root=str(ROOT), bench=str(BENCH), n=n, vaquero=is_vaquero, port=port
+        )
         env = _clean_env(
             OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}", OTEL_SERVICE_NAME="bench"
         )
