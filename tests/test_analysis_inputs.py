@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vaquero.analysis import AnalysisInputError, analyze
 
@@ -183,3 +185,62 @@ def test_stdin_that_trickles_in_is_still_recognised(kind: str, monkeypatch: pyte
         result = analyze("-")
     thread.join()
     assert result.to_dict() == _baseline()
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
+                                                                  max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(documents=st.lists(_json_values, max_size=6),
+       gaps=st.lists(st.sampled_from(["", " ", "\n", "\r\n", "\t", ",", ",\n"]), min_size=7,
+                     max_size=7),
+       indent=st.sampled_from([None, 2]), garbage=st.booleans())
+def test_back_to_back_documents_are_read_in_order_up_to_the_first_bad_one(
+    documents: list[object], gaps: list[str], indent: int | None, garbage: bool
+) -> None:
+    """The one reader of concatenated JSON (pretty-printed files, Jaeger's streamed
+    chunks): every document with the position it starts at, then the error where a bad one
+    starts, never a document after it."""
+    from vaquero.analysis._json import back_to_back
+
+    text, starts = "", []
+    for document, gap in zip(documents, gaps, strict=False):
+        text += gap
+        starts.append(len(text))
+        text += json.dumps(document, indent=indent)
+        if not isinstance(document, (dict, list)):
+            text += " "  # a bare number or literal needs a boundary before the next
+    if garbage:
+        text += "{not json} " + json.dumps({"after": 1})
+    read = []
+    try:
+        for start, document in back_to_back(text, " \t\r\n,"):
+            read.append((start, document))
+    except json.JSONDecodeError as error:
+        assert garbage
+        assert text[error.pos - 1 : error.pos + 8].find("not json") >= 0
+    else:
+        assert not garbage
+    assert read == list(zip(starts, documents, strict=True))
+
+
+def test_a_bad_document_in_a_pretty_stream_is_reported_at_its_line(tmp_path: Path) -> None:
+    documents = [json.loads(line) for line in _lines()]
+    head = "\n".join(json.dumps(doc, indent=2) for doc in documents)
+    path = tmp_path / "cut.json"
+    path.write_text(head + "\n{\n  \"resourceSpans\": [oops]\n}\n" + json.dumps(documents[0]))
+    result = analyze(path)
+    assert result.spans_read == analyze_lines_count(documents)
+    ((line, message),) = result.problems
+    assert line == head.count("\n") + 3  # the line holding "oops"
+    assert "the rest of the document was not read" in message
+
+
+def analyze_lines_count(documents: list[dict]) -> int:
+    return sum(len(scope["spans"]) for doc in documents for block in doc["resourceSpans"]
+               for scope in block["scopeSpans"])

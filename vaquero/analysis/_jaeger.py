@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from vaquero.analysis._json import loads
+from vaquero.analysis._json import back_to_back, loads
 from vaquero.analysis.errors import AnalysisInputError
 
 __all__ = [
@@ -247,20 +247,12 @@ def json_documents(body: bytes) -> list[Any] | None:
         return [loads(body)]
     except ValueError:
         pass
-    text = body.decode("utf-8", errors="replace")
-    decoder = json.JSONDecoder()
     documents: list[Any] = []
-    position, size = 0, len(text)
-    while True:
-        while position < size and text[position] in " \t\r\n,":
-            position += 1
-        if position >= size:
-            break
-        try:
-            document, position = decoder.raw_decode(text, position)
-        except ValueError:
-            break
-        documents.append(document)
+    try:
+        for _, document in back_to_back(body.decode("utf-8", errors="replace"), " \t\r\n,"):
+            documents.append(document)
+    except ValueError:
+        pass  # a stream cut short: the documents before the cut
     return documents or None
 
 

@@ -11,10 +11,10 @@ standard library accepts is accepted, and what it rejects fails with its own mes
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["PARSER", "loads"]
+__all__ = ["PARSER", "back_to_back", "loads"]
 
 loads: Callable[[bytes | str], Any]
 try:
@@ -34,3 +34,20 @@ else:
 
     loads = _orjson_then_json
     PARSER = "orjson"
+
+
+def back_to_back(text: str, separators: str = " \t\r\n") -> Iterator[tuple[int, Any]]:
+    """Each JSON document of ``text`` (several may follow each other, as ``jq .`` or a
+    streamed HTTP body writes them) with the position it starts at, skipping
+    ``separators`` between them. Raises ``json.JSONDecodeError`` where a document is bad,
+    after yielding every document before it."""
+    decoder = json.JSONDecoder()
+    position, size = 0, len(text)
+    while True:
+        while position < size and text[position] in separators:
+            position += 1
+        if position >= size:
+            return
+        start = position
+        document, position = decoder.raw_decode(text, position)
+        yield start, document

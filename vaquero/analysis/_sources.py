@@ -28,7 +28,7 @@ from typing import Any
 from vaquero.analysis._compression import FILE_FIX, Truncated, open_input
 from vaquero.analysis._decode import decode_traces_data, traces_data_of
 from vaquero.analysis._jaeger import DEFAULT_LOOKBACK_NS, JaegerOptions, fetch_traces_documents
-from vaquero.analysis._json import loads
+from vaquero.analysis._json import back_to_back, loads
 from vaquero.analysis._span import Span
 from vaquero.analysis.errors import AnalysisInputError
 
@@ -170,21 +170,18 @@ class _Reader:
         """A pretty-printed document (or several back to back, as ``jq .`` prints them)."""
         first_line = self.line_no
         text = b"".join((first, *rest)).decode("utf-8", errors="replace")
-        decoder = json.JSONDecoder()
-        position, size = 0, len(text)
+        documents = back_to_back(text)
         while True:
-            while position < size and text[position] in " \t\r\n":
-                position += 1
-            if position >= size:
-                return
-            line_no = first_line + text.count("\n", 0, position)
             try:
-                document, position = decoder.raw_decode(text, position)
+                position, document = next(documents)
+            except StopIteration:
+                return
             except json.JSONDecodeError as err:
                 at = first_line + text.count("\n", 0, err.pos)
                 self.stats.bad_line(at, f"invalid JSON ({err.msg}); the rest of the document "
                                         "was not read")
                 return
+            line_no = first_line + text.count("\n", 0, position)
             for item in document if isinstance(document, list) else (document,):
                 batch = self._document(item, line_no)
                 if batch is not None:
