@@ -63,16 +63,19 @@ def type_name(value: Any) -> str:
 
 
 def safe_str(value: Any) -> str:
-    try:
-        text = str(value)
-        return text if type(text) is str else str.__str__(text)
-    except Exception:
-        return f"<unrepresentable {type_name(value)}>"
+    """``str(value)``, or a placeholder naming the type when that raises."""
+    return _render(str, value)
 
 
 def safe_repr(value: Any) -> str:
+    """``repr(value)``, or a placeholder naming the type when that raises."""
+    return _render(repr, value)
+
+
+def _render(render: Callable[[Any], str], value: Any) -> str:
+    # a str subclass (whose methods user code may override) becomes a plain str
     try:
-        text = repr(value)
+        text = render(value)
         return text if type(text) is str else str.__str__(text)
     except Exception:
         return f"<unrepresentable {type_name(value)}>"
