@@ -52,11 +52,7 @@ def duration_histogram_svg(workflow: WorkflowStats) -> str:
     name = escape(workflow.name)
     parts = [_open_svg(height, f"Run durations of {name}", "histogram")]
     for tick in y_ticks:
-        y = y_of(tick)
-        parts.append(f'<line class="grid" x1="{pad_left}" x2="{_WIDTH - pad_right}" '
-                     f'y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(f'<text class="tick" x="{pad_left - 6:.1f}" y="{y + 4:.1f}" '
-                     f'text-anchor="end">{tick:,}</text>')
+        parts.extend(_grid_line(y_of(tick), pad_left, pad_right, f"{tick:,}"))
     bar_w = plot_w / len(bins)
     for index, (b_low, b_high, ok, bad) in enumerate(bins):
         x = pad_left + index * bar_w
@@ -165,11 +161,7 @@ def timeseries_svg(workflow: WorkflowStats) -> str:
             return float(top + panel_h - panel_h * value / scale_max)
 
         for tick in ticks:
-            y = y_of(tick)
-            parts.append(f'<line class="grid" x1="{pad_left}" x2="{_WIDTH - pad_right}" '
-                         f'y1="{y:.1f}" y2="{y:.1f}"/>')
-            parts.append(f'<text class="tick" x="{pad_left - 6:.1f}" y="{y + 4:.1f}" '
-                         f'text-anchor="end">{escape(fmt(tick))}</text>')
+            parts.extend(_grid_line(y_of(tick), pad_left, pad_right, escape(fmt(tick))))
         parts.append(f'<text class="axis-title" x="{pad_left:.1f}" y="{top - 8:.1f}">'
                      f"{title}</text>")
         if index == 0:
@@ -284,3 +276,14 @@ def _bin(item: Sequence[float]) -> tuple[float, float, int, int]:
     if len(item) >= 4:
         return float(item[0]), float(item[1]), int(item[2]), int(item[3])
     return float(item[0]), float(item[1]), int(item[2]), 0
+
+
+def _grid_line(y: float, pad_left: float, pad_right: float, label: str) -> tuple[str, str]:
+    """A horizontal grid line across the plot at ``y`` and its tick ``label`` (escaped
+    already) at the left, as every chart draws its value axis."""
+    return (
+        f'<line class="grid" x1="{pad_left}" x2="{_WIDTH - pad_right}" '
+        f'y1="{y:.1f}" y2="{y:.1f}"/>',
+        f'<text class="tick" x="{pad_left - 6:.1f}" y="{y + 4:.1f}" '
+        f'text-anchor="end">{label}</text>',
+    )
