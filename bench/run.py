@@ -296,7 +296,11 @@ class Receiver:
         if not ready or ready[0] != "READY":
             raise RuntimeError(f"receiver did not start: {ready}")
         ports = dict(item.split("=") for item in ready[1:])
-        self.grpc_port, self.http_port = int(ports["grpc"]), int(ports["http"])
+        # (OTEL_EXPORTER_OTLP_PROTOCOL, endpoint) for each transport the receiver serves
+        self.endpoints = [
+            ("grpc", f"http://127.0.0.1:{ports['grpc']}"),
+            ("http/protobuf", f"http://127.0.0.1:{ports['http']}"),
+        ]
 
     def count(self) -> int:
         assert self._proc.stdin is not None and self._proc.stdout is not None
@@ -398,8 +402,7 @@ def throughput_section(n: int, rounds: int) -> tuple[list[Comparison], list[str]
     rows: list[Comparison] = []
     notes: list[str] = []
     try:
-        for protocol, port in (("grpc", rx.grpc_port), ("http/protobuf", rx.http_port)):
-            endpoint = f"http://127.0.0.1:{port}"
+        for protocol, endpoint in rx.endpoints:
             runs: dict[str, list[dict[str, float]]] = {"vaquero": [], "raw OTel": []}
             for index in range(rounds):
                 order = ["vaquero", "raw OTel"] if index % 2 == 0 else ["raw OTel", "vaquero"]
@@ -464,8 +467,7 @@ def cpu_section(n: int, rounds: int) -> tuple[list[Comparison], list[str]]:
     rows: list[Comparison] = []
     notes: list[str] = []
     try:
-        for protocol, port in (("grpc", rx.grpc_port), ("http/protobuf", rx.http_port)):
-            endpoint = f"http://127.0.0.1:{port}"
+        for protocol, endpoint in rx.endpoints:
             # a Case per side (named as _cpu_side.py's argument), and its app-thread samples
             sides: dict[str, tuple[Case, list[float]]] = {
                 name: (Case(name, lambda _n: None), []) for name in ("vaquero", "raw")
