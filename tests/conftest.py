@@ -27,6 +27,16 @@ os.environ["VAQUERO_STRICT_INTERNAL_ERRORS"] = "1"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# The root span of each workflow `vaquero demo` runs (the five examples of the seed docs).
+DEMO_WORKFLOW_ROOTS = {
+    "register_user_workflow",
+    "process_user_batch",
+    "StateMachineWorkflow.execute",
+    "EventDrivenWorkflow.start_workflow",
+    "nightly_analytics_run",
+}
+
+
 def clean_env(**overrides: str) -> dict[str, str]:
     """The environment for a subprocess: no OTEL_/VAQUERO_ leftovers, plus ``overrides``."""
     env = {

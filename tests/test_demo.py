@@ -7,18 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT, clean_env, closed_port, read_trace_file
+from conftest import DEMO_WORKFLOW_ROOTS, ROOT, clean_env, closed_port, read_trace_file
 from otlp_receiver import OtlpReceiver
 
 from vaquero import _demo
-
-WORKFLOW_ROOTS = {
-    "register_user_workflow",
-    "process_user_batch",
-    "StateMachineWorkflow.execute",
-    "EventDrivenWorkflow.start_workflow",
-    "nightly_analytics_run",
-}
 
 
 def _demo_run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -48,10 +40,10 @@ def test_demo_without_a_collector_prints_trees_and_writes_the_file(tmp_path: Pat
     _assert_clean(result.stderr)
     spans = read_trace_file(traces)
     roots = {span["name"] for span in spans if not span.get("parentSpanId")}
-    assert WORKFLOW_ROOTS <= roots, roots
+    assert DEMO_WORKFLOW_ROOTS <= roots, roots
     # The console tree shows every workflow on stderr; the hint and the path are on stdout.
-    assert result.stderr.count("trace ") >= len(WORKFLOW_ROOTS)
-    for name in WORKFLOW_ROOTS:
+    assert result.stderr.count("trace ") >= len(DEMO_WORKFLOW_ROOTS)
+    for name in DEMO_WORKFLOW_ROOTS:
         assert name in result.stderr
     assert str(traces) in result.stdout
     assert "vaquero analyze" in result.stdout
@@ -71,7 +63,7 @@ def test_demo_no_console_and_default_file_from_the_environment(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     roots = {s["name"] for s in read_trace_file(traces) if not s.get("parentSpanId")}
-    assert roots >= WORKFLOW_ROOTS
+    assert roots >= DEMO_WORKFLOW_ROOTS
 
 
 def test_demo_also_sends_to_a_listening_collector(tmp_path: Path):
@@ -86,7 +78,7 @@ def test_demo_also_sends_to_a_listening_collector(tmp_path: Path):
     _assert_clean(result.stderr)
     written = read_trace_file(traces)
     assert {s.span_id for s in received} == {s["spanId"] for s in written}
-    assert WORKFLOW_ROOTS <= {s.name for s in received if not s.parent_span_id}
+    assert DEMO_WORKFLOW_ROOTS <= {s.name for s in received if not s.parent_span_id}
     assert {s.resource.get("service.name") for s in received} == {"vaquero-demo"}
     assert f"sent to the OTLP collector at {collector.grpc_endpoint}" in result.stdout
     assert "docker compose up -d" not in result.stdout

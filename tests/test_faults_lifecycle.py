@@ -15,6 +15,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import clean_env, run_python
@@ -49,6 +50,16 @@ def _names(spans: list[SpanRecord]) -> collections.Counter[str]:
     return collections.Counter(span.name for span in spans)
 
 
+def _exactly(rx: Any, names: dict[str, int]) -> list[Any]:
+    """The spans named (so many of each) all arrive, and no duplicate follows within 1 s."""
+    total = sum(names.values())
+    assert rx.wait_for_spans(total, timeout=10)
+    assert rx.no_more_spans_than(total, within=1.0)  # a duplicate would arrive
+    spans = rx.spans()
+    assert _names(spans) == names
+    return spans
+
+
 def _assert_each_span_once(spans: list[SpanRecord]) -> None:
     ids = collections.Counter(span.span_id for span in spans)
     assert [span_id for span_id, n in ids.items() if n > 1] == []
@@ -77,10 +88,7 @@ def test_os_fork_child_exports_its_own_spans_and_never_the_parents(rx, tmp_path,
     """
     result = _run(tmp_path, code, _env(rx, protocol))
     assert result.returncode == 0, result.stderr
-    assert rx.wait_for_spans(6, timeout=10)
-    assert rx.no_more_spans_than(6, within=1.0)  # a duplicate would arrive
-    spans = rx.spans()
-    assert _names(spans) == {"warm": 1, "parent-queued": 1, "child": 3, "parent-after": 1}
+    spans = _exactly(rx, {"warm": 1, "parent-queued": 1, "child": 3, "parent-after": 1})
     _assert_each_span_once(spans)
     assert result.stderr == ""
 
@@ -110,10 +118,7 @@ def test_a_fork_inside_an_open_span_exports_that_span_once(rx, tmp_path, protoco
     """
     result = _run(tmp_path, code, _env(rx, protocol))
     assert result.returncode == 0, result.stderr
-    assert rx.wait_for_spans(4, timeout=10)
-    assert rx.no_more_spans_than(4, within=1.0)  # a duplicate would arrive
-    spans = rx.spans()
-    assert _names(spans) == {"warm": 1, "outer": 1, "inner": 1, "child": 1}
+    spans = _exactly(rx, {"warm": 1, "outer": 1, "inner": 1, "child": 1})
     _assert_each_span_once(spans)
     by_name = {span.name: span for span in spans}
     assert by_name["child"].parent_span_id == by_name["inner"].span_id
@@ -145,10 +150,7 @@ def test_prefork_server_workers_export_and_exit_cleanly(rx, tmp_path, protocol):
     """
     result = _run(tmp_path, code, _env(rx, protocol))
     assert result.returncode == 0, result.stderr
-    assert rx.wait_for_spans(7, timeout=10)
-    assert rx.no_more_spans_than(7, within=1.0)  # a duplicate would arrive
-    spans = rx.spans()
-    assert _names(spans) == {"master-boot": 1, "request": 6}
+    spans = _exactly(rx, {"master-boot": 1, "request": 6})
     served = sorted(
         (s.attributes["worker"], s.attributes["request"]) for s in spans if s.name == "request"
     )
@@ -190,10 +192,7 @@ def test_multiprocessing_process_children_export(rx, tmp_path, method, protocol)
     code = MP_CODE.format(method=method, body=textwrap.indent(textwrap.dedent(body), " " * 8))
     result = _run(tmp_path, code, _env(rx, protocol))
     assert result.returncode == 0, result.stderr
-    assert rx.wait_for_spans(3, timeout=10)
-    assert rx.no_more_spans_than(3, within=1.0)  # a duplicate would arrive
-    spans = rx.spans()
-    assert _names(spans) == {"parent-queued": 1, "process": 2}
+    spans = _exactly(rx, {"parent-queued": 1, "process": 2})
     _assert_each_span_once(spans)
 
 
@@ -209,10 +208,7 @@ def test_pool_workers_ending_with_os_exit_still_deliver(rx, tmp_path, method):
     code = MP_CODE.format(method=method, body=textwrap.indent(textwrap.dedent(body), " " * 8))
     result = _run(tmp_path, code, _env(rx))
     assert result.returncode == 0, result.stderr
-    assert rx.wait_for_spans(7, timeout=10)
-    assert rx.no_more_spans_than(7, within=1.0)  # a duplicate would arrive
-    spans = rx.spans()
-    assert _names(spans) == {"parent-queued": 1, "task": 6}
+    spans = _exactly(rx, {"parent-queued": 1, "task": 6})
     assert sorted(s.attributes["n"] for s in spans if s.name == "task") == list(range(6))
     _assert_each_span_once(spans)
 
@@ -226,10 +222,8 @@ def test_pool_terminated_by_context_manager_still_delivers(rx, tmp_path):
     code = MP_CODE.format(method="fork", body=textwrap.indent(textwrap.dedent(body), " " * 8))
     result = _run(tmp_path, code, _env(rx))
     assert result.returncode == 0, result.stderr
-    assert rx.wait_for_spans(5, timeout=10)
-    assert rx.no_more_spans_than(5, within=1.0)  # a duplicate would arrive
-    assert _names(rx.spans()) == {"parent-queued": 1, "task": 4}
-    _assert_each_span_once(rx.spans())
+    spans = _exactly(rx, {"parent-queued": 1, "task": 4})
+    _assert_each_span_once(spans)
 
 
 # --- exit ----------------------------------------------------------------------------------------

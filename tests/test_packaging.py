@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, clean_env, closed_port, read_trace_file
+from conftest import DEMO_WORKFLOW_ROOTS, ROOT, clean_env, closed_port, read_trace_file
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -31,15 +31,6 @@ OTEL_DEPENDENCIES = {
     if req.name.startswith("opentelemetry-")
 }
 CONSTRAINTS = {end: ROOT / "ci" / f"constraints-{end}.txt" for end in ("oldest", "newest")}
-
-WORKFLOW_ROOTS = {
-    "register_user_workflow",
-    "process_user_batch",
-    "StateMachineWorkflow.execute",
-    "EventDrivenWorkflow.start_workflow",
-    "nightly_analytics_run",
-}
-
 
 # --- the stack files --------------------------------------------------------------------------
 def test_the_shipped_stack_files_are_the_repositorys_byte_for_byte():
@@ -232,7 +223,7 @@ def test_the_built_wheel_runs_the_demo_and_writes_the_stack_outside_the_checkout
                 "--file", str(traces)], cwd=home,
                OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{closed_port()}")
     roots = {span["name"] for span in read_trace_file(traces) if not span.get("parentSpanId")}
-    assert WORKFLOW_ROOTS <= roots, roots
+    assert DEMO_WORKFLOW_ROOTS <= roots, roots
     assert "vaquero stack init && docker compose up -d" in out
 
     _run([str(bin_dir / "vaquero"), "stack", "init", "stack"], cwd=home)
