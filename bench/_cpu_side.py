@@ -17,7 +17,9 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -25,6 +27,20 @@ sys.path.insert(0, str(ROOT))
 from _harness import produce  # noqa: E402 - bench/ is this script's own directory
 
 WARMUP = 2_000
+
+
+def _measure(
+    start: Callable[[str], Any], flush: Callable[[float], bool], n: int
+) -> tuple[float, float, bool]:
+    """Warm up and flush, then the process's CPU (and the producing thread's) for ``n``
+    spans through ``start`` and a flush that returned: the same steps for both sides."""
+    produce(start, WARMUP)
+    flush(60.0)
+    begin, app = time.process_time(), time.thread_time()
+    produce(start, n)
+    app = time.thread_time() - app
+    ok = flush(120.0)
+    return time.process_time() - begin, app, ok
 
 
 def vaquero_side(protocol: str, endpoint: str, n: int) -> tuple[float, float, bool]:
@@ -38,13 +54,7 @@ def vaquero_side(protocol: str, endpoint: str, n: int) -> tuple[float, float, bo
         endpoint=endpoint,
         max_queue_size=n + WARMUP,
     )
-    produce(vaquero.span, WARMUP)
-    _setup.flush(60.0)
-    start, app = time.process_time(), time.thread_time()
-    produce(vaquero.span, n)
-    app = time.thread_time() - app
-    ok = _setup.flush(120.0)
-    return time.process_time() - start, app, ok
+    return _measure(vaquero.span, _setup.flush, n)
 
 
 def raw_side(protocol: str, endpoint: str, n: int) -> tuple[float, float, bool]:
@@ -66,13 +76,9 @@ def raw_side(protocol: str, endpoint: str, n: int) -> tuple[float, float, bool]:
     provider = TracerProvider(resource=Resource.create({"service.name": "bench"}))
     provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=n + WARMUP))
     tracer = provider.get_tracer("bench.raw")
-    produce(tracer.start_as_current_span, WARMUP)
-    provider.force_flush(60_000)
-    start, app = time.process_time(), time.thread_time()
-    produce(tracer.start_as_current_span, n)
-    app = time.thread_time() - app
-    ok = provider.force_flush(120_000)
-    return time.process_time() - start, app, ok
+    return _measure(
+        tracer.start_as_current_span, lambda seconds: provider.force_flush(int(seconds * 1000)), n
+    )
 
 
 def main(argv: list[str]) -> int:
