@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import live_stack as live_stack_module
 import pytest
 from otlp_receiver import OtlpReceiver
 
@@ -86,6 +87,20 @@ def run_python(
         timeout=timeout,
         cwd=cwd,
     )
+
+
+@pytest.fixture(scope="session")
+def live_stack() -> Iterator[live_stack_module.Stack]:
+    """The real Collector + Jaeger + Prometheus of ci/stack, up for the live tests.
+
+    Started if it is not running, and stopped at the end only if this run started it.
+    """
+    live_stack_module.skip_unless_built()
+    was_running = live_stack_module.is_running()
+    stack = live_stack_module.Stack(live_stack_module.stack_command("up"))
+    yield stack
+    if not was_running:
+        live_stack_module.stack_command("down")
 
 
 @pytest.fixture

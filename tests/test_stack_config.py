@@ -11,7 +11,9 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
@@ -36,8 +38,18 @@ VAQUERO_HTTP_DEFAULT = "http://localhost:4318/v1/traces"
 SECTIONS = {"receivers": "receivers", "processors": "processors", "exporters": "exporters"}
 
 
+# `${env:NAME:-default}`: how the config files take every address (the Collector's confmap
+# syntax), so one file serves compose (the defaults) and a bare host (ci/stack/up sets them).
+ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def compose_view(text: str) -> str:
+    """The config as the Collector reads it inside compose, where no variable is set."""
+    return ENV_REFERENCE.sub(lambda m: m.group(2) or "", text)
+
+
 def load(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text())
+    data = yaml.safe_load(compose_view(path.read_text()))
     assert isinstance(data, dict), f"{path.name} is not a YAML mapping"
     return data
 
@@ -156,6 +168,67 @@ def test_redaction_pattern_drops_secret_names_and_keeps_workflow_ones(path: Path
         assert any(c.search(key) for c in compiled), f"{key!r} would reach Jaeger"
     for key in SAFE_KEYS:
         assert not any(c.search(key) for c in compiled), f"{key!r} would be deleted"
+
+
+# -- one file for compose and for a bare host -----------------------------------------------
+
+# The keys that hold an address a program listens on or sends to, or a path on disk.
+_ADDRESS_KEYS = {"endpoint", "port", "keys", "values", "ca_file"}
+
+
+def _address_values(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key in _ADDRESS_KEYS and not isinstance(value, (dict, list)):
+                yield where, value
+            else:
+                yield from _address_values(value, where)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _address_values(value, f"{path}[{index}]")
+
+
+@pytest.mark.parametrize("path", ALL_PIPELINE_CONFIGS, ids=lambda p: p.name)
+def test_every_address_comes_from_a_variable_with_the_compose_value_as_default(
+    path: Path,
+) -> None:
+    raw = yaml.safe_load(path.read_text())
+    found = list(_address_values(raw))
+    assert found, "no addresses found: the walk is broken"
+    for where, value in found:
+        assert ENV_REFERENCE.search(str(value)), (
+            f"{path.name}: {where} = {value!r} is fixed; write ${{env:NAME:-{value}}} so "
+            "ci/stack/up (and a user without Docker) can move it to 127.0.0.1"
+        )
+
+
+def _stack_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ci_stack", ROOT / "ci" / "stack" / "stack.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while decorating
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_bare_host_stack_sets_every_variable_the_files_read_and_binds_loopback_only() -> None:
+    stack = _stack_module()
+    by_config: dict[str, set[str]] = {}
+    for program in stack.programs(gateway=True):
+        config = next(a.split("=", 1)[1] for a in program.argv if a.startswith("--config"))
+        by_config.setdefault(Path(config).name, set()).update(program.env)
+        for name, value in program.env.items():
+            if name.endswith("_LISTEN"):
+                assert value.startswith("127.0.0.1:"), f"{program.name}: {name}={value}"
+        listen_flags = [a for a in program.argv if "listen-address" in a]
+        assert all("=127.0.0.1:" in a for a in listen_flags), listen_flags
+    for path in ALL_PIPELINE_CONFIGS:
+        read = {m.group(1) for m in ENV_REFERENCE.finditer(path.read_text())}
+        unset = read - by_config[path.name]
+        assert not unset, f"ci/stack/up leaves {sorted(unset)} of {path.name} at compose values"
 
 
 # -- ports agree everywhere -------------------------------------------------------------------
