@@ -33,7 +33,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 STACK = ROOT / "ci" / "stack"
 BIN = ROOT / ".stack" / "bin"
-RUN = ROOT / ".stack" / "run"
+#: The tests' stack runs on the compose ports plus this, with its own pids and data, so it
+#: never meets a stack a developer started with ci/stack/up, nor a test that needs the
+#: default OTLP port closed.
+PORT_OFFSET = "10000"
+RUN = ROOT / ".stack" / f"run-{PORT_OFFSET}"
 REQUIRED = os.environ.get("VAQUERO_LIVE_REQUIRED") == "1"
 BUILD_HINT = "the live stack is not built: run ci/stack/build (Go 1.26 and the Go module proxy)"
 
@@ -84,7 +88,8 @@ def stack_command(name: str, *args: str) -> dict[str, str]:
     """Run ``ci/stack/NAME ARGS``; its ``KEY=VALUE`` lines as a dict; fail with its stderr."""
     with _lock():
         done = subprocess.run(
-            [str(STACK / name), *args], capture_output=True, text=True, timeout=120
+            [str(STACK / name), *args], capture_output=True, text=True, timeout=120,
+            env={**os.environ, "STACK_PORT_OFFSET": PORT_OFFSET},
         )
     if done.returncode != 0:
         pytest.fail(f"ci/stack/{name} {' '.join(args)} failed:\n{done.stderr}", pytrace=False)
@@ -135,7 +140,8 @@ class Stack:
 
     def get(self, path: str, **params: str | int) -> Any:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        with _NO_PROXY.open(f"{self.jaeger_url}{path}{query}", timeout=10) as response:
+        # Generous: a search that loads thousands of traces takes seconds on a busy machine.
+        with _NO_PROXY.open(f"{self.jaeger_url}{path}{query}", timeout=60) as response:
             return json.loads(response.read())
 
     def traces(self, service: str, limit: int = 10_000) -> list[dict[str, Any]]:
@@ -153,8 +159,8 @@ class Stack:
 
     def wait_for_spans(self, service: str, count: int, timeout: float = 60) -> list[dict[str, Any]]:
         """The service's spans once ``count`` have arrived and no more come for a second."""
-        spans = eventually(lambda: _at_least(self.spans(service), count), timeout,
-                           f"{count} spans of {service!r} in Jaeger")
+        eventually(lambda: _at_least(self.spans(service), count), timeout,
+                   f"{count} spans of {service!r} in Jaeger")
         time.sleep(1.0)
         return self.spans(service)
 
@@ -175,7 +181,7 @@ def eventually(probe: Callable[[], T | None], timeout: float, what: str) -> T:
             result = None
         if result is not None:
             return result
-        time.sleep(0.25)
+        time.sleep(0.5)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
@@ -188,14 +194,17 @@ def app_env(stack: Stack, service: str, **overrides: str) -> dict[str, str]:
     """A subprocess environment with no OTEL_/VAQUERO_ leftovers, exporting to ``stack``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "VAQUERO_"))}
     env["OTEL_SERVICE_NAME"] = service
-    if stack.otlp_grpc != "http://127.0.0.1:4317":  # vaquero's default is this stack
-        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = stack.otlp_grpc
+    # The one setting a compose user does not need: the tests' stack is on offset ports.
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = stack.otlp_grpc
     env.update(overrides)
     return env
 
 
-def run_app(code: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+def run_app(
+    code: str, env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` as an application process; it must exit 0."""
+    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
                           text=True, timeout=timeout)
     assert done.returncode == 0, f"the app failed:\n{done.stdout}\n{done.stderr}"
     return done

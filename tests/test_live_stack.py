@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from live_stack import BIN, ROOT, Stack, app_env, run_app, skip_unless_built, unique_service
 
-pytestmark = [pytest.mark.live, pytest.mark.slow]
+pytestmark = [pytest.mark.live, pytest.mark.slow, pytest.mark.timeout(300)]
 
 SECRET_KEYS = json.loads((ROOT / "tests" / "data" / "secret_keys.json").read_text())
 
@@ -106,9 +106,11 @@ AGENT_APP = textwrap.dedent(
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
-def test_every_span_of_a_zero_config_app_arrives_with_its_agent_and_its_errors(
+def test_every_span_of_an_app_arrives_with_its_agent_and_its_errors(
     live_stack: Stack, protocol: str
 ) -> None:
+    """Nothing configured but the endpoint (the tests' stack is on offset ports; a compose
+    user's app needs not even that) and, for HTTP, the protocol."""
     service = unique_service("live-agent")
     runs = 20
     overrides = {}
@@ -184,6 +186,24 @@ def test_the_collector_deletes_secret_attributes_a_plain_sdk_sends_and_keeps_loo
     assert reached == [], f"secret-named attributes reached Jaeger: {reached}"
     missing = sorted(key for key in SECRET_KEYS["kept"] if attrs.get(key) != f"hunter2-{key}")
     assert missing == [], f"look-alikes the Collector should have kept: {missing}"
+
+
+# -- ci/stack/up and down themselves --------------------------------------------------------
+
+
+def _listening(pid: int) -> list[str]:
+    done = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True)
+    return [line.split()[3] for line in done.stdout.splitlines() if f"pid={pid}," in line]
+
+
+def test_up_binds_loopback_only_and_starts_nothing_twice(live_stack: Stack) -> None:
+    pids = {name: live_stack.pid(name) for name in ("otelcol", "jaeger", "prometheus")}
+    for name, pid in pids.items():
+        addresses = _listening(pid)
+        assert addresses, f"{name} listens nowhere?"
+        assert all(a.startswith("127.0.0.1:") for a in addresses), (name, addresses)
+    live_stack.restart_missing()  # everything is running: up must start nothing
+    assert {name: live_stack.pid(name) for name in pids} == pids
 
 
 # -- vaquero doctor against the live stack ---------------------------------------------------

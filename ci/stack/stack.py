@@ -25,18 +25,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BIN = ROOT / ".stack" / "bin"
-RUN = ROOT / ".stack" / "run"
-DATA = ROOT / ".stack" / "data"
+HOST = "127.0.0.1"
+#: Added to every port below: a second stack (the live tests' own, beside a developer's) or a
+#: machine where the compose ports are taken. Each offset has its own pids, logs and data.
+PORT_OFFSET = int(os.environ.get("STACK_PORT_OFFSET", "0") or "0")
+_SUFFIX = f"-{PORT_OFFSET}" if PORT_OFFSET else ""
+RUN = ROOT / ".stack" / f"run{_SUFFIX}"
+DATA = ROOT / ".stack" / f"data{_SUFFIX}"
 #: What ``up`` printed, for tests and scripts that did not capture its output.
 ENV_FILE = RUN / "env"
 TOPOLOGY_FILE = RUN / "topology"
-HOST = "127.0.0.1"
-#: Added to every port below, for a machine where the compose ports are taken.
-PORT_OFFSET = int(os.environ.get("STACK_PORT_OFFSET", "0") or "0")
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 
 
+# Ports are the compose ones (4317, 4318, 13133, 16686, 9090) and, for what compose keeps
+# inside its network, neighbours of them (Jaeger's OTLP on 4327/4328, the gateway's on
+# 4337/4338, health 13134/13135, telemetry 8888-8890). They all lie within 4317-16686, so a
+# stack at offset 10000 (the live tests') never takes a port of one at offset 0.
 def port(number: int) -> int:
     return number + PORT_OFFSET
 
@@ -63,7 +69,9 @@ class Program:
         return RUN / f"{self.name}.log"
 
 
-def _collector_env(grpc: int, http: int, health: int, telemetry: int, next_hop: str) -> dict[str, str]:
+def _collector_env(
+    grpc: int, http: int, health: int, telemetry: int, next_hop: str
+) -> dict[str, str]:
     return {
         "OTELCOL_OTLP_GRPC_LISTEN": addr(grpc),
         "OTELCOL_OTLP_HTTP_LISTEN": addr(http),
@@ -80,16 +88,16 @@ def programs(gateway: bool) -> list[Program]:
         "jaeger",
         (str(BIN / "jaeger"), f"--config={ROOT / 'deploy' / 'jaeger.yaml'}"),
         {
-            "JAEGER_OTLP_GRPC_LISTEN": addr(14317),
-            "JAEGER_OTLP_HTTP_LISTEN": addr(14318),
+            "JAEGER_OTLP_GRPC_LISTEN": addr(4327),
+            "JAEGER_OTLP_HTTP_LISTEN": addr(4328),
             "JAEGER_QUERY_HTTP_LISTEN": addr(16686),
             "JAEGER_QUERY_GRPC_LISTEN": addr(16685),
-            "JAEGER_HEALTH_LISTEN": addr(14133),
-            "JAEGER_TELEMETRY_PORT": str(port(18889)),
+            "JAEGER_HEALTH_LISTEN": addr(13134),
+            "JAEGER_TELEMETRY_PORT": str(port(8889)),
             "JAEGER_BADGER_DIR": str(DATA / "jaeger-badger"),
             "PROMETHEUS_URL": f"http://{addr(9090)}",
         },
-        f"http://{addr(14133)}/status",
+        f"http://{addr(13134)}/status",
     )
     prometheus = Program(
         "prometheus",
@@ -104,27 +112,27 @@ def programs(gateway: bool) -> list[Program]:
         f"http://{addr(9090)}/-/ready",
     )
     stack = [prometheus, jaeger]
-    next_hop = addr(14317)
+    next_hop = addr(4327)
     if gateway:
         stack.append(
             Program(
                 "gateway",
                 (str(BIN / "otelcol"), f"--config={ROOT / 'deploy' / 'gateway-collector.yaml'}"),
                 {
-                    **_collector_env(24317, 24318, 24133, 18890, next_hop),
+                    **_collector_env(4337, 4338, 13135, 8890, next_hop),
                     # The hop to Jaeger never leaves the host here; in production it is TLS.
                     "JAEGER_OTLP_INSECURE": "true",
                     "JAEGER_OTLP_CA_FILE": "",
                 },
-                f"http://{addr(24133)}/",
+                f"http://{addr(13135)}/",
             )
         )
-        next_hop = addr(24317)
+        next_hop = addr(4337)
     stack.append(
         Program(
             "otelcol",
             (str(BIN / "otelcol"), f"--config={ROOT / 'otel-collector.yaml'}"),
-            _collector_env(4317, 4318, 13133, 18888, next_hop),
+            _collector_env(4317, 4318, 13133, 8888, next_hop),
             f"http://{addr(13133)}/",
         )
     )
@@ -143,7 +151,7 @@ def published(gateway: bool) -> dict[str, str]:
         "STACK_RUN_DIR": str(RUN),
     }
     if gateway:
-        values["GATEWAY_OTLP_GRPC"] = f"http://{addr(24317)}"
+        values["GATEWAY_OTLP_GRPC"] = f"http://{addr(4337)}"
     return values
 
 
