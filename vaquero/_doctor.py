@@ -28,7 +28,7 @@ from vaquero._pipeline.exporters import build_otlp_exporter, is_loopback
 from vaquero._pipeline.install import build_resource
 from vaquero._redact import mask_endpoint
 from vaquero._semconv import DOCTOR
-from vaquero._stack import JAEGER_UI
+from vaquero._stack import JAEGER_UI, PROMETHEUS_UI, VAQUERO_ALERTS
 
 DOCTOR_TIMEOUT_S = 5.0
 PROBE_TIMEOUT_S = 2.0
@@ -47,6 +47,12 @@ def add_command(subparsers: Any) -> None:
         metavar="URL",
         help="Jaeger's UI/query URL to point you to after delivery (default: "
         f"{JAEGER_UI} when the endpoint is on this machine and Jaeger answers there)",
+    )
+    parser.add_argument(
+        "--prometheus",
+        metavar="URL",
+        help="Prometheus to check for the workflow alerts (default: "
+        f"{PROMETHEUS_UI} when the endpoint is on this machine and Prometheus answers there)",
     )
     parser.set_defaults(func=run)
 
@@ -114,6 +120,9 @@ def run(args: argparse.Namespace) -> int:
         where = (
             f"under service {settings.service_name!r}, the span {DOCTOR!r} (trace id {trace_id})"
         )
+        prometheus = check_prometheus(getattr(args, "prometheus", None), local)
+        if prometheus is not None:
+            report["prometheus"] = prometheus
         if jaeger is not None:
             report["jaeger"] = jaeger
             report["message"] = (
@@ -217,6 +226,33 @@ def answers_as_jaeger(base_url: str, timeout: float) -> bool:
     return isinstance(document, dict) and isinstance(document.get("services"), list)
 
 
+def check_prometheus(explicit: str | None, local: bool) -> str | None:
+    """One sentence on the stack's Prometheus, or None when there is none to speak of.
+
+    Like Jaeger, Prometheus is only probed where the user named it or where ``vaquero stack
+    init`` puts it (this machine). An explicit URL that does not answer is worth a sentence;
+    a default one that does not answer just means the user runs no Prometheus.
+    """
+    url = (explicit or (PROMETHEUS_UI if local else "")).rstrip("/")
+    if not url:
+        return None
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"{url}/api/v1/rules?type=alert", timeout=PROBE_TIMEOUT_S) as answer:
+            document = json.loads(answer.read(5_000_000))
+        groups = document["data"]["groups"]
+        alerts = {rule["name"] for group in groups for rule in group.get("rules", [])}
+    except (OSError, ValueError, KeyError, TypeError):
+        if explicit:
+            return f"no Prometheus answers at {url} (its /api/v1/rules)"
+        return None
+    missing = sorted(set(VAQUERO_ALERTS) - alerts)
+    if missing:
+        return (f"Prometheus answers at {url} but has not loaded {', '.join(missing)}: mount "
+                "deploy/prometheus-rules.yaml (vaquero stack init writes it) in its rule_files")
+    return f"Prometheus answers at {url} with the workflow alerts {', '.join(VAQUERO_ALERTS)}"
+
+
 def _print(report: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(report, indent=2, default=str))
@@ -225,6 +261,8 @@ def _print(report: dict[str, Any], as_json: bool) -> None:
     print("  effective configuration:")
     for key, value in report["settings"].items():
         print(f"    {key} = {value!r}")
-    for key in ("otlp", "endpoint", "protocol", "result", "jaeger", "message", "reason", "fix"):
+    keys = ("otlp", "endpoint", "protocol", "result", "jaeger", "prometheus", "message", "reason",
+            "fix")
+    for key in keys:
         if key in report:
             print(f"  {key}: {report[key]}")

@@ -3,7 +3,7 @@
 A user who installed vaquero with pip has no repository to run ``docker compose up -d`` in,
 yet every "no collector" hint points at that stack. So the stack files ship inside the
 package (``vaquero/_stack_files/``, byte-identical copies of the repository's top-level
-``docker-compose.yml``, ``otel-collector.yaml`` and ``deploy/jaeger.yaml``; a test keeps
+``docker-compose.yml``, ``otel-collector.yaml`` and ``deploy/*.yaml``; a test keeps
 them identical) and this command writes them where the user wants them.
 
 It never overwrites a file that differs from the shipped one unless ``--force`` is given:
@@ -22,10 +22,22 @@ STACK_DIR = Path(__file__).resolve().parent / "_stack_files"
 
 #: The files of the stack, relative to the directory they are written to. The compose file
 #: mounts the other two by these relative paths, so the layout is part of the contract.
-STACK_FILES = ("docker-compose.yml", "otel-collector.yaml", "deploy/jaeger.yaml")
+STACK_FILES = (
+    "docker-compose.yml",
+    "otel-collector.yaml",
+    "deploy/jaeger.yaml",
+    "deploy/prometheus.yaml",
+    "deploy/prometheus-rules.yaml",
+)
 
 #: Jaeger's UI as the shipped compose file publishes it.
 JAEGER_UI = "http://127.0.0.1:16686"
+
+#: Prometheus as the shipped compose file publishes it.
+PROMETHEUS_UI = "http://127.0.0.1:9090"
+
+#: The alerts deploy/prometheus-rules.yaml defines; ``vaquero doctor`` checks they are loaded.
+VAQUERO_ALERTS = ("VaqueroLowSuccessRate", "VaqueroSlowWorkflow")
 
 INIT_HINT = "vaquero stack init"
 
@@ -41,7 +53,7 @@ def add_command(subparsers: Any) -> None:
     actions = parser.add_subparsers(dest="stack_command", metavar="ACTION")
     init = actions.add_parser(
         "init",
-        help="write docker-compose.yml, otel-collector.yaml and deploy/jaeger.yaml",
+        help="write docker-compose.yml, otel-collector.yaml and deploy/ (Jaeger, Prometheus)",
         description="Write the stack's files into DIR (created if missing), then start it "
         "with `docker compose up -d` there. Existing files that differ are left alone "
         "unless --force is given.",

@@ -1,0 +1,150 @@
+"""Workflow health on the real stack: span metrics in Prometheus, Jaeger's Monitor tab, the alerts.
+
+The Collector's span metrics connector turns every span into request/error/duration series
+(otel-collector.yaml), its Prometheus remote-write exporter pushes them to the real
+Prometheus of ci/stack, Jaeger's Monitor tab reads them back through its Prometheus metrics
+backend (deploy/jaeger.yaml), and Prometheus loads the workflow alerts
+(deploy/prometheus-rules.yaml).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import pytest
+from live_stack import Stack, app_env, eventually, run_app, unique_service
+
+pytestmark = [pytest.mark.live, pytest.mark.slow, pytest.mark.timeout(300)]
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+RUNS = 40
+APP = textwrap.dedent(
+    """
+    import vaquero
+
+    @vaquero.trace(agent_name="metrics_agent")
+    def checkout(i: int) -> None:
+        with vaquero.span("reserve_stock"):
+            pass
+        with vaquero.span("charge_card"):
+            if i % 4 == 0:
+                raise RuntimeError("card declined")
+
+    for i in range({runs}):
+        try:
+            checkout(i)
+        except RuntimeError:
+            pass
+    """
+)
+
+
+def _get(url: str) -> Any:
+    with _NO_PROXY.open(url, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def _promql(stack: Stack, query: str) -> list[dict[str, Any]]:
+    document = _get(f"{stack.prometheus_url}/api/v1/query?"
+                    + urllib.parse.urlencode({"query": query}))
+    assert document["status"] == "success", document
+    return list(document["data"]["result"])
+
+
+@pytest.fixture(scope="module")
+def sent(live_stack: Stack) -> str:
+    service = unique_service("live-metrics")
+    run_app(APP.format(runs=RUNS), app_env(live_stack, service))
+    return service
+
+
+def test_span_metrics_reach_prometheus_with_every_call_and_error_counted(
+    live_stack: Stack, sent: str
+) -> None:
+    calls = f'traces_span_metrics_calls_total{{service_name="{sent}"}}'
+
+    def all_counted() -> list[dict[str, Any]] | None:
+        result = _promql(live_stack, f"sum by (span_name, status_code) ({calls})")
+        total = sum(float(r["value"][1]) for r in result)
+        return result if total == RUNS * 3 else None
+
+    result = eventually(all_counted, 90, f"{RUNS * 3} calls of {sent} in Prometheus")
+    counted = {(r["metric"]["span_name"], r["metric"]["status_code"]): float(r["value"][1])
+               for r in result}
+    failed = len(range(0, RUNS, 4))
+    assert counted == {
+        ("checkout", "STATUS_CODE_UNSET"): RUNS - failed,
+        ("checkout", "STATUS_CODE_ERROR"): failed,
+        ("reserve_stock", "STATUS_CODE_UNSET"): RUNS,
+        ("charge_card", "STATUS_CODE_UNSET"): RUNS - failed,
+        ("charge_card", "STATUS_CODE_ERROR"): failed,
+    }
+    # The agent is a dimension, so span metrics can be split by agent too.
+    by_agent = _promql(live_stack, f"sum by (gen_ai_agent_name) ({calls})")
+    assert [r["metric"].get("gen_ai_agent_name") for r in by_agent] == ["metrics_agent"]
+    # and the duration histogram has the names Jaeger's Monitor tab reads
+    buckets = _promql(live_stack, "count(traces_span_metrics_duration_milliseconds_bucket"
+                                  f'{{service_name="{sent}"}})')
+    assert buckets and float(buckets[0]["value"][1]) > 0
+
+
+def test_jaegers_monitor_api_shows_the_workflows_operations_with_matching_call_rates(
+    live_stack: Stack, sent: str
+) -> None:
+    test_span_metrics_reach_prometheus_with_every_call_and_error_counted(live_stack, sent)
+    now_ms = int(time.time() * 1000)
+    params = urllib.parse.urlencode({
+        "service": sent, "spanKind": "internal", "groupByOperation": "true",
+        "endTs": now_ms, "lookback": 600_000, "step": 60_000, "ratePer": 600_000,
+    })
+
+    def rates() -> dict[str, float] | None:
+        document = _get(f"{live_stack.jaeger_url}/api/metrics/calls?{params}")
+        found: dict[str, float] = {}
+        for metric in document.get("metrics", []):
+            labels = {label["name"]: label["value"] for label in metric["labels"]}
+            points = [p["gaugeValue"]["doubleValue"] for p in metric["metricPoints"]
+                      if "doubleValue" in p.get("gaugeValue", {})]
+            if points:
+                found[labels["operation"]] = points[-1]
+        return found if len(found) == 3 else None
+
+    found = eventually(rates, 60, "three operations in Jaeger's metrics API")
+    assert set(found) == {"checkout", "reserve_stock", "charge_card"}
+    # Every operation was called RUNS times in the same instant: equal rates.
+    assert found["reserve_stock"] == pytest.approx(found["checkout"], rel=0.05)
+    assert found["charge_card"] == pytest.approx(found["checkout"], rel=0.05)
+
+    errors = _get(f"{live_stack.jaeger_url}/api/metrics/errors?{params}")
+    error_rates = {
+        {label["name"]: label["value"] for label in m["labels"]}["operation"]:
+        m["metricPoints"][-1]["gaugeValue"]["doubleValue"]
+        for m in errors["metrics"] if m["metricPoints"]
+    }
+    # a quarter of the runs failed, in checkout and in charge_card
+    assert error_rates["checkout"] == pytest.approx(0.25, abs=0.02)
+    assert error_rates["charge_card"] == pytest.approx(0.25, abs=0.02)
+
+
+def test_prometheus_has_loaded_the_workflow_alerts_and_doctor_says_so(live_stack: Stack) -> None:
+    rules = _get(f"{live_stack.prometheus_url}/api/v1/rules?type=alert")
+    names = {r["name"] for g in rules["data"]["groups"] for r in g["rules"]}
+    assert {"VaqueroLowSuccessRate", "VaqueroSlowWorkflow"} <= names
+    done = subprocess.run(
+        [sys.executable, "-m", "vaquero", "doctor", "--json", "--jaeger", live_stack.jaeger_url,
+         "--prometheus", live_stack.prometheus_url],
+        env=app_env(live_stack, unique_service("live-doctor-prom")), capture_output=True,
+        text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert "with the workflow alerts VaqueroLowSuccessRate, VaqueroSlowWorkflow" in (
+        report["prometheus"])
