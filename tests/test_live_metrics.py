@@ -148,3 +148,77 @@ def test_prometheus_has_loaded_the_workflow_alerts_and_doctor_says_so(live_stack
     report = json.loads(done.stdout)
     assert "with the workflow alerts VaqueroLowSuccessRate, VaqueroSlowWorkflow" in (
         report["prometheus"])
+
+
+# -- vaquero's own GenAI metrics, through the Collector into Prometheus -----------------------
+
+SDK_METRICS_APP = textwrap.dedent(
+    """
+    import sys, time
+    import vaquero
+
+    AGENT = sys.argv[1]
+
+    def busy(seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+    @vaquero.trace(agent_name=AGENT)
+    def triage(i: int) -> None:
+        busy(0.002 * (i % 10))          # 0 to 18 ms: several histogram buckets
+        if i % 5 == 0:
+            raise LookupError("no such ticket")
+
+    for i in range({runs}):
+        try:
+            triage(i)
+        except LookupError:
+            pass
+        time.sleep(0.05)                # spread over a few metric exports
+    """
+)
+
+def _bucket_of(value_s: float, bounds: list[float]) -> float:
+    return next((b for b in bounds if value_s <= b), float("inf"))
+
+
+def test_the_sdks_agent_histogram_in_prometheus_agrees_with_analyze(
+    live_stack: Stack, tmp_path: Any
+) -> None:
+    service = unique_service("live-sdk-metrics")
+    agent = service.replace("-", "_")
+    traces = tmp_path / "traces.jsonl"
+    runs = 60
+    env = app_env(live_stack, service, OTEL_TRACES_EXPORTER="otlp,vaquero_file",
+                  VAQUERO_TRACES_FILE=str(traces), OTEL_METRIC_EXPORT_INTERVAL="1000")
+    run_app(SDK_METRICS_APP.format(runs=runs), env, agent)
+
+    done = subprocess.run([sys.executable, "-m", "vaquero", "analyze", str(traces), "--json",
+                           "--workflow", agent], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(done.stdout)["workflows"]
+    assert row["runs"] == runs
+
+    selector = f'gen_ai_invoke_agent_duration_seconds_count{{gen_ai_agent_name="{agent}"}}'
+
+    def counted() -> list[dict[str, Any]] | None:
+        result = _promql(live_stack, f"sum({selector})")
+        return result if result and float(result[0]["value"][1]) == runs else None
+
+    eventually(counted, 90, f"{runs} agent runs in Prometheus")
+    failed = _promql(live_stack, f'sum(gen_ai_invoke_agent_duration_seconds_count'
+                                 f'{{gen_ai_agent_name="{agent}", error_type!=""}})')
+    success_rate = 1 - float(failed[0]["value"][1]) / runs
+    assert success_rate == pytest.approx(row["success_rate"])
+    types = _promql(live_stack, f'count by (error_type) ({selector})')
+    assert {r["metric"].get("error_type", "") for r in types} == {"", "LookupError"}
+
+    p95 = _promql(live_stack, "histogram_quantile(0.95, sum by (le) ("
+                              "gen_ai_invoke_agent_duration_seconds_bucket"
+                              f'{{gen_ai_agent_name="{agent}"}}))')
+    promql_p95_s = float(p95[0]["value"][1])
+    analyze_p95_s = row["duration_ms"]["p95"] / 1000
+    bounds = sorted({float(r["metric"]["le"]) for r in _promql(
+        live_stack, f'gen_ai_invoke_agent_duration_seconds_bucket{{gen_ai_agent_name="{agent}"}}')})
+    assert _bucket_of(promql_p95_s, bounds) == _bucket_of(analyze_p95_s, bounds)
