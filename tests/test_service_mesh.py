@@ -119,8 +119,14 @@ def apps(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _run_mesh(apps: Path, exporter_env: dict[str, dict[str, str]]) -> None:
-    """Start both services, send REQUESTS orders concurrently, SIGTERM both."""
+def _run_mesh(
+    apps: Path, exporter_env: dict[str, dict[str, str]], names: dict[str, str] | None = None
+) -> None:
+    """Start both services, send REQUESTS orders concurrently, SIGTERM both.
+
+    ``names`` renames the services ("orders", "inventory") where a store outlives the test.
+    """
+    named = names or {}
     backend_port, frontend_port = closed_port(), closed_port()
     common = {
         "OTEL_PYTHON_DISTRO": "vaquero_distro",
@@ -128,10 +134,12 @@ def _run_mesh(apps: Path, exporter_env: dict[str, dict[str, str]]) -> None:
         "OTEL_BSP_SCHEDULE_DELAY": "30000",  # nothing leaves before SIGTERM: exit must flush
     }
     backend = _start(apps, "backend_app", backend_port, clean_env(
-        OTEL_SERVICE_NAME="inventory", **common, **exporter_env["inventory"],
+        OTEL_SERVICE_NAME=named.get("inventory", "inventory"), **common,
+        **exporter_env["inventory"],
     ))
     frontend = _start(apps, "frontend_app", frontend_port, clean_env(
-        OTEL_SERVICE_NAME="orders", BACKEND_URL=f"http://127.0.0.1:{backend_port}",
+        OTEL_SERVICE_NAME=named.get("orders", "orders"),
+        BACKEND_URL=f"http://127.0.0.1:{backend_port}",
         **common, **exporter_env["orders"],
     ))
     try:
@@ -157,7 +165,8 @@ def _run_mesh(apps: Path, exporter_env: dict[str, dict[str, str]]) -> None:
 
 
 def _check_traces(spans: list[dict[str, Any]]) -> None:
-    """Spans as dicts with name, traceId, spanId, parentSpanId, attrs, service."""
+    """Spans as dicts with name, traceId, spanId, parentSpanId, attrs, service ("orders" or
+    "inventory")."""
     by_trace: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
     for span in spans:
         by_trace[span["traceId"]].append(span)
