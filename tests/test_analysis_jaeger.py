@@ -6,6 +6,12 @@ source): 1.53 to 2.18 read only snake_case names (``query.start_time_min``,
 is missing; 2.19+ read camelCase and keep snake_case as an alias; a future version may drop the
 aliases. It returns at most ``depth`` traces per search, most recent first, like Jaeger's
 storages, so paging is tested against real truncation.
+
+The fake stays for what one real Jaeger cannot show: other API versions, a memory store's
+depth limit, streamed error chunks, failing services. Its 404 ``No traces found`` and 400
+"start_time_min and start_time_max are required" answers are the ones Jaeger 2.13 gives
+(checked against the live stack); the ordinary path, thousands of traces past the search
+limit, runs against the real Jaeger in tests/test_live_analysis.py.
 """
 
 from __future__ import annotations
