@@ -50,9 +50,15 @@ def test_validate_rejects_a_broken_config_so_the_acceptance_above_means_somethin
     tmp_path: Path,
 ) -> None:
     skip_unless_built()
+    import yaml
+
+    config = yaml.safe_load((ROOT / "otel-collector.yaml").read_text())
+    traces = config["service"]["pipelines"]["traces"]
+    traces["exporters"] = ["otlp/jaeger" if e == "otlp_grpc/jaeger" else e
+                           for e in traces["exporters"]]
+    assert "otlp/jaeger" in traces["exporters"]
     broken = tmp_path / "broken.yaml"
-    text = (ROOT / "otel-collector.yaml").read_text()
-    broken.write_text(text.replace("exporters: [otlp_grpc/jaeger]", "exporters: [otlp/jaeger]"))
+    broken.write_text(yaml.safe_dump(config))
     done = _validate("otelcol", broken)
     assert done.returncode != 0
     assert "otlp/jaeger" in done.stderr
