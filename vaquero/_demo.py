@@ -7,9 +7,8 @@ OTLP exporter; with none reachable it configures no OTLP exporter at all, becaus
 that opens with "cannot deliver spans" warnings teaches the wrong first lesson.
 
 The workflows are the programs in ``examples/`` (one source of truth for the guide's code),
-loaded in-process. The wheel ships that very directory as ``vaquero/_examples/`` (a
-``package-dir`` mapping in pyproject.toml, no copy in the source tree), so a pip install
-runs the same files a checkout does.
+loaded in-process. ``vaquero/_examples`` is a symlink to that directory, so the wheel ships
+the very same files (no copy in the source tree) and a pip install runs what a checkout does.
 """
 
 from __future__ import annotations
@@ -97,8 +96,9 @@ def run(args: argparse.Namespace) -> int:
 def find_examples_dir() -> Path | None:
     """Where the example programs are: inside the installed package, else in the checkout.
 
-    A wheel carries them as ``vaquero/_examples/``; a source checkout and an editable
-    install have ``examples/`` beside the package.
+    A wheel carries them as ``vaquero/_examples/``; in a checkout that is a symlink to
+    ``examples/``, which is also looked for directly (a checkout whose symlinks were not
+    made, as on a filesystem without them).
     """
     package = Path(__file__).resolve().parent
     for candidate in (package / "_examples", package.parent / "examples"):
