@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from hashlib import blake2b
 from operator import itemgetter
 
+from vaquero.analysis._filter import WorkflowNames
 from vaquero.analysis._percentile import nearest_rank
 from vaquero.analysis._result import (
     FailurePattern,
@@ -162,7 +163,7 @@ class WorkflowAggregator:
         keep_traces: bool = False,
     ) -> None:
         self._axis: TimeAxis | None = None
-        self._workflow_filter = workflow
+        self.names = WorkflowNames(workflow)  # the filter, and what it could have matched
         self._started_after = started_after_ns
         self._keep = keep_traces
         self._workflows: dict[WorkflowKey, _WorkflowAcc] = {}
@@ -229,10 +230,9 @@ class WorkflowAggregator:
         return requests
 
     def _wanted(self, run: Span) -> bool:
-        if self._started_after is not None and run.start_ns < self._started_after:
+        if not self.names.saw(run.name, run.agent):
             return False
-        wanted = self._workflow_filter
-        return wanted is None or run.name == wanted or run.agent == wanted
+        return self._started_after is None or run.start_ns >= self._started_after
 
     def _add_run(self, run: Span, tree: TraceTree) -> None:
         key = (run.agent, run.name)

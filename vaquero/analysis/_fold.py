@@ -29,18 +29,24 @@ class Folded:
 
 def fold(
     store: SpanStore,
+    source: str,
     *,
     workflow: str | None,
     started_after_ns: int | None,
     keep_traces: bool,
 ) -> Folded:
-    """The second pass: every whole trace into the statistics, then the traces to draw."""
+    """The second pass: every whole trace into the statistics, then the traces to draw.
+
+    Raises:
+        AnalysisInputError: ``workflow`` matches no run of ``source`` (``_filter``).
+    """
     aggregator = WorkflowAggregator(
         workflow=workflow, started_after_ns=started_after_ns, keep_traces=keep_traces,
     )
     add_trace = aggregator.add_trace
     for _, spans in store.traces(again=keep_traces):
         add_trace(spans)
+    aggregator.names.check(source)
     workflows = aggregator.workflows()
     time_range = (
         None if aggregator.first_ns is None or aggregator.last_ns is None

@@ -20,6 +20,7 @@ from vaquero.analysis._baseline import (
     read_json_baseline,
     references_of,
 )
+from vaquero.analysis._filter import matches, no_such_workflow
 from vaquero.analysis._insights import DEFAULT_MIN_SUCCESS_RATE, DEFAULT_SLOW_SECONDS
 from vaquero.analysis._jaeger import (
     DEFAULT_SEARCH_DEPTH,
@@ -148,8 +149,18 @@ def _run_analyze(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace, result: AnalysisResult) -> Comparison:
-    """Analyse the baseline the same way (same --workflow, no --since) and compare."""
+    """Analyse the baseline the same way (same --workflow, no --since) and compare.
+
+    A ``--workflow`` that matches nothing in the baseline is an error too: the gate would
+    compare nothing and pass.
+    """
     references = read_json_baseline(args.baseline)
+    if references is not None and args.workflow is not None:
+        kept = {identity: reference for identity, reference in references.items()
+                if matches(args.workflow, *identity)}
+        if not kept:
+            raise no_such_workflow(args.workflow, args.baseline, references)
+        references = kept
     if references is None:
         baseline = analyze(args.baseline, workflow=args.workflow, jaeger=_jaeger_options(args))
         _report_problems(baseline)
