@@ -76,12 +76,24 @@ def runtime() -> Runtime | None:
     return current
 
 
+# ``init()`` arguments the first span's implicit configuration uses, set by a host that knows
+# better than the defaults: the pytest plugin (vaquero.testing) makes a test run export
+# nowhere unless the environment asks for an exporter. Explicit ``init()`` ignores it.
+_implicit_arguments: dict[str, Any] = {}
+
+
+def set_implicit_arguments(**arguments: Any) -> None:
+    """Arguments for the implicit configuration (the first span without ``init()``)."""
+    _implicit_arguments.clear()
+    _implicit_arguments.update(arguments)
+
+
 def _configure_lazily() -> trace.Tracer | None:
     with STATE.install_lock:
         if STATE.tracer is not None or STATE.disabled:
             return STATE.tracer
         try:
-            _install(load_settings())
+            _install(load_settings(_implicit_arguments or None))
         except Exception:
             logger.warning(
                 "vaquero: could not configure tracing; spans go to the global OpenTelemetry "
