@@ -54,7 +54,8 @@ def _step(workflow: dict, name: str) -> dict:
 
 def test_top_level_shape_and_counts(result: dict) -> None:
     assert set(result) == {"workflows", "insights", "spans_read", "malformed_lines",
-                           "time_range", "incomplete_traces", "duplicate_spans", "notices"}
+                           "time_range", "incomplete_traces", "duplicate_spans", "notices",
+                           "request_only_runs", "request_only_workflows"}
     # 6+6+3+7 registration spans + 5 + 4 batch spans
     assert result["spans_read"] == 31
     assert result["malformed_lines"] == 0

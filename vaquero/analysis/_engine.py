@@ -72,6 +72,8 @@ def run_analysis(
         incomplete_traces=folded.incomplete_traces,
         duplicate_spans=folded.duplicates,
         notices=tuple(stats.notices),
+        request_only_runs=folded.request_only[0],
+        request_only_workflows=folded.request_only[1],
     )
 
 

@@ -32,6 +32,7 @@ from vaquero.analysis._progress import Progress
 from vaquero.analysis._result import AnalysisResult
 from vaquero.analysis._sources import MAX_REPORTED_PROBLEMS
 from vaquero.analysis._text import render_comparison, render_text
+from vaquero.analysis._words import count
 from vaquero.analysis.errors import AnalysisInputError
 
 __all__ = ["add_commands"]
@@ -181,8 +182,8 @@ def _run_report(args: argparse.Namespace) -> int:
         return _fail(err, progress)
     progress.done()
     _report_problems(result)
-    print(f"vaquero: wrote {args.output} ({len(result.workflows)} workflows, "
-          f"{result.spans_read:,} spans)", file=sys.stderr)
+    print(f"vaquero: wrote {args.output} ({count(len(result.workflows), 'workflow')}, "
+          f"{count(result.spans_read, 'span')})", file=sys.stderr)
     return 0
 
 
