@@ -18,7 +18,8 @@ NOT_REPOSITORY_PATHS = {
     "attributes/redact-secrets",  # a processor in otel-collector.yaml
     "http/protobuf",  # an OTLP protocol name
     "vaquero-traces.jsonl", "./vaquero-traces.jsonl",  # what vaquero writes by default
-    "app.py", "t.jsonl", "report.html", "earlier.jsonl",  # the user's files
+    "app.py", "shop.py", "test_app.py", "t.jsonl", "shop.jsonl", "report.html",
+    "earlier.jsonl",  # the user's files
     ".venv/bin/vaquero", ".venv/bin/python", ".venv/bin/pip",  # made by the install command
 }
 _FILE = re.compile(r"\.(md|py|toml|ya?ml|txt|json|jsonl|html)$")
