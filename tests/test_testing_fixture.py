@@ -157,3 +157,25 @@ def test_only_an_exporter_or_endpoint_variable_counts_as_asking(variable: str) -
         assert quiet_test_run({variable: "http://127.0.0.1:1"}) is False
     finally:
         quiet_test_run()  # back to what this run's environment says
+
+
+def test_an_endpoint_a_fixture_sets_before_the_first_span_is_honoured(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, rx
+) -> None:
+    """The decision is taken when the first span configures vaquero, not at plugin load."""
+    for option in OPTIONS:
+        for variable in option.env:
+            monkeypatch.delenv(variable, raising=False)
+    pytester.makeconftest(textwrap.dedent(
+        f"""
+        import pytest
+
+        @pytest.fixture(autouse=True)
+        def collector(monkeypatch):
+            monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "{rx.grpc_endpoint}")
+        """
+    ))
+    result = _run_user_suite(pytester)
+    result.assert_outcomes(passed=2)
+    assert "EXPORTERS ('otlp',)" in result.stdout.str()
+    assert rx.wait_for_spans(4)

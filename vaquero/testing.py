@@ -244,18 +244,22 @@ def quiet_test_run(environ: Mapping[str, str] | None = None) -> bool:
 
     A test suite's spans are for its assertions (``vaquero_spans``): with vaquero's OTLP
     default every run would try ``localhost:4317`` and end by warning that spans were
-    dropped. So the first span's implicit configuration gets ``exporters=["none"]``;
-    ``OTEL_TRACES_EXPORTER``, an ``OTEL_EXPORTER_OTLP_*ENDPOINT``, ``VAQUERO_TRACES_FILE``,
-    ``VAQUERO_CONSOLE`` and an explicit ``vaquero.init()`` still do what they say.
+    dropped. So unless ``environ`` (``os.environ`` when None) names an exporter or an
+    endpoint *when the first span configures vaquero*, that configuration gets
+    ``exporters=["none"]``; ``OTEL_TRACES_EXPORTER``, an ``OTEL_EXPORTER_OTLP_*ENDPOINT``,
+    ``VAQUERO_TRACES_FILE``, ``VAQUERO_CONSOLE`` and an explicit ``vaquero.init()`` still
+    do what they say.
 
     Returns:
-        True when the quiet default was set, False when the environment asked for export.
+        True when ``environ`` asks for no export now (the quiet default applies).
     """
-    if _exporting_was_asked_for(os.environ if environ is None else environ):
-        _setup.set_implicit_arguments()
-        return False
-    _setup.set_implicit_arguments(exporters=["none"])
-    return True
+
+    def arguments() -> Mapping[str, Any]:
+        asked = _exporting_was_asked_for(os.environ if environ is None else environ)
+        return {} if asked else {"exporters": ["none"]}
+
+    _setup.set_implicit_arguments(arguments)
+    return bool(arguments())
 
 
 if pytest is not None:
