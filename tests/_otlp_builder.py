@@ -11,17 +11,25 @@ MS = 1_000_000
 
 def span(trace: int, span_id: int, parent: int | None, name: str, start_ms: float,
          end_ms: float, *, agent: str | None = None, invoke: bool = False,
-         error: str | None = None, message: str | None = None) -> dict:
+         error: str | None = None, message: str | None = None, kind: int = 1,
+         attributes: dict | None = None) -> dict:
     """One span; ``invoke`` marks an agent set on the span itself, as vaquero writes it
-    (``gen_ai.operation.name = invoke_agent``); ``agent`` alone is an inherited name."""
-    attributes = []
+    (``gen_ai.operation.name = invoke_agent``); ``agent`` alone is an inherited name.
+    ``kind`` is the OTLP SpanKind number (2 server, 3 client); ``attributes`` more
+    attributes (str or int values), such as an HTTP instrumentation writes."""
+    extra = attributes or {}
+    attributes = [
+        {"key": key, "value": {"intValue": str(value)} if isinstance(value, int)
+         else {"stringValue": value}}
+        for key, value in extra.items()
+    ]
     if agent is not None:
         attributes.append({"key": "gen_ai.agent.name", "value": {"stringValue": agent}})
     if invoke:
         attributes.append({"key": "gen_ai.operation.name",
                            "value": {"stringValue": "invoke_agent"}})
     raw: dict = {
-        "traceId": f"{trace:032x}", "spanId": f"{span_id:016x}", "name": name, "kind": 1,
+        "traceId": f"{trace:032x}", "spanId": f"{span_id:016x}", "name": name, "kind": kind,
         "startTimeUnixNano": str(T0 + int(start_ms * MS)),
         "endTimeUnixNano": str(T0 + int(end_ms * MS)),
         "attributes": attributes, "status": {},

@@ -134,7 +134,10 @@ def serve_http(handler: type) -> Iterator[str]:
     from http.server import ThreadingHTTPServer
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for the serving loop's next poll: the default 0.5 s made each test
+    # with a server idle half a second in teardown (8 s of the fast loop).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
+                              daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -224,3 +227,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             or _spawns_processes(item)
         ):
             item.add_marker(pytest.mark.slow)
+
+
+def _printable(text: str) -> str:
+    """``text`` with lone surrogates escaped (``\\udfff``), so it encodes as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Several tests log or print lone surrogates on purpose (what vaquero must survive);
+    under pytest-xdist a report crosses from worker to controller as UTF-8, and one such
+    captured line would kill the worker. Escape them before the report is sent."""
+    report.sections = [(title, _printable(text)) for title, text in report.sections]
+    if isinstance(report.longrepr, str):
+        report.longrepr = _printable(report.longrepr)

@@ -11,21 +11,25 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from _otlp_builder import MS, T0, span, write
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vaquero.analysis import analyze
 from vaquero.analysis._engine import run_analysis
+from vaquero.analysis.errors import AnalysisInputError
 
 REPO = Path(__file__).resolve().parent.parent
 SECOND = 1000  # in the builder's milliseconds
 
 
 def _runs(durations_ms: list[int], failed: set[int] = frozenset(), gap_ms: int = SECOND,
-          name: str = "answer") -> list[list[dict]]:
+          name: str = "answer", first_trace: int = 1) -> list[list[dict]]:
     """One trace per duration: GET /ask > agent ``name`` > llm; run i starts at i seconds."""
     traces = []
     for index, duration in enumerate(durations_ms):
-        trace = index + 1
+        trace = index + first_trace
         start = index * gap_ms
         bad = index in failed
         traces.append([
@@ -179,3 +183,61 @@ def test_unreadable_baseline_exits_2(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "no such file" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# --- a --workflow that matches nothing is an error, not an empty pass -------------------------
+
+def test_a_workflow_typo_fails_the_gate_and_lists_what_exists(tmp_path: Path) -> None:
+    base = write(tmp_path / "base.jsonl", *_runs([100] * 3))
+    current = write(tmp_path / "cur.jsonl", *_runs([100] * 3))
+    saved = tmp_path / "baseline.json"
+    saved.write_text(_cli(str(base), "--json").stdout)
+    for args in ([], ["--baseline", str(base)], ["--baseline", str(saved)], ["--json"]):
+        proc = _cli(str(current), "--workflow", "answr", *args)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert proc.stdout == ""
+        assert "--workflow 'answr' matches no workflow" in proc.stderr
+        assert str(current) in proc.stderr and "Did you mean 'answer'?" in proc.stderr
+        assert "Its workflows: answer (agent qa)." in proc.stderr
+        assert "Traceback" not in proc.stderr
+    # by agent name and by span name, the filter passes as before
+    for wanted in ("answer", "qa"):
+        proc = _cli(str(current), "--workflow", wanted, "--baseline", str(saved), "--json")
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["baseline"]["compared"] == 1
+
+
+def test_a_workflow_missing_from_the_baseline_fails_the_gate(tmp_path: Path) -> None:
+    base = write(tmp_path / "base.jsonl", *_runs([100] * 3, name="answer"))
+    saved = tmp_path / "baseline.json"
+    saved.write_text(_cli(str(base), "--json").stdout)
+    current = write(tmp_path / "cur.jsonl", *_runs([100] * 3, name="answer"),
+                    *_runs([100] * 3, name="summarise", first_trace=10))
+    for baseline in (base, saved):
+        proc = _cli(str(current), "--workflow", "summarise", "--baseline", str(baseline))
+        assert proc.returncode == 2, proc.stdout
+        assert "--workflow 'summarise' matches no workflow" in proc.stderr
+        assert f"in {baseline}" in proc.stderr and "answer (agent qa)" in proc.stderr
+
+
+def test_a_workflow_outside_since_is_an_empty_answer_not_an_error(tmp_path: Path) -> None:
+    current = write(tmp_path / "cur.jsonl", *_runs([100] * 3))  # the builder's runs are old
+    proc = _cli(str(current), "--workflow", "answer", "--since", "1m", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["workflows"] == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(wanted=st.text(min_size=1, max_size=12))
+def test_any_filter_either_matches_a_run_or_is_an_error(tmp_path: Path, wanted: str) -> None:
+    path = tmp_path / "t.jsonl"
+    if not path.exists():
+        write(path, *_runs([100] * 2, name="answer"), *_runs([50], name="plan", first_trace=10))
+    existing = {"answer", "plan", "qa"}
+    if wanted in existing:
+        assert analyze(path, workflow=wanted).workflows
+    else:
+        with pytest.raises(AnalysisInputError) as caught:
+            analyze(path, workflow=wanted)
+        assert "answer (agent qa), plan (agent qa)" in str(caught.value)

@@ -11,9 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from _otlp_builder import span, write
 
 from vaquero.analysis import analyze
+from vaquero.analysis.errors import AnalysisInputError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -69,7 +71,8 @@ def test_nested_sub_agent_is_a_step_of_the_outer_run(tmp_path: Path) -> None:
     (workflow,) = analyze(write(tmp_path / "t.jsonl", spans)).workflows
     assert (workflow.name, workflow.runs) == ("planner", 1)
     assert {s.name: s.calls for s in workflow.steps} == {"researcher": 1, "search": 1}
-    assert analyze(tmp_path / "t.jsonl", workflow="researcher").workflows == ()
+    with pytest.raises(AnalysisInputError, match=r"'researcher' matches no workflow.*: planner"):
+        analyze(tmp_path / "t.jsonl", workflow="researcher")  # a step, not a workflow
 
 
 def test_no_agent_anywhere_means_the_root_is_the_run(tmp_path: Path) -> None:

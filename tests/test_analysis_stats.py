@@ -31,6 +31,7 @@ from vaquero.analysis import analyze
 from vaquero.analysis._percentile import nearest_rank
 from vaquero.analysis._span import Span
 from vaquero.analysis._trace_metrics import TraceTree, critical_path, self_time_ns
+from vaquero.analysis.errors import AnalysisInputError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "analysis"
 WORKFLOWS = FIXTURES / "workflows.jsonl"
@@ -53,7 +54,8 @@ def _step(workflow: dict, name: str) -> dict:
 
 def test_top_level_shape_and_counts(result: dict) -> None:
     assert set(result) == {"workflows", "insights", "spans_read", "malformed_lines",
-                           "time_range", "incomplete_traces", "duplicate_spans", "notices"}
+                           "time_range", "incomplete_traces", "duplicate_spans", "notices",
+                           "request_only_runs", "request_only_workflows"}
     # 6+6+3+7 registration spans + 5 + 4 batch spans
     assert result["spans_read"] == 31
     assert result["malformed_lines"] == 0
@@ -172,7 +174,8 @@ def test_workflow_filter_by_name_and_by_agent() -> None:
     assert [w["name"] for w in by_name["workflows"]] == ["batch_processing_workflow"]
     by_agent = analyze(WORKFLOWS, workflow="parallel_processing_workflow").to_dict()
     assert [w["name"] for w in by_agent["workflows"]] == ["batch_processing_workflow"]
-    assert analyze(WORKFLOWS, workflow="no_such_workflow").to_dict()["workflows"] == []
+    with pytest.raises(AnalysisInputError, match="'no_such_workflow' matches no workflow"):
+        analyze(WORKFLOWS, workflow="no_such_workflow")
 
 
 # --- the rules on their own -------------------------------------------------------------------

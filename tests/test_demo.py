@@ -11,6 +11,7 @@ from conftest import DEMO_WORKFLOW_ROOTS, ROOT, clean_env, closed_port, read_tra
 from otlp_receiver import OtlpReceiver
 
 from vaquero import _demo
+from vaquero.analysis import analyze
 
 
 def _demo_run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -51,6 +52,17 @@ def test_demo_without_a_collector_prints_trees_and_writes_the_file(tmp_path: Pat
     # A pip user has no repository: the hint is the command that writes the stack files.
     assert "vaquero stack init && docker compose up -d" in result.stdout
     assert "http://127.0.0.1:16686" in result.stdout
+    # What the demo and the README say it runs is what analyze finds in its traces.
+    assert sorted(w.name for w in analyze(traces).workflows) == sorted(_demo.WORKFLOWS)
+
+
+def test_the_demo_says_how_many_programs_and_workflows_it_runs():
+    words = {5: "five", 6: "six"}
+    said = f"five example programs, {words[len(_demo.WORKFLOWS)]} workflows"
+    assert len(_demo.EXAMPLES) == 5
+    assert said in (ROOT / "README.md").read_text(encoding="utf-8")
+    help_text = _demo_run("--help").stdout
+    assert f"five example programs ({words[len(_demo.WORKFLOWS)]} workflows)" in help_text
 
 
 def test_demo_no_console_and_default_file_from_the_environment(tmp_path: Path):
@@ -104,6 +116,8 @@ def test_collector_probe():
 
 
 def test_the_examples_are_found_from_the_source_tree():
-    # In a checkout (and an editable install) the demo runs examples/ itself; a wheel
-    # carries the same directory as vaquero/_examples (tests/test_packaging.py).
-    assert _demo.find_examples_dir() == ROOT / "examples"
+    # In a checkout (and an editable install) vaquero/_examples is a symlink to examples/,
+    # so the demo runs examples/ itself; a wheel carries the same files as
+    # vaquero/_examples (tests/test_packaging.py).
+    found = _demo.find_examples_dir()
+    assert found is not None and found.resolve() == (ROOT / "examples").resolve()

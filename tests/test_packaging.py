@@ -12,10 +12,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import yaml
 from conftest import DEMO_WORKFLOW_ROOTS, ROOT, clean_env, closed_port, read_trace_file
 from packaging.requirements import Requirement
@@ -103,7 +103,46 @@ def test_every_subpackage_is_listed_for_the_wheel():
     assert set(SETUPTOOLS["packages"]) == found | {"vaquero._examples"}, (
         "pyproject.toml [tool.setuptools] packages must list every package under vaquero/"
     )
-    assert SETUPTOOLS["package-dir"] == {"vaquero._examples": "examples"}
+    # The root as the one package directory, nothing mapped from elsewhere: the condition
+    # for setuptools' editable install to be a plain .pth line (see the next test).
+    assert SETUPTOOLS["package-dir"] == {"": "."}
+    examples = ROOT / "vaquero" / "_examples"
+    assert examples.is_symlink() and examples.resolve() == (ROOT / "examples").resolve()
+
+
+def test_a_clone_named_vaquero_beside_app_py_cannot_shadow_the_editable_install(tmp_path):
+    """The quick start's layout: ``git clone .../vaquero`` and ``app.py`` side by side.
+
+    Python puts the script's directory first on sys.path, where ``vaquero/`` (the clone, no
+    ``__init__.py``) is a namespace package. The editable install must put the real package
+    on sys.path itself (a .pth line), where it beats the namespace directory; an import hook
+    running after the path finder (setuptools' finder) loses to it.
+    """
+    env = clean_env(OTEL_TRACES_EXPORTER="none")
+    where = [sys.executable, "-c", "import vaquero; print('hello', vaquero.__file__)"]
+    elsewhere = subprocess.run(where, cwd=tmp_path, env=env, capture_output=True, text=True,
+                               timeout=60)
+    installed = Path(elsewhere.stdout.split()[-1]).resolve() if elsewhere.stdout else None
+    if installed != (ROOT / "vaquero" / "__init__.py").resolve():
+        pytest.skip(f"this interpreter's vaquero ({installed}) is not an editable install of "
+                    "this checkout; the README's `pip install -e .` makes it one")
+    (tmp_path / "vaquero").symlink_to(ROOT, target_is_directory=True)  # the clone
+    (tmp_path / "app.py").write_text(
+        "import vaquero\n"
+        "@vaquero.trace(agent_name='greeter')\n"
+        "def greet():\n"
+        "    return 'hello'\n"
+        "print(greet(), vaquero.__file__)\n"
+    )
+    hint = ("the editable install shadows; reinstall it after changing pyproject.toml: "
+            ".venv/bin/pip install -e '.[test]'")
+    for command in ([sys.executable, "app.py"], where):
+        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0, f"{hint}\n{result.stderr}"
+        greeting, located = result.stdout.split()
+        assert greeting == "hello"
+        assert Path(located).resolve() == (ROOT / "vaquero" / "__init__.py").resolve()
 
 
 def test_the_demo_runs_every_example_and_finds_them_where_the_wheel_puts_them():

@@ -29,8 +29,11 @@ from vaquero.analysis import write_report
 from vaquero.analysis._html import render_html
 from vaquero.analysis._result import AnalysisResult, TimeBucket, WorkflowStats
 
-_INSTALL = "apt-get update && apt-get install -y chromium"
 JAEGER = "http://jaeger.internal:16686"
+# Installing is the CI script's job (.ci/run installs Debian's chromium); a test never
+# installs software, it skips and says how to get the tool.
+SKIP_REASON = ("headless chromium is not installed: `apt-get install chromium` (what "
+               ".ci/run does) to render the report in a browser")
 
 
 def _chromium() -> str:
@@ -38,12 +41,7 @@ def _chromium() -> str:
         "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
     if found:
         return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["sh", "-c", f"{_INSTALL} >/dev/null 2>&1"], timeout=900, check=False)
-        found = shutil.which("chromium")
-        if found:
-            return found
-    pytest.skip(f"headless chromium is not installed and could not be installed ({_INSTALL})")
+    pytest.skip(SKIP_REASON)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,8 @@ import pytest
 
 import vaquero
 from vaquero import workflow
+from vaquero._config import OPTIONS
+from vaquero.testing import quiet_test_run
 
 pytest_plugins = ["pytester"]
 
@@ -87,3 +89,93 @@ def test_the_fixture_is_found_through_the_entry_point_with_no_import(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
     assert "fixture 'vaquero_spans' not found" not in result.stdout.str()
+
+
+_USER_TEST = textwrap.dedent(
+    """
+    import vaquero
+    from vaquero._pipeline import install
+
+    @vaquero.trace(agent_name="greeter")
+    def greet(name):
+        with vaquero.span("format_greeting", who=name):
+            return f"hello {name}"
+
+    def test_greet(vaquero_spans):
+        assert greet("ada") == "hello ada"
+        assert len(vaquero_spans) == 2
+
+    def test_without_the_fixture():
+        assert greet("bob") == "hello bob"
+        # what the run configured (read here only to say why the output is quiet)
+        print("EXPORTERS", install.runtime().settings.exporters)
+    """
+)
+
+
+def _run_user_suite(pytester: pytest.Pytester) -> pytest.RunResult:
+    pytester.makepyfile(test_user_workflow=_USER_TEST)
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+
+
+def test_a_users_test_run_exports_nothing_unless_asked(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No exporter variable, no collector: the run is quiet and configures no exporter."""
+    for option in OPTIONS:
+        for variable in option.env:
+            monkeypatch.delenv(variable, raising=False)
+    result = _run_user_suite(pytester)
+    result.assert_outcomes(passed=2)
+    output = result.stdout.str() + result.stderr.str()
+    assert "EXPORTERS ('none',)" in output
+    assert "cannot deliver" not in output and "not exported" not in output
+    assert "dropped" not in output and "vaquero:" not in output, output
+
+
+def test_a_users_test_run_exports_where_the_environment_says(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, rx
+) -> None:
+    monkeypatch.delenv("OTEL_TRACES_EXPORTER", raising=False)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rx.grpc_endpoint)
+    result = _run_user_suite(pytester)
+    result.assert_outcomes(passed=2)
+    assert "EXPORTERS ('otlp',)" in result.stdout.str()
+    assert rx.wait_for_spans(4)
+    assert sorted(span.name for span in rx.spans()) == [
+        "format_greeting", "format_greeting", "greet", "greet"]
+
+
+@pytest.mark.parametrize("variable", sorted(
+    variable for option in OPTIONS if option.name in ("exporters", "endpoint")
+    for variable in option.env))
+def test_only_an_exporter_or_endpoint_variable_counts_as_asking(variable: str) -> None:
+    try:
+        assert quiet_test_run({}) is True
+        assert quiet_test_run({"VAQUERO_CONSOLE": "1", "OTEL_SERVICE_NAME": "x"}) is True
+        assert quiet_test_run({variable: " "}) is True  # blank is unset
+        assert quiet_test_run({variable: "http://127.0.0.1:1"}) is False
+    finally:
+        quiet_test_run()  # back to what this run's environment says
+
+
+def test_an_endpoint_a_fixture_sets_before_the_first_span_is_honoured(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, rx
+) -> None:
+    """The decision is taken when the first span configures vaquero, not at plugin load."""
+    for option in OPTIONS:
+        for variable in option.env:
+            monkeypatch.delenv(variable, raising=False)
+    pytester.makeconftest(textwrap.dedent(
+        f"""
+        import pytest
+
+        @pytest.fixture(autouse=True)
+        def collector(monkeypatch):
+            monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "{rx.grpc_endpoint}")
+        """
+    ))
+    result = _run_user_suite(pytester)
+    result.assert_outcomes(passed=2)
+    assert "EXPORTERS ('otlp',)" in result.stdout.str()
+    assert rx.wait_for_spans(4)

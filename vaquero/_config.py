@@ -410,6 +410,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "traces_file", (VAQUERO_TRACES_FILE,), parse_path, arg_path, None, "a file path",
         doc="add the OTLP-JSON-lines file exporter writing there",
+        default_doc="none; `./vaquero-traces.jsonl` when the exporters name `vaquero_file`",
     ),
     _milliseconds(
         "schedule_delay_ms", OTEL_BSP_SCHEDULE_DELAY, 1000.0,
@@ -448,7 +449,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "scrub", (VAQUERO_SCRUB,), parse_bool, arg_bool, True, _BOOL,
-        doc="secret scrubbing on the export side (rules in `vaquero/_scrub.py`)",
+        doc="secret scrubbing on the export side (rules in `vaquero/_pipeline/scrub.py`)",
         default_doc="`true`",
     ),
     Option(

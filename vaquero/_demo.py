@@ -1,4 +1,4 @@
-"""``vaquero demo``: run the guide's five workflows and show their traces, no setup needed.
+"""``vaquero demo``: run the five example programs and show their traces, no setup needed.
 
 The demo is the first thing a new user runs, so it must work on a bare laptop: traces go to
 the terminal (console tree) and to an OTLP/JSON-lines file that ``vaquero analyze`` and
@@ -7,9 +7,8 @@ OTLP exporter; with none reachable it configures no OTLP exporter at all, becaus
 that opens with "cannot deliver spans" warnings teaches the wrong first lesson.
 
 The workflows are the programs in ``examples/`` (one source of truth for the guide's code),
-loaded in-process. The wheel ships that very directory as ``vaquero/_examples/`` (a
-``package-dir`` mapping in pyproject.toml, no copy in the source tree), so a pip install
-runs the same files a checkout does.
+loaded in-process. ``vaquero/_examples`` is a symlink to that directory, so the wheel ships
+the very same files (no copy in the source tree) and a pip install runs what a checkout does.
 """
 
 from __future__ import annotations
@@ -35,6 +34,16 @@ EXAMPLES = (
     "04_event_driven.py",
     "05_workflow_analytics.py",
 )
+# The workflows (run span names) the examples make: the event-driven example's producer is a
+# workflow of its own, so five programs make six. README and help text say so.
+WORKFLOWS = (
+    "register_user_workflow",
+    "process_user_batch",
+    "StateMachineWorkflow.execute",
+    "EventDrivenWorkflow.start_workflow",
+    "publish_events",
+    "nightly_analytics_run",
+)
 SIM_MODULE = "_sim"
 PROBE_TIMEOUT_S = 0.3
 
@@ -42,9 +51,11 @@ PROBE_TIMEOUT_S = 0.3
 def add_command(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="run five example workflows and show their traces (no collector needed)",
+        help="run five example programs (six workflows) and show their traces (no collector "
+             "needed)",
         description=(
-            "Run the workflow guide's five examples in-process, print each trace as a tree and "
+            "Run the five example programs (six workflows) in-process, print each trace as a "
+            "tree and "
             "append it to an OTLP/JSON-lines file. If an OTLP collector is listening at the "
             "configured endpoint, the traces are sent there too."
         ),
@@ -97,8 +108,9 @@ def run(args: argparse.Namespace) -> int:
 def find_examples_dir() -> Path | None:
     """Where the example programs are: inside the installed package, else in the checkout.
 
-    A wheel carries them as ``vaquero/_examples/``; a source checkout and an editable
-    install have ``examples/`` beside the package.
+    A wheel carries them as ``vaquero/_examples/``; in a checkout that is a symlink to
+    ``examples/``, which is also looked for directly (a checkout whose symlinks were not
+    made, as on a filesystem without them).
     """
     package = Path(__file__).resolve().parent
     for candidate in (package / "_examples", package.parent / "examples"):

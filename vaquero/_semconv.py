@@ -26,6 +26,20 @@ SERVICE_NAME = "service.name"
 DISTRO_NAME = "telemetry.distro.name"
 DISTRO_VERSION = "telemetry.distro.version"
 
+# --- HTTP spans of other instrumentations (read by the analysis) ------------------------------
+# The stable HTTP conventions first, then the older names the contrib instrumentations still
+# write by default (``OTEL_SEMCONV_STABILITY_OPT_IN`` unset).
+HTTP_REQUEST_METHOD = "http.request.method"
+HTTP_METHOD_OLD = "http.method"
+URL_TEMPLATE = "url.template"
+URL_FULL = "url.full"
+HTTP_URL_OLD = "http.url"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+NET_PEER_NAME_OLD = "net.peer.name"
+# opentelemetry-instrumentation-asgi's spans for each ASGI message (``GET /x http send``)
+ASGI_EVENT_TYPE = "asgi.event.type"
+
 # --- vaquero's own ----------------------------------------------------------------------------
 ARG_PREFIX = "vaquero.arg."
 RESULT = "vaquero.result"

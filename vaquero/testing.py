@@ -7,8 +7,9 @@ export thread. Registered as a pytest plugin through the ``pytest11`` entry poin
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,10 +17,11 @@ from typing import Any
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
+from vaquero._config import OPTIONS
 from vaquero._pipeline import install as _setup
 from vaquero._semconv import AGENT_NAME
 
-__all__ = ["CapturedSpan", "CapturedSpans", "capture_spans"]
+__all__ = ["CapturedSpan", "CapturedSpans", "capture_spans", "quiet_test_run"]
 
 try:  # pytest is optional: the plugin half only exists when it is installed
     import pytest
@@ -227,7 +229,44 @@ def capture_spans() -> Iterator[CapturedSpans]:
         processor.active.remove(captured)
 
 
+def _exporting_was_asked_for(environ: Mapping[str, str]) -> bool:
+    """Does the environment name an exporter or an OTLP endpoint (the rows of both)?"""
+    variables = [variable for option in OPTIONS if option.name in _EXPORT_CHOICES
+                 for variable in option.env]
+    return any(environ.get(variable, "").strip() for variable in variables)
+
+
+_EXPORT_CHOICES = ("exporters", "endpoint")
+
+
+def quiet_test_run(environ: Mapping[str, str] | None = None) -> bool:
+    """Make a test run export nowhere unless ``environ`` names an exporter or an endpoint.
+
+    A test suite's spans are for its assertions (``vaquero_spans``): with vaquero's OTLP
+    default every run would try ``localhost:4317`` and end by warning that spans were
+    dropped. So unless ``environ`` (``os.environ`` when None) names an exporter or an
+    endpoint *when the first span configures vaquero*, that configuration gets
+    ``exporters=["none"]``; ``OTEL_TRACES_EXPORTER``, an ``OTEL_EXPORTER_OTLP_*ENDPOINT``,
+    ``VAQUERO_TRACES_FILE``, ``VAQUERO_CONSOLE`` and an explicit ``vaquero.init()`` still
+    do what they say.
+
+    Returns:
+        True when ``environ`` asks for no export now (the quiet default applies).
+    """
+
+    def arguments() -> Mapping[str, Any]:
+        asked = _exporting_was_asked_for(os.environ if environ is None else environ)
+        return {} if asked else {"exporters": ["none"]}
+
+    _setup.set_implicit_arguments(arguments)
+    return bool(arguments())
+
+
 if pytest is not None:
+
+    def pytest_configure(config: pytest.Config) -> None:
+        """The plugin's first hook: a test run exports nowhere unless asked to."""
+        quiet_test_run()
 
     @pytest.fixture
     def vaquero_spans() -> Iterator[CapturedSpans]:

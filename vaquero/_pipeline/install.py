@@ -12,7 +12,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,12 +76,25 @@ def runtime() -> Runtime | None:
     return current
 
 
+# What gives the ``init()`` arguments of the first span's implicit configuration, set by a
+# host that knows better than the defaults: the pytest plugin (vaquero.testing) makes a test
+# run export nowhere unless the environment asks for an exporter when that span comes (a
+# fixture may set the variable first). An explicit ``init()`` does not consult it.
+_implicit_arguments: list[Callable[[], Mapping[str, Any]]] = []
+
+
+def set_implicit_arguments(arguments: Callable[[], Mapping[str, Any]] | None) -> None:
+    """Install (or with None remove) the source of the implicit configuration's arguments."""
+    _implicit_arguments[:] = [] if arguments is None else [arguments]
+
+
 def _configure_lazily() -> trace.Tracer | None:
     with STATE.install_lock:
         if STATE.tracer is not None or STATE.disabled:
             return STATE.tracer
         try:
-            _install(load_settings())
+            implicit = _implicit_arguments[0]() if _implicit_arguments else None
+            _install(load_settings(implicit))
         except Exception:
             logger.warning(
                 "vaquero: could not configure tracing; spans go to the global OpenTelemetry "

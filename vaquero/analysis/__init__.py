@@ -73,7 +73,8 @@ def analyze(
         The :class:`AnalysisResult`; ``to_dict()`` is what ``vaquero analyze --json`` prints.
 
     Raises:
-        AnalysisInputError: the source cannot be read; the message names it and the fix.
+        AnalysisInputError: the source cannot be read, or ``workflow`` names no workflow
+            in it (the message lists those it holds).
     """
     return _run(source, workflow, since, min_success_rate, slow_seconds, progress, keep=False,
                 jaeger=jaeger)

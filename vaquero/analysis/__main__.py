@@ -6,9 +6,14 @@ import argparse
 import sys
 
 from vaquero.analysis.cli import add_commands
+from vaquero.cli import guarded
 
 
 def main(argv: list[str] | None = None) -> int:
+    return guarded(lambda: _dispatch(argv))
+
+
+def _dispatch(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vaquero.analysis")
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_commands(subparsers)

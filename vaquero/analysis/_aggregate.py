@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from hashlib import blake2b
 from operator import itemgetter
 
+from vaquero.analysis._filter import WorkflowNames
+from vaquero.analysis._http import ROLE_REQUEST, without_plumbing
 from vaquero.analysis._percentile import nearest_rank
 from vaquero.analysis._result import (
     FailurePattern,
@@ -67,8 +69,8 @@ class _StepAcc:
 
 
 class _WorkflowAcc:
-    __slots__ = ("agent", "durations", "examples", "failed", "failures",
-                 "incomplete", "name", "ordinals", "own_ns", "starts", "steps", "success_ns")
+    __slots__ = ("agent", "durations", "examples", "failed", "failures", "incomplete",
+                 "name", "ordinals", "own_ns", "request_only", "starts", "steps", "success_ns")
 
     def __init__(self, name: str, agent: str | None) -> None:
         self.name = name
@@ -80,6 +82,7 @@ class _WorkflowAcc:
         # among equal runs by key does not depend on the order traces came in
         self.ordinals = array("q")
         self.incomplete = 0
+        self.request_only = False  # an HTTP request whose trace holds no agent (_http)
         self.success_ns = 0
         self.own_ns = 0
         self.steps: dict[str, _StepAcc] = {}
@@ -162,7 +165,7 @@ class WorkflowAggregator:
         keep_traces: bool = False,
     ) -> None:
         self._axis: TimeAxis | None = None
-        self._workflow_filter = workflow
+        self.names = WorkflowNames(workflow)  # the filter, and what it could have matched
         self._started_after = started_after_ns
         self._keep = keep_traces
         self._workflows: dict[WorkflowKey, _WorkflowAcc] = {}
@@ -171,6 +174,8 @@ class WorkflowAggregator:
         self.first_ns: int | None = None  # earliest span start seen
         self.last_ns: int | None = None  # latest span end seen
         self.incomplete_traces = 0
+        # (runs, workflow names) of the request-only runs left out by workflows()
+        self.request_only: tuple[int, tuple[str, ...]] = (0, ())
         self._ordinal = 0
 
     def add_trace(self, spans: Sequence[Span]) -> None:
@@ -188,6 +193,9 @@ class WorkflowAggregator:
         self.spans += unique
         if unique != len(spans):
             self.duplicates += len(spans) - unique
+        kept = without_plumbing(list(tree.by_id.values()))
+        if len(kept) != unique:  # ASGI "http send" spans: transport, not steps
+            tree = TraceTree(kept)
         if not tree.roots:
             self.incomplete_traces += 1
             return
@@ -196,10 +204,21 @@ class WorkflowAggregator:
                 self._add_run(run, tree)
 
     def workflows(self) -> list[WorkflowStats]:
-        """Finished statistics, busiest workflow first; call once every trace is in."""
+        """Finished statistics, busiest workflow first; call once every trace is in.
+
+        When the source holds agent runs and no ``--workflow`` chose, request-only runs
+        (``GET /health``) are counted in :attr:`request_only` instead of listed.
+        """
         if self.first_ns is not None and self.last_ns is not None:
             self._axis = choose_axis(self.first_ns, self.last_ns)
-        stats = [self._finish(acc) for acc in self._workflows.values()]
+        shown = list(self._workflows.values())
+        if self.names.wanted is None and any(acc.agent is not None for acc in shown):
+            hidden = [acc for acc in shown if acc.request_only]
+            hidden.sort(key=lambda acc: (-len(acc.durations), acc.name))
+            self.request_only = (sum(len(acc.durations) for acc in hidden),
+                                 tuple(acc.name for acc in hidden))
+            shown = [acc for acc in shown if not acc.request_only]
+        stats = [self._finish(acc) for acc in shown]
         stats.sort(key=lambda item: (-item.runs, item.name, item.agent or ""))
         return stats
 
@@ -229,16 +248,16 @@ class WorkflowAggregator:
         return requests
 
     def _wanted(self, run: Span) -> bool:
-        if self._started_after is not None and run.start_ns < self._started_after:
+        if not self.names.saw(run.name, run.agent):
             return False
-        wanted = self._workflow_filter
-        return wanted is None or run.name == wanted or run.agent == wanted
+        return self._started_after is None or run.start_ns >= self._started_after
 
     def _add_run(self, run: Span, tree: TraceTree) -> None:
         key = (run.agent, run.name)
         acc = self._workflows.get(key)
         if acc is None:
             acc = self._workflows[key] = _WorkflowAcc(run.name, run.agent)
+            acc.request_only = run.role == ROLE_REQUEST and run.agent is None
         duration = run.end_ns - run.start_ns
         acc.durations.append(duration)
         acc.failed.append(1 if run.error else 0)

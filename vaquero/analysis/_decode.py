@@ -23,6 +23,7 @@ import sys
 from typing import Any
 
 from vaquero._semconv import AGENT_NAME, EXCEPTION_TYPE, INVOKE_AGENT, OPERATION_NAME
+from vaquero.analysis._http import HTTP_KEYS, ROLE_STEP, classify
 from vaquero.analysis._span import Span
 
 __all__ = ["AGENT_ATTRIBUTE", "INVOKE_AGENT", "OPERATION_ATTRIBUTE", "decode_traces_data",
@@ -133,6 +134,7 @@ def _decode_common(raw: Any, ids: dict[str, str]) -> Span | None:
 
     agent: str | None = None
     invokes_agent = False
+    http: dict[str, str] | None = None
     attributes = raw.get("attributes")
     if attributes:
         try:
@@ -143,8 +145,17 @@ def _decode_common(raw: Any, ids: dict[str, str]) -> Span | None:
                     agent = _intern(value) if type(value) is str and value else None
                 elif key == OPERATION_ATTRIBUTE:
                     invokes_agent = item["value"]["stringValue"] == INVOKE_AGENT
+                elif key in HTTP_KEYS:
+                    text = _scalar_text(item)
+                    if text is not None:
+                        if http is None:
+                            http = {}
+                        http[key] = text
         except (KeyError, TypeError):
             return None
+    role = ROLE_STEP
+    if http is not None:
+        name, role = classify(raw.get("kind"), name, http)
 
     error = False
     failure: str | None = None
@@ -163,7 +174,7 @@ def _decode_common(raw: Any, ids: dict[str, str]) -> Span | None:
                 failure = _intern(str(failure))
     # tuple.__new__ skips NamedTuple's Python-level __new__: measurable at a million spans.
     return _new_tuple(Span, (trace_id, span_id, parent_id, _intern(name), start, end, error,
-                             agent, failure, message, invokes_agent))
+                             agent, failure, message, invokes_agent, role))
 
 
 def _decode_span(raw: Any) -> Span | str:
@@ -214,9 +225,10 @@ def _decode_span(raw: Any) -> Span | str:
 
     agent: str | None = None
     invokes_agent = False
+    http: dict[str, str] | None = None
     attributes = get("attributes")
     if attributes and type(attributes) is list:
-        # One pass for both keys: attribute lists can be long (HTTP, DB, user attributes).
+        # One pass for every key: attribute lists can be long (HTTP, DB, user attributes).
         for item in attributes:
             if type(item) is not dict:
                 continue
@@ -226,6 +238,15 @@ def _decode_span(raw: Any) -> Span | str:
                 agent = _intern(value) if value else None
             elif key == OPERATION_ATTRIBUTE:
                 invokes_agent = _string_value(item) == INVOKE_AGENT
+            elif key in HTTP_KEYS:
+                text = _scalar_text(item)
+                if text is not None:
+                    if http is None:
+                        http = {}
+                    http[key] = text
+    role = ROLE_STEP
+    if http is not None:
+        name, role = classify(get("kind"), name, http)
 
     error = False
     failure: str | None = None
@@ -241,7 +262,21 @@ def _decode_span(raw: Any) -> Span | str:
                 failure = _intern(str(failure))
     # tuple.__new__ skips NamedTuple's Python-level __new__: measurable at a million spans.
     return _new_tuple(Span, (trace_id, span_id, parent_id, name, start, end, error, agent,
-                             failure, message, invokes_agent))
+                             failure, message, invokes_agent, role))
+
+
+def _scalar_text(item: Any) -> str | None:
+    """An attribute's string or integer value as text (ports are ``intValue``); else None."""
+    value = item.get("value") if type(item) is dict else None
+    if type(value) is not dict:
+        return None
+    text = value.get("stringValue")
+    if type(text) is str:
+        return text
+    number = value.get("intValue")
+    if type(number) in (str, int) and str(number).isdigit():
+        return str(number)
+    return None
 
 
 def _string_value(item: dict[str, Any]) -> str | None:

@@ -56,7 +56,7 @@ def run_analysis(
             add(batch)
             if progress is not None:
                 progress(stats.spans_read)
-        folded = fold(store, workflow=workflow, started_after_ns=started_after,
+        folded = fold(store, source, workflow=workflow, started_after_ns=started_after,
                       keep_traces=keep_traces)
     insights = derive_insights(
         folded.workflows, min_success_rate=min_success_rate, slow_seconds=slow_seconds
@@ -72,6 +72,8 @@ def run_analysis(
         incomplete_traces=folded.incomplete_traces,
         duplicate_spans=folded.duplicates,
         notices=tuple(stats.notices),
+        request_only_runs=folded.request_only[0],
+        request_only_workflows=folded.request_only[1],
     )
 
 

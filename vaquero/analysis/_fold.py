@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vaquero.analysis._aggregate import KeepRequest, WorkflowAggregator, trace_key
+from vaquero.analysis._http import without_plumbing
 from vaquero.analysis._result import KeptTrace, WorkflowStats
 from vaquero.analysis._store import SpanStore
 from vaquero.analysis._trace_metrics import TraceTree
@@ -25,22 +26,29 @@ class Folded:
     duplicates: int
     incomplete_traces: int
     time_range: tuple[int, int] | None
+    request_only: tuple[int, tuple[str, ...]] = (0, ())
 
 
 def fold(
     store: SpanStore,
+    source: str,
     *,
     workflow: str | None,
     started_after_ns: int | None,
     keep_traces: bool,
 ) -> Folded:
-    """The second pass: every whole trace into the statistics, then the traces to draw."""
+    """The second pass: every whole trace into the statistics, then the traces to draw.
+
+    Raises:
+        AnalysisInputError: ``workflow`` matches no run of ``source`` (``_filter``).
+    """
     aggregator = WorkflowAggregator(
         workflow=workflow, started_after_ns=started_after_ns, keep_traces=keep_traces,
     )
     add_trace = aggregator.add_trace
     for _, spans in store.traces(again=keep_traces):
         add_trace(spans)
+    aggregator.names.check(source)
     workflows = aggregator.workflows()
     time_range = (
         None if aggregator.first_ns is None or aggregator.last_ns is None
@@ -48,7 +56,7 @@ def fold(
     )
     kept = _fetch(store, aggregator.keep_requests(workflows)) if keep_traces else []
     return Folded(workflows, kept, aggregator.spans, aggregator.duplicates,
-                  aggregator.incomplete_traces, time_range)
+                  aggregator.incomplete_traces, time_range, aggregator.request_only)
 
 
 def _fetch(store: SpanStore, requests: list[KeepRequest]) -> list[KeptTrace]:
@@ -65,7 +73,8 @@ def _fetch(store: SpanStore, requests: list[KeepRequest]) -> list[KeptTrace]:
         if ordinal not in wanted or any(id(r) in found for r in wanted[ordinal]):
             continue
         tree = TraceTree(spans)
-        ordered = tuple(sorted(tree.by_id.values(), key=lambda s: (s.start_ns, s.span_id)))
+        drawn = without_plumbing(list(tree.by_id.values()))
+        ordered = tuple(sorted(drawn, key=lambda s: (s.start_ns, s.span_id)))
         for request in wanted[ordinal]:
             found[id(request)] = KeptTrace(
                 reason=request.reason,

@@ -26,8 +26,15 @@ from html import escape
 
 from vaquero.analysis._axis import duration_label
 from vaquero.analysis._charts import duration_histogram_svg, timeseries_svg
+from vaquero.analysis._insights import DEFAULT_MIN_SUCCESS_RATE
 from vaquero.analysis._result import AnalysisResult, KeptTrace, WorkflowStats
+from vaquero.analysis._text import request_only_note
 from vaquero.analysis._waterfall import MAX_ROWS, waterfall_html
+from vaquero.analysis._words import count, ms
+
+# A step failing more often than a workflow may (the low_success_rate insight's threshold)
+# has its error rate marked in the step table.
+HIGH_STEP_ERROR_RATE = round(1 - DEFAULT_MIN_SUCCESS_RATE, 4)
 
 __all__ = ["render_html"]
 
@@ -65,7 +72,8 @@ th:first-child,td:first-child,td.text,th.text{text-align:left}
 td:first-child{white-space:normal;overflow-wrap:anywhere;min-width:10em}
 .tw{overflow-x:auto}
 th{background:#f3f5f8;cursor:pointer;user-select:none}th[aria-sort]::after{content:" ↕";color:#99a}
-tr.bad td{color:var(--err);font-weight:600}tr.own td{color:var(--muted);font-style:italic}
+tr.bad td:first-child,td.bad{color:var(--err);font-weight:600}
+tr.own td{color:var(--muted);font-style:italic}
 .insight{border-left:4px solid var(--err);background:#fdf1f0;padding:6px 10px;margin:6px 0}
 .insight.slow_workflow{border-color:#d98b16;background:#fdf6ea}
 .notices{border-left:4px solid #d98b16;background:#fdf6ea;padding:6px 10px;margin:10px 0}
@@ -176,9 +184,11 @@ def render_html(result: AnalysisResult, source: str, *, jaeger_url: str | None =
         f"<script>{_ERROR_TRAP}</script></head>"
         '<body data-js-errors="" data-js-ready="0">'
         "<h1>vaquero workflow report</h1>"
-        f'<p class="meta">Source <code>{escape(source)}</code> · {result.spans_read:,} spans '
-        f"read · {result.malformed_lines:,} malformed lines skipped"
+        f'<p class="meta">Source <code>{escape(source)}</code> · '
+        f"{count(result.spans_read, 'span')} read · "
+        f"{count(result.malformed_lines, 'malformed line')} skipped"
         f"{_incomplete_note(result)} · generated {escape(generated)}</p>"
+        f"{_request_only_note(result)}"
         f"{_time_range(result)}"
         + "".join(sections)
         + f"<script>{_JS}</script></body></html>\n"
@@ -193,11 +203,16 @@ def _jaeger_base(jaeger_url: str | None, source: str) -> str | None:
 
 
 def _incomplete_note(result: AnalysisResult) -> str:
-    count = getattr(result, "incomplete_traces", 0)
-    if not count:
+    incomplete = getattr(result, "incomplete_traces", 0)
+    if not incomplete:
         return ""
-    return (f" · {count:,} trace{'s' if count != 1 else ''} without a root span (counted, not "
-            "analysed)")
+    return f" · {count(incomplete, 'trace')} without a root span (counted, not analysed)"
+
+
+def _request_only_note(result: AnalysisResult) -> str:
+    if not result.request_only_runs:
+        return ""
+    return f'<p class="meta" id="request-only">{escape(request_only_note(result))}</p>'
 
 
 def _time_range(result: AnalysisResult) -> str:
@@ -244,9 +259,9 @@ def _summary(result: AnalysisResult) -> str:
             f'<tr{bad} data-workflow="{escape(w.name)}">'
             + f'<td data-v="{escape(w.name)}"><a href="#wf-{index}">{escape(w.name)}</a></td>'
             + _cell(w.agent or "-", css="text") + _cell(f"{w.runs:,}", w.runs)
-            + _cell(f"{w.success_rate * 100:.1f}%", w.success_rate)
-            + _cell(f"{w.p50_ms:,.1f}", w.p50_ms) + _cell(f"{w.p95_ms:,.1f}", w.p95_ms)
-            + _cell(f"{w.p99_ms:,.1f}", w.p99_ms) + _cell(f"{w.max_ms:,.1f}", w.max_ms)
+            + _cell(f"{w.success_rate * 100:.1f}%", w.success_rate, css="bad" if bad else "")
+            + _cell(ms(w.p50_ms), w.p50_ms) + _cell(ms(w.p95_ms), w.p95_ms)
+            + _cell(ms(w.p99_ms), w.p99_ms) + _cell(ms(w.max_ms), w.max_ms)
             + _cell(f"{w.incomplete_runs:,}", w.incomplete_runs)
             + "</tr>"
         )
@@ -277,7 +292,7 @@ def _workflow_section(index: int, workflow: WorkflowStats, result: AnalysisResul
     anchors = _anchors(index, mine)
     parts = [
         f'<section class="workflow" id="wf-{index}"><h2>{escape(workflow.name)}{agent}</h2>',
-        f'<p class="meta">{workflow.runs:,} runs · {workflow.success_rate * 100:.1f}% '
+        f'<p class="meta">{count(workflow.runs, "run")} · {workflow.success_rate * 100:.1f}% '
         f"succeeded · p50 {escape(duration_label(workflow.p50_ms))} · p95 "
         f"{escape(duration_label(workflow.p95_ms))} · max "
         f"{escape(duration_label(workflow.max_ms))}</p>",
@@ -312,9 +327,10 @@ def _steps(workflow: WorkflowStats) -> str:
         rows.append(
             ('<tr class="own">' if own else "<tr>") + _cell(s.name)
             + _cell(f"{s.calls:,}", s.calls)
-            + _cell(f"{s.error_rate * 100:.1f}%", s.error_rate)
-            + _cell(f"{s.self_p50_ms:,.1f}", s.self_p50_ms)
-            + _cell(f"{s.self_p95_ms:,.1f}", s.self_p95_ms)
+            + _cell(f"{s.error_rate * 100:.1f}%", s.error_rate,
+                    css="bad" if s.error_rate > HIGH_STEP_ERROR_RATE else "")
+            + _cell(ms(s.self_p50_ms), s.self_p50_ms)
+            + _cell(ms(s.self_p95_ms), s.self_p95_ms)
             + _cell(f"{s.critical_path_share * 100:.1f}%", s.critical_path_share) + "</tr>")
     own_share = getattr(workflow, "own_time_share", 0.0)
     if own_share and not any(s.name == _OWN_TIME for s in workflow.steps):

@@ -201,6 +201,10 @@ class AnalysisResult:
     # What was not read, one sentence each: a Jaeger search limit hit, a service that failed,
     # a compressed file cut short.
     notices: tuple[str, ...] = ()
+    # HTTP requests whose trace holds no agent (GET /health), left out of ``workflows``
+    # because the source holds agent runs: how many runs, and their workflow names.
+    request_only_runs: int = 0
+    request_only_workflows: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: the shape ``vaquero analyze --json`` promises for this part."""
@@ -216,4 +220,6 @@ class AnalysisResult:
             "incomplete_traces": self.incomplete_traces,
             "duplicate_spans": self.duplicate_spans,
             "notices": list(self.notices),
+            "request_only_runs": self.request_only_runs,
+            "request_only_workflows": list(self.request_only_workflows),
         }

@@ -23,6 +23,9 @@ class Span(NamedTuple):
     ``invokes_agent`` is true when the span says it *is* an agent invocation
     (``gen_ai.operation.name = invoke_agent``), as opposed to carrying the agent name it
     inherited from an enclosing agent, which vaquero stamps on every descendant span.
+
+    ``role`` says what an HTTP instrumentation's span is to a workflow (``_http``): an
+    ordinary step (0), a request entering the service (1) or transport plumbing (2).
     """
 
     trace_id: str
@@ -36,3 +39,4 @@ class Span(NamedTuple):
     failure: str | None
     message: str | None = None
     invokes_agent: bool = False
+    role: int = 0

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from vaquero.analysis._baseline import Comparison
 from vaquero.analysis._result import OWN_TIME_STEP, AnalysisResult, WorkflowStats
+from vaquero.analysis._words import count, cut, ms
 
 __all__ = ["render_comparison", "render_text"]
 
@@ -18,12 +19,15 @@ _NAME_WIDTH = 34
 
 def render_text(result: AnalysisResult, source: str) -> str:
     lines = [
-        f"{source}: {result.spans_read} spans read, {result.malformed_lines} malformed lines "
-        f"skipped, {len(result.workflows)} workflows",
+        f"{source}: {count(result.spans_read, 'span')} read, "
+        f"{count(result.malformed_lines, 'malformed line')} skipped, "
+        f"{count(len(result.workflows), 'workflow')}",
     ]
     if result.incomplete_traces:
-        lines.append(f"{result.incomplete_traces} traces without their root span left out "
+        lines.append(f"{count(result.incomplete_traces, 'trace')} without their root span left out "
                      "(incomplete: the root was not exported, or not yet)")
+    if result.request_only_runs:
+        lines.append(request_only_note(result))
     if not result.workflows:
         lines.append("No workflow runs found (check the source, --workflow and --since).")
         return "\n".join(lines) + "\n"
@@ -49,6 +53,15 @@ def render_text(result: AnalysisResult, source: str) -> str:
     else:
         lines.append("Insights: none (every workflow is within the thresholds)")
     return "\n".join(lines) + "\n"
+
+
+def request_only_note(result: AnalysisResult) -> str:
+    """One sentence on the request-only runs left out (the report shows it too)."""
+    names = result.request_only_workflows
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"{count(result.request_only_runs, 'request-only run')} left out ({shown}: HTTP "
+            "requests whose trace holds no agent), as this source has agent runs; "
+            f"--workflow {names[0]!r} shows one")
 
 
 def _workflow_detail(workflow: WorkflowStats) -> list[str]:
@@ -85,8 +98,8 @@ def _workflow_detail(workflow: WorkflowStats) -> list[str]:
 
 def render_comparison(comparison: Comparison, baseline: str) -> str:
     """The ``--baseline`` verdict under the tables."""
-    lines = ["", f"Against baseline {baseline}: {comparison.compared} workflows compared, "
-                 f"{len(comparison.regressions)} regressions"]
+    lines = ["", f"Against baseline {baseline}: {count(comparison.compared, 'workflow')} "
+                 f"compared, {count(len(comparison.regressions), 'regression')}"]
     for item in comparison.regressions:
         agent = f" (agent {item.agent})" if item.agent and item.agent != item.workflow else ""
         if item.metric == "p95_ms":
@@ -120,12 +133,11 @@ def _table(
 
 
 def _cut(text: str) -> str:
-    text = text.replace("\n", " ")
-    return text if len(text) <= _NAME_WIDTH else text[: _NAME_WIDTH - 1] + "…"
+    return cut(text, _NAME_WIDTH)
 
 
 def _num(value: float) -> str:
-    return f"{value:,.1f}"
+    return ms(value)
 
 
 def _percent(value: float) -> str:

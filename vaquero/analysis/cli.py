@@ -20,6 +20,7 @@ from vaquero.analysis._baseline import (
     read_json_baseline,
     references_of,
 )
+from vaquero.analysis._filter import matches, no_such_workflow
 from vaquero.analysis._insights import DEFAULT_MIN_SUCCESS_RATE, DEFAULT_SLOW_SECONDS
 from vaquero.analysis._jaeger import (
     DEFAULT_SEARCH_DEPTH,
@@ -31,6 +32,7 @@ from vaquero.analysis._progress import Progress
 from vaquero.analysis._result import AnalysisResult
 from vaquero.analysis._sources import MAX_REPORTED_PROBLEMS
 from vaquero.analysis._text import render_comparison, render_text
+from vaquero.analysis._words import count
 from vaquero.analysis.errors import AnalysisInputError
 
 __all__ = ["add_commands"]
@@ -148,8 +150,18 @@ def _run_analyze(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace, result: AnalysisResult) -> Comparison:
-    """Analyse the baseline the same way (same --workflow, no --since) and compare."""
+    """Analyse the baseline the same way (same --workflow, no --since) and compare.
+
+    A ``--workflow`` that matches nothing in the baseline is an error too: the gate would
+    compare nothing and pass.
+    """
     references = read_json_baseline(args.baseline)
+    if references is not None and args.workflow is not None:
+        kept = {identity: reference for identity, reference in references.items()
+                if matches(args.workflow, *identity)}
+        if not kept:
+            raise no_such_workflow(args.workflow, args.baseline, references)
+        references = kept
     if references is None:
         baseline = analyze(args.baseline, workflow=args.workflow, jaeger=_jaeger_options(args))
         _report_problems(baseline)
@@ -170,8 +182,8 @@ def _run_report(args: argparse.Namespace) -> int:
         return _fail(err, progress)
     progress.done()
     _report_problems(result)
-    print(f"vaquero: wrote {args.output} ({len(result.workflows)} workflows, "
-          f"{result.spans_read:,} spans)", file=sys.stderr)
+    print(f"vaquero: wrote {args.output} ({count(len(result.workflows), 'workflow')}, "
+          f"{count(result.spans_read, 'span')})", file=sys.stderr)
     return 0
 
 
