@@ -12,10 +12,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import yaml
 from conftest import DEMO_WORKFLOW_ROOTS, ROOT, clean_env, closed_port, read_trace_file
 from packaging.requirements import Requirement

@@ -38,14 +38,18 @@ __all__ = [
     "AGENT_NAME",
     "INVOKE_AGENT",
     "OPERATION_NAME",
+    "WORKFLOW_CONTEXT_KEY",
     "AgentNameSpanProcessor",
     "agent_of_span",
     "current_agent",
     "enter_agent",
+    "enter_workflow",
 ]
 
 
 AGENT_CONTEXT_KEY = otel_context.create_key("vaquero.agent_name")
+# The workflow run a context is inside (in process only): a run inside it is nested.
+WORKFLOW_CONTEXT_KEY = otel_context.create_key("vaquero.workflow_name")
 
 # Attributes that say *who* a span belongs to. The SDK evicts the oldest attribute when a
 # span exceeds its attribute count limit (128 by default), and these are stamped first, so
@@ -65,6 +69,11 @@ def enter_agent(context: Context, agent_name: str) -> Context:
     if STATE.propagate_agent:
         context = baggage.set_baggage(AGENT_NAME, agent_name, context)
     return context
+
+
+def enter_workflow(context: Context, workflow_name: str) -> Context:
+    """``context`` inside the workflow run ``workflow_name`` (in process only)."""
+    return otel_context.set_value(WORKFLOW_CONTEXT_KEY, workflow_name, context)
 
 
 def agent_of_span(span: Any) -> str | None:

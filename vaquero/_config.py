@@ -28,6 +28,7 @@ userinfo of an endpoint URL (``http://user:password@host``) is masked by
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 import sys
@@ -110,6 +111,17 @@ OTEL_BSP_MAX_QUEUE_SIZE = "OTEL_BSP_MAX_QUEUE_SIZE"
 OTEL_BSP_MAX_EXPORT_BATCH_SIZE = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
 OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"
 OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT"
+OTEL_METRICS_EXPORTER = "OTEL_METRICS_EXPORTER"
+OTEL_METRIC_EXPORT_INTERVAL = "OTEL_METRIC_EXPORT_INTERVAL"
+OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+OTEL_EXPORTER_OTLP_METRICS_PROTOCOL = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+OTEL_EXPORTER_OTLP_METRICS_HEADERS = "OTEL_EXPORTER_OTLP_METRICS_HEADERS"
+OTEL_EXPORTER_OTLP_METRICS_TIMEOUT = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"
+OTEL_EXPORTER_OTLP_METRICS_COMPRESSION = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION"
+OTEL_EXPORTER_OTLP_METRICS_INSECURE = "OTEL_EXPORTER_OTLP_METRICS_INSECURE"
+OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE = "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE"
+OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY = "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY"
+OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE = "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE"
 
 # --- vaquero's own, only where OpenTelemetry has no name ------------------------------------
 VAQUERO_AGENT_NAME = "VAQUERO_AGENT_NAME"
@@ -126,6 +138,8 @@ VAQUERO_PII_KEY = "VAQUERO_PII_KEY"
 DEFAULT_GRPC_ENDPOINT = "http://localhost:4317"
 DEFAULT_HTTP_ENDPOINT = "http://localhost:4318/v1/traces"
 HTTP_TRACES_PATH = "/v1/traces"
+HTTP_METRICS_PATH = "/v1/metrics"
+METRICS_EXPORTERS = ("otlp", "console", "none")
 DEFAULT_ATTRIBUTE_VALUE_LENGTH = 8 * 1024
 DEFAULT_SHUTDOWN_TIMEOUT_S = 2.0
 
@@ -206,6 +220,17 @@ class Settings:
     scrub_callback: Callable[[Any], object] | None = None
     pii: str = "keep"
     pii_key: str | None = None
+    metrics_exporter: str = "otlp"
+    metric_export_interval_ms: float = 60000.0
+    metrics_protocol: str = "grpc"
+    metrics_endpoint: str = DEFAULT_GRPC_ENDPOINT
+    metrics_headers: Mapping[str, str] = field(default_factory=dict)
+    metrics_timeout: float = 10.0
+    metrics_compression: str = "none"
+    metrics_insecure: bool | None = None
+    metrics_certificate: str | None = None
+    metrics_client_key: str | None = None
+    metrics_client_certificate: str | None = None
 
     def describe(self) -> dict[str, Any]:
         """The settings as a printable dict; header values, PII key and endpoint userinfo masked."""
@@ -277,6 +302,42 @@ def _endpoint_finish(value: str, source: str, resolved: Resolved) -> str:
 
 _BOOL = "true or false"
 _PEM = "the path of a readable PEM file"
+
+
+def _metrics_endpoint_default(resolved: Resolved) -> str:
+    """The traces endpoint, on the metrics path for HTTP; the default when the protocols
+    differ (a gRPC address is no HTTP URL)."""
+    traces = str(resolved["endpoint"])
+    if resolved["metrics_protocol"] != resolved["protocol"]:
+        traces = _endpoint_default({"protocol": resolved["metrics_protocol"]})
+    if resolved["metrics_protocol"] == "grpc":
+        return traces
+    if traces.rstrip("/").endswith(HTTP_TRACES_PATH):
+        traces = traces.rstrip("/")[: -len(HTTP_TRACES_PATH)]
+    return traces.rstrip("/") + HTTP_METRICS_PATH
+
+
+def _metrics_endpoint_finish(value: str, source: str, resolved: Resolved) -> str:
+    """The OTLP rule for metrics: the signal-specific variable verbatim, ``/v1/metrics``
+    appended to the generic one (and the argument) for HTTP."""
+    if source == OTEL_EXPORTER_OTLP_METRICS_ENDPOINT or resolved["metrics_protocol"] == "grpc":
+        return value
+    if value.rstrip("/").endswith(HTTP_METRICS_PATH):
+        return value
+    return value.rstrip("/") + HTTP_METRICS_PATH
+
+
+def _like_traces(name: str, traces_row: Option, specific: str, generic: str | None) -> Option:
+    """A metrics row that parses like its traces row and, unset, takes the traces value."""
+    env = (specific,) if generic is None else (specific, generic)
+    return Option(
+        name, env, traces_row.parse, traces_row.accept, None, traces_row.expected,
+        doc=f"as `{traces_row.name}`, for the GenAI duration metrics",
+        default_doc=f"`{traces_row.name}`",
+        default_from=lambda resolved: resolved[traces_row.name],
+        show=traces_row.show,
+        show_text=traces_row.show_text,
+    )
 
 
 def _milliseconds(name: str, variable: str, default: float, doc: str) -> Option:
@@ -479,8 +540,67 @@ OPTIONS: tuple[Option, ...] = (
         show=hide,
         show_text=hidden_text,
     ),
+    Option(
+        "metrics_exporter", (OTEL_METRICS_EXPORTER,), parse_choice(METRICS_EXPORTERS),
+        arg_choice(METRICS_EXPORTERS), "otlp", f"one of {METRICS_EXPORTERS}",
+        doc="where the GenAI duration histograms go: `otlp`, `console` or `none`; a "
+        "MeterProvider the application installed is used instead, as it is",
+        default_doc="`otlp`",
+    ),
+    _milliseconds(
+        "metric_export_interval_ms", OTEL_METRIC_EXPORT_INTERVAL, 60000.0,
+        "the wait between metric exports; at most 600000 ms",
+    ),
 )
 # fmt: on
+
+
+def _option(name: str) -> Option:
+    return next(option for option in OPTIONS if option.name == name)
+
+
+_METRICS_LIKE_TRACES = (
+    ("metrics_protocol", "protocol", OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+     OTEL_EXPORTER_OTLP_PROTOCOL),
+    ("metrics_endpoint", "endpoint", OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+     OTEL_EXPORTER_OTLP_ENDPOINT),
+    ("metrics_headers", "headers", OTEL_EXPORTER_OTLP_METRICS_HEADERS,
+     OTEL_EXPORTER_OTLP_HEADERS),
+    ("metrics_timeout", "timeout", OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
+     OTEL_EXPORTER_OTLP_TIMEOUT),
+    ("metrics_compression", "compression", OTEL_EXPORTER_OTLP_METRICS_COMPRESSION,
+     OTEL_EXPORTER_OTLP_COMPRESSION),
+    ("metrics_insecure", "insecure", OTEL_EXPORTER_OTLP_METRICS_INSECURE,
+     OTEL_EXPORTER_OTLP_INSECURE),
+    ("metrics_certificate", "certificate", OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
+     OTEL_EXPORTER_OTLP_CERTIFICATE),
+    ("metrics_client_key", "client_key", OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY,
+     OTEL_EXPORTER_OTLP_CLIENT_KEY),
+    ("metrics_client_certificate", "client_certificate",
+     OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE),
+)
+
+
+def _metrics_rows() -> tuple[Option, ...]:
+    """The OTLP rows of the metrics exporter: the traces rows' rules, the METRICS variables
+    first, the traces value when neither variable is set."""
+    rows = []
+    for name, traces_name, specific, generic in _METRICS_LIKE_TRACES:
+        row = _like_traces(name, _option(traces_name), specific, generic)
+        if name == "metrics_endpoint":
+            row = dataclasses.replace(
+                row,
+                doc="as `endpoint`; the generic variable and the argument get `/v1/metrics` "
+                "appended for HTTP",
+                default_doc="`endpoint`, with `/v1/metrics` for HTTP",
+                default_from=_metrics_endpoint_default,
+                finish=_metrics_endpoint_finish,
+            )
+        rows.append(row)
+    return tuple(rows)
+
+
+OPTIONS = OPTIONS + _metrics_rows()
 OPTION_NAMES: Final = tuple(option.name for option in OPTIONS)
 
 

@@ -46,9 +46,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from vaquero._attributes import normalize_attributes, to_attribute_value
+from vaquero._genai import Role, role_from_options
 from vaquero._pipeline import install as _setup
 from vaquero._semconv import ARG_PREFIX, RESULT
-from vaquero._span_core import agent_attributes, close_span, hand_over, open_span, resume
+from vaquero._span_core import close_span, hand_over, open_span, resume
 
 T = TypeVar("T")
 
@@ -91,7 +92,7 @@ class Spec:
 
     name: str
     attributes: dict[str, Any] | None
-    agent_name: str | None
+    role: Role | None
     signature: inspect.Signature | None
     skip_first: bool
     capture_result: bool
@@ -126,11 +127,14 @@ def make_spec(
     capture_args: bool = False,
     capture_result: bool = False,
     in_class: bool = False,
+    workflow_name: str | None = None,
+    tool_name: str | None = None,
 ) -> Spec:
     """Validate and convert the options once, so a call pays only for what it records."""
     static = normalize_attributes(attributes)
-    if agent_name is not None:
-        static = {**agent_attributes(agent_name), **static}
+    role = role_from_options(agent_name, workflow_name, tool_name, "vaquero.trace")
+    if role is not None:
+        static = {**role.start_attributes, **static}
     signature = None
     skip_first = False
     if capture_args:
@@ -143,7 +147,7 @@ def make_spec(
     return Spec(
         name=name or span_name(func),
         attributes=static or None,
-        agent_name=agent_name,
+        role=role,
         signature=signature,
         skip_first=skip_first,
         capture_result=capture_result,
@@ -182,7 +186,7 @@ def _wrap_plain(func: Callable[..., T], spec: Spec) -> Callable[..., T]:
         if tracer is None:
             return func(*args, **kwargs)
         span, token = open_span(
-            tracer, spec.name, spec.call_attributes(args, kwargs), spec.agent_name
+            tracer, spec.name, spec.call_attributes(args, kwargs), spec.role
         )
         try:
             result = func(*args, **kwargs)
@@ -223,7 +227,7 @@ def _wrap_coroutine(
         if tracer is None:
             return await func(*args, **kwargs)
         span, token = open_span(
-            tracer, spec.name, spec.call_attributes(args, kwargs), spec.agent_name
+            tracer, spec.name, spec.call_attributes(args, kwargs), spec.role
         )
         try:
             result = await func(*args, **kwargs)
@@ -259,7 +263,7 @@ def _shared_context_generator(
 ) -> Generator[Any, Any, T]:
     """The body runs in the caller's context: the ``with`` block sees what it set."""
     span, token = open_span(
-        tracer, spec.name, spec.call_attributes(args, kwargs), spec.agent_name
+        tracer, spec.name, spec.call_attributes(args, kwargs), spec.role
     )
     try:
         result = yield from func(*args, **kwargs)
@@ -278,7 +282,7 @@ def _private_context_generator(
     inner = func(*args, **kwargs)
     ctx = contextvars.copy_context()
     span, token = ctx.run(
-        open_span, tracer, spec.name, spec.call_attributes(args, kwargs), spec.agent_name
+        open_span, tracer, spec.name, spec.call_attributes(args, kwargs), spec.role
     )
     try:
         sent: Any = None
@@ -351,10 +355,10 @@ def _wrap_async_generator(
         if tracer is not None:
             attributes = spec.call_attributes(args, kwargs)
             if shared:
-                span, token = open_span(tracer, spec.name, attributes, spec.agent_name)
+                span, token = open_span(tracer, spec.name, attributes, spec.role)
             else:
                 ctx = contextvars.copy_context()
-                span, token = ctx.run(open_span, tracer, spec.name, attributes, spec.agent_name)
+                span, token = ctx.run(open_span, tracer, spec.name, attributes, spec.role)
         try:
             sent: Any = None
             thrown: BaseException | None = None

@@ -8,6 +8,7 @@ lines are folded into one actionable warning that names the endpoint.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -460,7 +461,6 @@ def is_loopback(host: str) -> bool:
 
 
 def _grpc_exporter(settings: Settings, notice: UnreachableCollectorNotice) -> SpanExporter:
-    import grpc
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
     exporter_class: type[OTLPSpanExporter] = OTLPSpanExporter
@@ -468,6 +468,12 @@ def _grpc_exporter(settings: Settings, notice: UnreachableCollectorNotice) -> Sp
         from vaquero._pipeline.preencoded import grpc_exporter_class
 
         exporter_class = grpc_exporter_class() or OTLPSpanExporter
+    return _grpc_with(exporter_class, settings, notice)  # type: ignore[no-any-return]
+
+
+def _grpc_with(exporter_class: Any, settings: Settings, notice: UnreachableCollectorNotice) -> Any:
+    """A stock gRPC OTLP exporter (spans or metrics) on the endpoint and TLS of ``settings``."""
+    import grpc
 
     del notice  # gRPC statuses reach the notice through the exporter's own log records
     parsed = urllib.parse.urlparse(settings.endpoint)
@@ -497,8 +503,6 @@ def _grpc_exporter(settings: Settings, notice: UnreachableCollectorNotice) -> Sp
 
 
 def _http_exporter(settings: Settings, notice: UnreachableCollectorNotice) -> SpanExporter:
-    import requests
-    from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     exporter_class: type[OTLPSpanExporter] = OTLPSpanExporter
@@ -506,6 +510,15 @@ def _http_exporter(settings: Settings, notice: UnreachableCollectorNotice) -> Sp
         from vaquero._pipeline.preencoded import http_exporter_class
 
         exporter_class = http_exporter_class() or OTLPSpanExporter
+    return _http_with(exporter_class, settings, notice)  # type: ignore[no-any-return]
+
+
+def _http_with(exporter_class: Any, settings: Settings, notice: UnreachableCollectorNotice) -> Any:
+    """A stock HTTP OTLP exporter (spans or metrics) with exactly the headers and TLS files
+    of ``settings``."""
+    import requests
+    from opentelemetry.exporter.otlp.proto.http import Compression
+
     session = _exact_session(requests, settings, notice)
     if settings.certificate:
         # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's CA; the
@@ -570,6 +583,58 @@ def _exact_session(
             return response
 
     return ExactSession()
+
+
+def metrics_view(settings: Settings) -> Settings:
+    """``settings`` with the metrics rows in the places of the traces ones, so the metrics
+    exporter goes through the very same endpoint, header and TLS code as the spans."""
+    return dataclasses.replace(
+        settings,
+        protocol=settings.metrics_protocol,
+        endpoint=settings.metrics_endpoint,
+        headers=settings.metrics_headers,
+        timeout=settings.metrics_timeout,
+        compression=settings.metrics_compression,
+        insecure=settings.metrics_insecure,
+        certificate=settings.metrics_certificate,
+        client_key=settings.metrics_client_key,
+        client_certificate=settings.metrics_client_certificate,
+    )
+
+
+def build_otlp_metric_exporter(settings: Settings) -> Any:
+    """The OTLP metric exporter of ``settings`` (its metrics rows).
+
+    Its retry lines go through the same collector notice as the spans' (one is attached to
+    the exporter loggers when spans are not exported over OTLP), so a missing collector gives
+    one warning for both signals.
+    """
+    view = metrics_view(settings)
+    notice = _installed_notice()
+    if notice is None:
+        notice = UnreachableCollectorNotice(view.endpoint, view.protocol,
+                                            timeout_s=view.timeout)
+        for name in _OTLP_LOGGERS:
+            logging.getLogger(name).addFilter(notice)
+    _warn_if_cleartext(view)
+    if view.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+            OTLPMetricExporter as GrpcMetricExporter,
+        )
+
+        return _grpc_with(GrpcMetricExporter, view, notice)
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+        OTLPMetricExporter as HttpMetricExporter,
+    )
+
+    return _http_with(HttpMetricExporter, view, notice)
+
+
+def _installed_notice() -> UnreachableCollectorNotice | None:
+    for existing in logging.getLogger(_OTLP_LOGGERS[0]).filters:
+        if isinstance(existing, UnreachableCollectorNotice):
+            return existing
+    return None
 
 
 def build_exporters(settings: Settings) -> list[tuple[str, SpanExporter]]:

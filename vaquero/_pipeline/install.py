@@ -21,10 +21,11 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace import sampling as otel_sampling
 
-from vaquero import _attributes, _quiet_logs
+from vaquero import _attributes, _metrics, _quiet_logs
 from vaquero._agent import AGENT_NAME, AgentNameSpanProcessor
 from vaquero._config import UNBOUNDED_WAIT_S, Settings, load_settings
 from vaquero._diagnostics import drop_counts, warn_once
+from vaquero._genai import spec_span_names
 from vaquero._otel_compat import span_starter
 from vaquero._pipeline import integrations as _integrations
 from vaquero._pipeline import lifecycle as _lifecycle
@@ -128,7 +129,14 @@ def _install(settings: Settings) -> None:
         return
     _attributes.set_max_length(settings.attribute_value_length)
     STATE.propagate_agent = settings.propagate_agent
+    STATE.spec_span_names = spec_span_names()
     _integrations.enable_executor_context()
+    _install_tracing(settings)
+    if STATE.metrics is None:
+        _metrics.install_metrics(settings, build_resource(settings))
+
+
+def _install_tracing(settings: Settings) -> None:
     existing = trace.get_tracer_provider()
     owned: Runtime | None = getattr(existing, "_vaquero_runtime", None)
     if owned is not None:
@@ -214,7 +222,11 @@ def _adopt(provider: TracerProvider, settings: Settings) -> None:
 
     def flush_at_exit() -> None:
         # Not vaquero's provider to shut down, but its queued spans must survive SIGTERM too.
-        _call_bounded(provider, "force_flush", time.monotonic() + budget)
+        deadline = time.monotonic() + budget
+        metrics_done = _metrics.shutdown_within(deadline)
+        _call_bounded(provider, "force_flush", deadline)
+        if metrics_done is not None:
+            metrics_done.join(max(0.0, deadline - time.monotonic()))
 
     _lifecycle.install(flush_at_exit)
 
@@ -315,7 +327,9 @@ def flush(timeout: float) -> bool:
         ok = True
         for queue in current.queues:
             ok = queue.flush(deadline - time.monotonic()) and ok
+        _metrics.flush_within(deadline)
         return ok and outside_unchanged
+    _metrics.flush_within(deadline)
     return _call_bounded(current.provider, "force_flush", deadline) and outside_unchanged
 
 
@@ -362,8 +376,12 @@ def shutdown(timeout: float | None = None) -> None:
     if timeout is not None:
         budget = min(max(0.0, timeout), UNBOUNDED_WAIT_S)  # math.inf would overflow the timers
     deadline = time.monotonic() + budget
+    # Metrics shut down on their own thread meanwhile: one budget for both signals.
+    metrics_done = _metrics.shutdown_within(deadline)
     for queue in current.queues:
         queue.shutdown_within(deadline)
+    if metrics_done is not None:
+        metrics_done.join(max(0.0, deadline - time.monotonic()))
     _report_drops(current.queues, budget)
 
 
