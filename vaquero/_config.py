@@ -319,7 +319,7 @@ def _metrics_endpoint_default(resolved: Resolved) -> str:
 
 def _metrics_endpoint_finish(value: str, source: str, resolved: Resolved) -> str:
     """The OTLP rule for metrics: the signal-specific variable verbatim, ``/v1/metrics``
-    appended to the generic one (and the argument) for HTTP."""
+    appended to the argument for HTTP."""
     if source == OTEL_EXPORTER_OTLP_METRICS_ENDPOINT or resolved["metrics_protocol"] == "grpc":
         return value
     if value.rstrip("/").endswith(HTTP_METRICS_PATH):
@@ -327,11 +327,11 @@ def _metrics_endpoint_finish(value: str, source: str, resolved: Resolved) -> str
     return value.rstrip("/") + HTTP_METRICS_PATH
 
 
-def _like_traces(name: str, traces_row: Option, specific: str, generic: str | None) -> Option:
-    """A metrics row that parses like its traces row and, unset, takes the traces value."""
-    env = (specific,) if generic is None else (specific, generic)
+def _like_traces(name: str, traces_row: Option, specific: str) -> Option:
+    """A metrics row that parses like its traces row and, unset, takes the traces value (so
+    the generic ``OTEL_EXPORTER_OTLP_*`` variables and the traces arguments apply to both)."""
     return Option(
-        name, env, traces_row.parse, traces_row.accept, None, traces_row.expected,
+        name, (specific,), traces_row.parse, traces_row.accept, None, traces_row.expected,
         doc=f"as `{traces_row.name}`, for the GenAI duration metrics",
         default_doc=f"`{traces_row.name}`",
         default_from=lambda resolved: resolved[traces_row.name],
@@ -560,38 +560,30 @@ def _option(name: str) -> Option:
 
 
 _METRICS_LIKE_TRACES = (
-    ("metrics_protocol", "protocol", OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
-     OTEL_EXPORTER_OTLP_PROTOCOL),
-    ("metrics_endpoint", "endpoint", OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
-     OTEL_EXPORTER_OTLP_ENDPOINT),
-    ("metrics_headers", "headers", OTEL_EXPORTER_OTLP_METRICS_HEADERS,
-     OTEL_EXPORTER_OTLP_HEADERS),
-    ("metrics_timeout", "timeout", OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
-     OTEL_EXPORTER_OTLP_TIMEOUT),
-    ("metrics_compression", "compression", OTEL_EXPORTER_OTLP_METRICS_COMPRESSION,
-     OTEL_EXPORTER_OTLP_COMPRESSION),
-    ("metrics_insecure", "insecure", OTEL_EXPORTER_OTLP_METRICS_INSECURE,
-     OTEL_EXPORTER_OTLP_INSECURE),
-    ("metrics_certificate", "certificate", OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
-     OTEL_EXPORTER_OTLP_CERTIFICATE),
-    ("metrics_client_key", "client_key", OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY,
-     OTEL_EXPORTER_OTLP_CLIENT_KEY),
+    ("metrics_protocol", "protocol", OTEL_EXPORTER_OTLP_METRICS_PROTOCOL),
+    ("metrics_endpoint", "endpoint", OTEL_EXPORTER_OTLP_METRICS_ENDPOINT),
+    ("metrics_headers", "headers", OTEL_EXPORTER_OTLP_METRICS_HEADERS),
+    ("metrics_timeout", "timeout", OTEL_EXPORTER_OTLP_METRICS_TIMEOUT),
+    ("metrics_compression", "compression", OTEL_EXPORTER_OTLP_METRICS_COMPRESSION),
+    ("metrics_insecure", "insecure", OTEL_EXPORTER_OTLP_METRICS_INSECURE),
+    ("metrics_certificate", "certificate", OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE),
+    ("metrics_client_key", "client_key", OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY),
     ("metrics_client_certificate", "client_certificate",
-     OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE),
+     OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE),
 )
 
 
 def _metrics_rows() -> tuple[Option, ...]:
-    """The OTLP rows of the metrics exporter: the traces rows' rules, the METRICS variables
-    first, the traces value when neither variable is set."""
+    """The OTLP rows of the metrics exporter: the traces rows' rules, the METRICS variable
+    first, else the traces value."""
     rows = []
-    for name, traces_name, specific, generic in _METRICS_LIKE_TRACES:
-        row = _like_traces(name, _option(traces_name), specific, generic)
+    for name, traces_name, specific in _METRICS_LIKE_TRACES:
+        row = _like_traces(name, _option(traces_name), specific)
         if name == "metrics_endpoint":
             row = dataclasses.replace(
                 row,
-                doc="as `endpoint`; the generic variable and the argument get `/v1/metrics` "
-                "appended for HTTP",
+                doc="as `endpoint`, for the GenAI duration metrics; the argument gets "
+                "`/v1/metrics` appended for HTTP",
                 default_doc="`endpoint`, with `/v1/metrics` for HTTP",
                 default_from=_metrics_endpoint_default,
                 finish=_metrics_endpoint_finish,
