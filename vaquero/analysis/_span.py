@@ -23,6 +23,8 @@ class Span(NamedTuple):
     ``invokes_agent`` is true when the span says it *is* an agent invocation
     (``gen_ai.operation.name = invoke_agent``), as opposed to carrying the agent name it
     inherited from an enclosing agent, which vaquero stamps on every descendant span.
+    ``workflow`` is the ``gen_ai.workflow.name`` of a workflow invocation
+    (``gen_ai.operation.name = invoke_workflow``), None on every other span.
     """
 
     trace_id: str
@@ -36,3 +38,4 @@ class Span(NamedTuple):
     failure: str | None
     message: str | None = None
     invokes_agent: bool = False
+    workflow: str | None = None
