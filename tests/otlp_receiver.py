@@ -380,6 +380,7 @@ class _State:
     spans: list[SpanRecord] = field(default_factory=list)
     failures: _Failures = field(default_factory=_Failures)
     metric_requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    metric_names: set[str] = field(default_factory=set)
     histograms: list[HistogramPoint] = field(default_factory=list)
 
 
@@ -540,6 +541,11 @@ class OtlpReceiver:
         with self._state.lock:
             return list(self._state.metric_requests)
 
+    def metric_names(self) -> set[str]:
+        """The name of every metric received, of any kind."""
+        with self._state.lock:
+            return set(self._state.metric_names)
+
     def histograms(self, name: str | None = None) -> list[HistogramPoint]:
         """Every histogram point received (cumulative exports repeat a series), in order."""
         with self._state.lock:
@@ -567,6 +573,12 @@ class OtlpReceiver:
     ) -> None:
         with self._state.lock:
             self._state.metric_requests.append((transport, dict(headers)))
+            self._state.metric_names.update(
+                metric.name
+                for resource_metrics in request.resource_metrics
+                for scope_metrics in resource_metrics.scope_metrics
+                for metric in scope_metrics.metrics
+            )
             self._state.histograms.extend(flatten_metrics(request, transport))
             self._state.lock.notify_all()
 
@@ -575,6 +587,7 @@ class OtlpReceiver:
             self._state.requests.clear()
             self._state.spans.clear()
             self._state.metric_requests.clear()
+            self._state.metric_names.clear()
             self._state.histograms.clear()
 
     # -- fault injection --------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import sys
 import threading
 import time
@@ -172,6 +173,7 @@ def build_provider(settings: Settings) -> TracerProvider:
         sampler=build_sampler(settings),
         span_limits=SpanLimits(max_attribute_length=settings.attribute_value_length),
         shutdown_on_exit=False,
+        meter_provider=_sdk_self_metrics_meter(),
     )
     provider.add_span_processor(AgentNameSpanProcessor())
     _quiet_logs.install()
@@ -193,6 +195,22 @@ def build_provider(settings: Settings) -> TracerProvider:
     setattr(provider, "_vaquero_runtime", runtime)  # noqa: B010 - marks the provider as ours
     _set_runtime(runtime, tracer)
     return provider
+
+
+def _sdk_self_metrics_meter() -> Any:
+    """The meter provider of the SDK's own span metrics (``otel.sdk.span.*``): none, unless
+    ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED`` asks for them.
+
+    SDKs up to 1.4x record them for every span into the *global* meter provider, a no-op until
+    vaquero installs its GenAI metrics there: every span would then pay for two more
+    measurements and send series nobody asked for. Newer SDKs gate them behind that variable,
+    which is honoured (None: the SDK's own choice).
+    """
+    if os.environ.get("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "").strip().lower() == "true":
+        return None
+    from opentelemetry.metrics import NoOpMeterProvider
+
+    return NoOpMeterProvider()
 
 
 def build_scrubber(settings: Settings) -> Any:
