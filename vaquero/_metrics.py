@@ -88,7 +88,9 @@ def drain() -> int:
     if sink is None or runtime is None:
         return 0
     instruments = runtime.instruments
-    pop = sink.popleft
+    pop = getattr(sink, "popleft", None)
+    if pop is None:
+        return 0
     count = 0
     while True:
         try:
@@ -164,7 +166,10 @@ def _start_drain_thread(runtime: MetricsRuntime) -> None:
             runtime.wake.clear()
             if STATE.metrics is not runtime:
                 return  # reset or replaced (tests)
-            drain()
+            try:
+                drain()
+            except Exception:  # the thread outlives any fault, so memory stays bounded
+                logger.debug("vaquero: draining GenAI measurements failed", exc_info=True)
 
     threading.Thread(target=loop, name="vaquero-metrics", daemon=True).start()
     if hasattr(os, "register_at_fork"):
