@@ -25,6 +25,7 @@ from vaquero._agent import (
     WORKFLOW_CONTEXT_KEY,
     AgentNameSpanProcessor,
     enter_agent,
+    enter_conversation,
     enter_workflow,
 )
 from vaquero._attributes import to_attribute_value
@@ -82,6 +83,7 @@ def open_span(
     parent: otel_context.Context | None = None,
     links: list[Link] | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
+    conversation_id: str | None = None,
 ) -> tuple[Any, object]:
     """Start a span and make it current; never raises (returns a non-recording span).
 
@@ -100,6 +102,8 @@ def open_span(
             name = role.spec_span_name
         span = start(name, parent, kind, attributes, links)
         context = _set_span_in_context(span, parent)
+        if conversation_id is not None:
+            context = enter_conversation(context, conversation_id)
         if role is None:
             return span, _attach(context)
         return span, _open_run(span, context, parent, role)

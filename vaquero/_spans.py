@@ -27,6 +27,7 @@ from vaquero._exceptions import record_exception
 from vaquero._genai import Role, role_from_options
 from vaquero._otel_compat import set_scalar_attribute
 from vaquero._pipeline import install as _setup
+from vaquero._semconv import CONVERSATION_ID
 from vaquero._span_core import close_span, open_span, role_attributes
 from vaquero._state import STATE
 
@@ -281,6 +282,10 @@ class _NoopSpan(Span):
 NOOP_SPAN = _NoopSpan()
 
 
+# The rarely used options of a SpanScope: parent, links, kind, role, conversation id.
+_Extra = tuple[Any, "Iterable[Any] | None", SpanKind, "Role | None", "str | None"]
+
+
 class SpanScope(Span):
     """What ``vaquero.span(...)`` returns: enter it (sync or async), or decorate with it.
 
@@ -303,7 +308,7 @@ class SpanScope(Span):
         self,
         name: str,
         attributes: Mapping[Any, Any] | None,
-        extra: tuple[Any, Iterable[Any] | None, SpanKind, Role | None] | None = None,
+        extra: _Extra | None = None,
     ) -> None:
         self._span = trace.INVALID_SPAN
         self._recorded = None
@@ -344,18 +349,22 @@ class SpanScope(Span):
         return other
 
     def _enter_with_options(
-        self, tracer: trace.Tracer, extra: tuple[Any, Iterable[Any] | None, SpanKind, Role | None]
+        self, tracer: trace.Tracer, extra: _Extra
     ) -> Span:
-        parent_arg, links_arg, kind, role = extra
+        parent_arg, links_arg, kind, role, conversation = extra
         try:
             attributes = normalize_attributes(self._attrs) if self._attrs else None
             attributes = role_attributes(role, attributes)
+            if conversation is not None:
+                attributes = {**(attributes or {}), CONVERSATION_ID: conversation}
             parent = resolve_parent(parent_arg) if parent_arg is not None else None
             links = resolve_links(links_arg) if links_arg is not None else None
         except Exception:
             internal_error("preparing a span")
             attributes = parent = links = None
-        span, token = open_span(tracer, self._name, attributes, role, parent, links, kind)
+        span, token = open_span(
+            tracer, self._name, attributes, role, parent, links, kind, conversation
+        )
         if self._token is None:
             self._span, self._token = span, token
             return self
@@ -437,6 +446,7 @@ def span(
     agent_name: str | None = None,
     workflow_name: str | None = None,
     tool_name: str | None = None,
+    conversation_id: str | None = None,
     **attrs: Any,
 ) -> SpanScope:
     """A span around a block (``with`` / ``async with``) or a function (as a decorator).
@@ -458,6 +468,9 @@ def span(
         workflow_name: the workflow this block runs (an ``invoke_workflow`` span).
         tool_name: the tool this block executes (an ``execute_tool`` span). At most one of
             the three names; nest the blocks instead.
+        conversation_id: ``gen_ai.conversation.id`` for this span and every span opened
+            inside it, other libraries' included; it travels to other services as W3C
+            baggage unless ``propagate_agent`` is off.
         **attrs: more attributes; they win over ``attributes`` on the same key.
 
     Returns:
@@ -475,12 +488,14 @@ def span(
         return NOOP_SPAN  # type: ignore[return-value]
     if attrs:
         attributes = {**attributes, **attrs} if attributes else attrs
+    conversation = None if conversation_id is None else to_attribute_key(conversation_id)
     if agent_name is None and workflow_name is None and tool_name is None:
-        if parent is None and links is None and kind is SpanKind.INTERNAL:
+        if (parent is None and links is None and kind is SpanKind.INTERNAL
+                and conversation is None):
             return SpanScope(name, attributes)
-        return SpanScope(name, attributes, (parent, links, kind, None))
+        return SpanScope(name, attributes, (parent, links, kind, None, conversation))
     role = role_from_options(agent_name, workflow_name, tool_name, "vaquero.span")
-    return SpanScope(name, attributes, (parent, links, kind, role))
+    return SpanScope(name, attributes, (parent, links, kind, role, conversation))
 
 
 def current_span() -> Span:
