@@ -10,6 +10,7 @@ import pytest
 
 import vaquero
 from vaquero import _genai
+from vaquero._config import load_settings
 from vaquero._state import STATE
 from vaquero.testing import capture_measurements, capture_spans
 
@@ -215,7 +216,9 @@ def test_span_names_follow_the_spec_only_under_the_opt_in(monkeypatch):
     ("http", False),
 ])
 def test_the_opt_in_is_a_comma_list_and_other_values_are_ignored(value, expected):
-    assert _genai.spec_span_names({"OTEL_SEMCONV_STABILITY_OPT_IN": value}) is expected
+    assert _genai.spec_span_names(value) is expected
+    assert _genai.spec_span_names(load_settings(
+        environ={"OTEL_SEMCONV_STABILITY_OPT_IN": value}).semconv_opt_in) is expected
 
 
 def test_names_past_the_limit_share_the_overflow_series_and_warn_once(monkeypatch, caplog):

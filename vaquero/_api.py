@@ -43,6 +43,8 @@ def init(
     scrub_callback: Callable[[Any], object] | NotPassed | None = NOT_PASSED,
     pii: str | NotPassed | None = NOT_PASSED,
     pii_key: str | NotPassed | None = NOT_PASSED,
+    capture_content: str | NotPassed | None = NOT_PASSED,
+    semconv_opt_in: Sequence[str] | str | NotPassed | None = NOT_PASSED,
     metrics_exporter: str | NotPassed | None = NOT_PASSED,
     metric_export_interval_ms: float | NotPassed | None = NOT_PASSED,
     metrics_protocol: str | NotPassed | None = NOT_PASSED,
@@ -99,6 +101,13 @@ def init(
         scrub_callback: ``f(match) -> str | None``, the replacement for one finding.
         pii: ``"keep"``, ``"hash"`` or ``"drop"`` e-mail-like keys and values.
         pii_key: the HMAC key of ``pii="hash"``; never printed.
+        capture_content: ``"no_content"``, ``"span_only"``, ``"event_only"`` or
+            ``"span_and_event"`` (``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``):
+            with ``span_only``/``span_and_event`` tool spans record their arguments and
+            result unless their own ``capture_args``/``capture_result`` say otherwise.
+        semconv_opt_in: convention categories (``OTEL_SEMCONV_STABILITY_OPT_IN``);
+            ``gen_ai_latest_experimental`` names agent, workflow and tool spans as the GenAI
+            conventions do.
         metrics_exporter: ``"otlp"``, ``"console"`` or ``"none"`` for the GenAI duration
             histograms (``OTEL_METRICS_EXPORTER``); a MeterProvider the application
             installed is used instead.
@@ -152,6 +161,8 @@ def init(
         scrub_callback=scrub_callback,
         pii=pii,
         pii_key=pii_key,
+        capture_content=capture_content,
+        semconv_opt_in=semconv_opt_in,
         metrics_exporter=metrics_exporter,
         metric_export_interval_ms=metric_export_interval_ms,
         metrics_protocol=metrics_protocol,

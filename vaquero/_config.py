@@ -79,6 +79,7 @@ from vaquero._config_values import (
 )
 from vaquero._diagnostics import warn_once
 from vaquero._redact import mask_endpoint as mask_endpoint  # part of this API
+from vaquero._semconv import CAPTURE_MESSAGE_CONTENT_ENV, CAPTURE_MODES, SEMCONV_OPT_IN_ENV
 
 # --- standard OpenTelemetry variables -------------------------------------------------------
 OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED"
@@ -111,6 +112,8 @@ OTEL_BSP_MAX_QUEUE_SIZE = "OTEL_BSP_MAX_QUEUE_SIZE"
 OTEL_BSP_MAX_EXPORT_BATCH_SIZE = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
 OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"
 OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT"
+OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT = CAPTURE_MESSAGE_CONTENT_ENV
+OTEL_SEMCONV_STABILITY_OPT_IN = SEMCONV_OPT_IN_ENV
 OTEL_METRICS_EXPORTER = "OTEL_METRICS_EXPORTER"
 OTEL_METRIC_EXPORT_INTERVAL = "OTEL_METRIC_EXPORT_INTERVAL"
 OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
@@ -220,6 +223,8 @@ class Settings:
     scrub_callback: Callable[[Any], object] | None = None
     pii: str = "keep"
     pii_key: str | None = None
+    capture_content: str = "no_content"
+    semconv_opt_in: tuple[str, ...] = ()
     metrics_exporter: str = "otlp"
     metric_export_interval_ms: float = 60000.0
     metrics_protocol: str = "grpc"
@@ -539,6 +544,24 @@ OPTIONS: tuple[Option, ...] = (
         doc="the HMAC key of `pii=hash`; never printed",
         show=hide,
         show_text=hidden_text,
+    ),
+    Option(
+        "capture_content", (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,),
+        parse_choice(CAPTURE_MODES), arg_choice(CAPTURE_MODES), "no_content",
+        f"one of {CAPTURE_MODES} (any case)",
+        doc="`span_only` / `span_and_event`: tool spans record their arguments and result "
+        "(`gen_ai.tool.call.arguments` / `.result`, bounded JSON, scrubbed) unless "
+        "`capture_args` / `capture_result` say otherwise; `no_content`, `event_only`: they "
+        "do not",
+        default_doc="`no_content`",
+    ),
+    Option(
+        "semconv_opt_in", (OTEL_SEMCONV_STABILITY_OPT_IN,), parse_list, arg_strings, (),
+        "a comma-separated list (or a list) of convention categories",
+        doc="`gen_ai_latest_experimental` names agent, workflow and tool spans as the GenAI "
+        "conventions do (`invoke_agent {name}`, `invoke_workflow {name}`, "
+        "`execute_tool {name}`); other values are ignored",
+        default_doc="none: the names you chose",
     ),
     Option(
         "metrics_exporter", (OTEL_METRICS_EXPORTER,), parse_choice(METRICS_EXPORTERS),

@@ -56,8 +56,8 @@ _DEFAULTS: dict[str, Any] = {
     "agent_name": None,
     "workflow_name": None,
     "tool_name": None,
-    "capture_args": False,
-    "capture_result": False,
+    "capture_args": None,
+    "capture_result": None,
 }
 
 
@@ -328,8 +328,8 @@ def trace(
     *,
     name: str | None = None,
     attributes: Mapping[Any, Any] | None = None,
-    capture_args: bool = False,
-    capture_result: bool = False,
+    capture_args: bool | None = None,
+    capture_result: bool | None = None,
     workflow_name: str | None = None,
     tool_name: str | None = None,
 ) -> Callable[[F], F]: ...
@@ -341,8 +341,8 @@ def trace(
     *,
     name: str | None = None,
     attributes: Mapping[Any, Any] | None = None,
-    capture_args: bool = False,
-    capture_result: bool = False,
+    capture_args: bool | None = None,
+    capture_result: bool | None = None,
     workflow_name: str | None = None,
     tool_name: str | None = None,
 ) -> Any:
@@ -367,8 +367,13 @@ def trace(
             function, a partial's function, a command's callback, an instance's class).
         attributes: attributes set on every span; any value is accepted and converted.
         capture_args: record each argument as ``vaquero.arg.<name>`` (``self``/``cls``
-            skipped). Values are converted and scrubbed like any attribute.
-        capture_result: record the return value as ``vaquero.result``.
+            skipped). Values are converted and scrubbed like any attribute. On a tool span
+            the arguments go to ``gen_ai.tool.call.arguments`` as one JSON object (bounded,
+            still parseable when cut, scrubbed); left unset there, the process default
+            ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` decides (``SPAN_ONLY`` /
+            ``SPAN_AND_EVENT``: on).
+        capture_result: record the return value as ``vaquero.result``
+            (``gen_ai.tool.call.result`` on a tool span, with the same default).
         workflow_name: the workflow this call runs (``gen_ai.workflow.name``): an
             ``invoke_workflow`` span, measured by ``gen_ai.invocation.duration``.
         tool_name: the tool this call executes (``gen_ai.tool.name``): an ``execute_tool``

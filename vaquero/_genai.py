@@ -23,7 +23,6 @@ from an id (``f"agent-{user_id}"``) is the usual cause.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Final
 
 from vaquero._diagnostics import warn_once
@@ -37,7 +36,6 @@ from vaquero._semconv import (
     INVOKE_WORKFLOW,
     METRIC_OVERFLOW,
     OPERATION_NAME,
-    SEMCONV_OPT_IN_ENV,
     TOOL_NAME,
     WORKFLOW_NAME,
 )
@@ -185,11 +183,8 @@ def role_from_options(
     return role_for(kind, value)
 
 
-def spec_span_names(environ: Any = None) -> bool:
-    """True when ``OTEL_SEMCONV_STABILITY_OPT_IN`` (a comma list) holds
+def spec_span_names(opt_in: Any) -> bool:
+    """True when ``OTEL_SEMCONV_STABILITY_OPT_IN`` (its values, or the raw comma list) holds
     ``gen_ai_latest_experimental``: spans of a role are then named as the spec says."""
-    env = os.environ if environ is None else environ
-    raw = env.get(SEMCONV_OPT_IN_ENV, "")
-    if not isinstance(raw, str):
-        return False
-    return GEN_AI_LATEST in (part.strip().lower() for part in raw.split(","))
+    values = opt_in.split(",") if isinstance(opt_in, str) else opt_in
+    return GEN_AI_LATEST in (str(value).strip().lower() for value in values)

@@ -43,7 +43,8 @@ METRIC_OVERFLOW = "otel.metric.overflow"
 
 # --- content capture and convention versions (OpenTelemetry Python contrib's switches) --------
 CAPTURE_MESSAGE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-CAPTURE_ON = ("SPAN_ONLY", "SPAN_AND_EVENT")
+CAPTURE_MODES = ("no_content", "span_only", "event_only", "span_and_event")
+CAPTURE_ON_SPANS = ("span_only", "span_and_event")
 SEMCONV_OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
 GEN_AI_LATEST = "gen_ai_latest_experimental"
 

@@ -24,6 +24,7 @@ class State:
 
     __slots__ = (
         "after_fork_token",
+        "capture_content",
         "configured_by_instrument",
         "deferred_signal",
         "disabled",
@@ -74,6 +75,9 @@ class State:
         self.genai_roles: dict[tuple[str, str], Any] = {}
         self.genai_role_counts: dict[str, int] = {}
         self.spec_span_names = False
+        # _wrappers: tool spans capture arguments and results unless told otherwise
+        # (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT; set at configuration).
+        self.capture_content = False
         # _metrics: where the app thread leaves GenAI measurements (a deque; None while no
         # meter records them) and the metrics runtime that drains it into the histograms.
         self.measurements: Any = None

@@ -34,7 +34,7 @@ from vaquero._pipeline.exporters import build_exporters
 from vaquero._pipeline.queue import ExportQueue
 from vaquero._pipeline.scrub import Scrubber
 from vaquero._pipeline.service_name import service_name_for
-from vaquero._semconv import DISTRO_NAME, DISTRO_VERSION, SERVICE_NAME
+from vaquero._semconv import CAPTURE_ON_SPANS, DISTRO_NAME, DISTRO_VERSION, SERVICE_NAME
 from vaquero._state import STATE
 from vaquero._version import __version__
 
@@ -130,7 +130,8 @@ def _install(settings: Settings) -> None:
         return
     _attributes.set_max_length(settings.attribute_value_length)
     STATE.propagate_agent = settings.propagate_agent
-    STATE.spec_span_names = spec_span_names()
+    STATE.spec_span_names = spec_span_names(settings.semconv_opt_in)
+    STATE.capture_content = settings.capture_content in CAPTURE_ON_SPANS
     _integrations.enable_executor_context()
     _install_tracing(settings)
     if STATE.metrics is None:
