@@ -59,7 +59,9 @@ def _series(receiver: OtlpReceiver, name: str) -> dict[tuple, int]:
     }
 
 
-def _assert_every_run_counted(receiver: OtlpReceiver, runs: int) -> None:
+def _assert_every_run_counted(
+    receiver: OtlpReceiver, runs: int, vaquero_resource: bool = True
+) -> None:
     assert receiver.wait_for_histogram_count(INVOCATION, 2 * runs)
     failed = runs // 10
     assert _series(receiver, INVOCATION) == {
@@ -84,7 +86,8 @@ def _assert_every_run_counted(receiver: OtlpReceiver, runs: int) -> None:
     for point in receiver.latest_histograms(INVOCATION):
         assert point.unit == "s" and point.explicit_bounds == INVOCATION_BOUNDS
         assert point.scope == "vaquero"
-        assert point.resource["telemetry.distro.name"] == "vaquero"
+        if vaquero_resource:  # an application's own MeterProvider has its own resource
+            assert point.resource["telemetry.distro.name"] == "vaquero"
     for point in receiver.latest_histograms(TOOL):
         assert point.unit == "s" and point.explicit_bounds == TOOL_BOUNDS
     # Only the GenAI histograms: the SDK's own span metrics (otel.sdk.span.*, recorded by
@@ -261,3 +264,29 @@ def test_under_opentelemetry_instrument_with_vaquero_as_the_distro(tmp_path):
         )
         assert result.returncode == 0, result.stderr
         _assert_every_run_counted(receiver, 50)
+
+
+@pytest.mark.parametrize("own_meter", [False, True])
+def test_an_application_provider_still_gets_every_measurement_at_exit(tmp_path, own_meter):
+    """With the application's own TracerProvider (and MeterProvider), no vaquero shutdown
+    runs at exit: the measurements still waiting are drained and flushed all the same."""
+    with OtlpReceiver() as receiver:
+        setup = f"""
+from opentelemetry import trace, metrics
+from opentelemetry.sdk.trace import TracerProvider
+trace.set_tracer_provider(TracerProvider())
+if {own_meter}:
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    reader = PeriodicExportingMetricReader(
+        OTLPMetricExporter(endpoint="{receiver.grpc_endpoint}", insecure=True),
+        export_interval_millis=600000)
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+"""
+        result = run_python(
+            setup + RUNS, script=tmp_path / "app.py",
+            env=clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint),
+        )
+        assert result.returncode == 0, result.stderr
+        _assert_every_run_counted(receiver, 50, vaquero_resource=not own_meter)

@@ -136,6 +136,11 @@ def _install(settings: Settings) -> None:
     _install_tracing(settings)
     if STATE.metrics is None:
         _metrics.install_metrics(settings, build_resource(settings))
+        current = runtime()
+        if STATE.metrics is not None and (current is None or not current.owned):
+            # No vaquero shutdown runs at exit to drain and flush the measurements; registered
+            # after the application's providers, this runs before their own exit hooks.
+            atexit.register(_metrics_at_exit, settings.shutdown_timeout)
 
 
 def _install_tracing(settings: Settings) -> None:
@@ -466,6 +471,16 @@ def _export_now() -> None:
     if current is not None:
         for queue in current.queues:
             queue.export_soon()
+
+
+def _metrics_at_exit(budget: float) -> None:
+    try:
+        deadline = time.monotonic() + budget
+        done = _metrics.shutdown_within(deadline)
+        if done is not None:
+            done.join(max(0.0, deadline - time.monotonic()))
+    except Exception:
+        pass
 
 
 def _shutdown_at_exit() -> None:
