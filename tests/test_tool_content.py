@@ -98,7 +98,7 @@ def test_any_argument_is_recorded_as_json_that_parses_within_the_length_limit(pa
 
 @pytest.mark.parametrize(("mode", "captured"), [
     ("SPAN_ONLY", True), ("span_and_event", True), ("NO_CONTENT", False),
-    ("EVENT_ONLY", False), ("", False),
+    ("EVENT_ONLY", False), ("", False), ("true", True), ("False", False),
 ])
 def test_the_environment_variable_sets_the_default_and_content_is_scrubbed(
     tmp_path, mode, captured

@@ -332,6 +332,22 @@ def _metrics_endpoint_finish(value: str, source: str, resolved: Resolved) -> str
     return value.rstrip("/") + HTTP_METRICS_PATH
 
 
+_CAPTURE_BOOLEANS = {"true": "span_only", "false": "no_content"}
+
+
+def _parse_capture(raw: str) -> str:
+    """A content-capture mode; ``true``/``false`` are the boolean form the contrib GenAI
+    instrumentations read when the latest conventions are not opted into."""
+    lowered = raw.strip().lower()
+    return parse_choice(CAPTURE_MODES)(_CAPTURE_BOOLEANS.get(lowered, lowered))
+
+
+def _accept_capture(value: object) -> str:
+    if isinstance(value, bool):
+        return "span_only" if value else "no_content"
+    return _parse_capture(arg_text(value))
+
+
 def _like_traces(name: str, traces_row: Option, specific: str) -> Option:
     """A metrics row that parses like its traces row and, unset, takes the traces value (so
     the generic ``OTEL_EXPORTER_OTLP_*`` variables and the traces arguments apply to both)."""
@@ -547,12 +563,13 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "capture_content", (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,),
-        parse_choice(CAPTURE_MODES), arg_choice(CAPTURE_MODES), "no_content",
-        f"one of {CAPTURE_MODES} (any case)",
+        _parse_capture, _accept_capture, "no_content",
+        f"one of {CAPTURE_MODES} (any case), or true / false",
         doc="`span_only` / `span_and_event`: tool spans record their arguments and result "
         "(`gen_ai.tool.call.arguments` / `.result`, bounded JSON, scrubbed) unless "
         "`capture_args` / `capture_result` say otherwise; `no_content`, `event_only`: they "
-        "do not",
+        "do not; `true` / `false` (the contrib instrumentations' older form) mean "
+        "`span_only` / `no_content`",
         default_doc="`no_content`",
     ),
     Option(
