@@ -145,6 +145,8 @@ def role_for(kind: str, name: str) -> Role:
 
 
 def _warn_overflow(kind: str, name: str) -> None:
+    if f"genai-overflow:{kind}" in STATE.warned:
+        return  # the usual case past the limit: say it once, cheaply
     examples = [n for (k, n) in list(STATE.genai_roles)[-3:] if k == kind]
     warn_once(
         f"genai-overflow:{kind}",

@@ -24,17 +24,19 @@ flush the metrics inside the spans' shutdown budget (:func:`shutdown_within`).
 from __future__ import annotations
 
 import collections
+import contextvars
 import logging
 import os
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
 from vaquero._config import Settings
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from vaquero._semconv import (
     DURATION_UNIT,
     EXECUTE_TOOL_BUCKETS,
@@ -56,9 +58,30 @@ _SCOPE = "vaquero"
 
 
 class MetricsRuntime:
-    """What vaquero installed or adopted for metrics; ``owned``: vaquero's to shut down."""
+    """What vaquero installed or adopted for metrics; ``owned``: vaquero's to shut down.
 
-    def __init__(self, provider: Any, owned: bool) -> None:
+    Built in two steps: this object at configuration (cheap), the provider and its
+    histograms at the first measurement (:meth:`kick`): importing the metrics SDK and the
+    OTLP metric exporter costs tens of milliseconds that a program without agents, workflows
+    or tools should never pay, and that cannot be left to a background thread (a short
+    program can exit first, and the SDK's imports then fail at interpreter shutdown).
+    """
+
+    def __init__(self, provider: Any = None, owned: bool = False) -> None:
+        self.provider: Any = None
+        self.owned = owned
+        self.instruments: tuple[Any, ...] = ()
+        self.bound = False
+        self.setup: Any = None  # binds the provider; run once by kick()
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.stopped = False
+        self.pid = os.getpid()
+        if provider is not None:
+            self.bind(provider, owned)
+
+    def bind(self, provider: Any, owned: bool) -> None:
+        """Create the two histograms on ``provider``; measurements are recorded from now on."""
         self.provider = provider
         self.owned = owned
         meter = provider.get_meter(_SCOPE, __version__)
@@ -76,16 +99,35 @@ class MetricsRuntime:
                 explicit_bucket_boundaries_advisory=list(EXECUTE_TOOL_BUCKETS),
             ),
         )
-        self.wake = threading.Event()
-        self.stopped = False
-        self.pid = os.getpid()
+        self.bound = True
+
+    def kick(self) -> None:
+        """Called by a run that left a measurement: bind on the first one (and start the
+        drain thread), else wake the drain thread (too many are waiting). Never raises."""
+        if self.bound:
+            self.wake.set()
+            return
+        with self.lock:
+            if self.bound or self.setup is None:
+                return
+            setup, self.setup = self.setup, None
+            try:
+                setup()
+            except Exception:
+                logger.warning("vaquero: could not set up the GenAI metrics; spans are "
+                               "unaffected.", exc_info=True)
+                self.stopped = True
+                if STATE.metrics is self:
+                    STATE.measurements = None
+                return
+            _start_drain_thread(self)
 
 
 def drain() -> int:
     """Record every waiting measurement into its histogram; the number recorded. Never raises."""
     sink = STATE.measurements
     runtime: MetricsRuntime | None = STATE.metrics
-    if sink is None or runtime is None:
+    if sink is None or runtime is None or not runtime.bound:
         return 0
     instruments = runtime.instruments
     pop = getattr(sink, "popleft", None)
@@ -105,9 +147,20 @@ def drain() -> int:
 
 
 def install_metrics(settings: Settings, resource: Any) -> None:
-    """Set up the metrics side once, next to the tracer provider; never raises."""
+    """Set up the metrics side once, next to the tracer provider; never raises.
+
+    Decided here: whether anything is recorded (an application's MeterProvider, or
+    vaquero's own unless ``OTEL_METRICS_EXPORTER=none``). Built at the first measurement
+    (:meth:`MetricsRuntime.kick`): vaquero's provider and exporter, then the histograms.
+    """
     try:
-        _install(settings, resource)
+        existing = metrics.get_meter_provider()
+        if _is_proxy(existing) and settings.metrics_exporter == "none":
+            return
+        runtime = MetricsRuntime()
+        runtime.setup = lambda: _bind(runtime, metrics.get_meter_provider(), settings, resource)
+        STATE.metrics = runtime
+        STATE.measurements = collections.deque()
     except Exception:
         logger.warning("vaquero: could not set up the GenAI metrics; spans are unaffected.",
                        exc_info=True)
@@ -115,28 +168,25 @@ def install_metrics(settings: Settings, resource: Any) -> None:
         STATE.metrics = None
 
 
-def _install(settings: Settings, resource: Any) -> None:
-    existing = metrics.get_meter_provider()
+def _bind(runtime: MetricsRuntime, existing: Any, settings: Settings, resource: Any) -> None:
     if getattr(existing, "_vaquero_metrics", False):
-        runtime = MetricsRuntime(existing, owned=True)  # installed by this process before
-    elif isinstance(existing, MeterProvider) or not _is_proxy(existing):
-        runtime = MetricsRuntime(existing, owned=False)  # the application's: used as it is
-    elif settings.metrics_exporter == "none":
+        runtime.bind(existing, owned=True)  # installed by this process before (tests)
         return
-    else:
-        provider = MeterProvider(
-            resource=resource, metric_readers=[_reader(settings)], shutdown_on_exit=False
-        )
-        metrics.set_meter_provider(provider)
-        if metrics.get_meter_provider() is not provider:  # lost a race with another installer
-            provider.shutdown(timeout_millis=0)
-            runtime = MetricsRuntime(metrics.get_meter_provider(), owned=False)
-        else:
-            setattr(provider, "_vaquero_metrics", True)  # noqa: B010 - marks it as vaquero's
-            runtime = MetricsRuntime(provider, owned=True)
-    STATE.metrics = runtime
-    STATE.measurements = collections.deque()
-    _start_drain_thread(runtime)
+    if not _is_proxy(existing):
+        runtime.bind(existing, owned=False)  # the application's: used as it is
+        return
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    provider = MeterProvider(
+        resource=resource, metric_readers=[_reader(settings)], shutdown_on_exit=False
+    )
+    metrics.set_meter_provider(provider)
+    if metrics.get_meter_provider() is not provider:  # lost a race with another installer
+        provider.shutdown(timeout_millis=0)
+        runtime.bind(metrics.get_meter_provider(), owned=False)
+        return
+    setattr(provider, "_vaquero_metrics", True)  # noqa: B010 - marks it as vaquero's
+    runtime.bind(provider, owned=True)
 
 
 def _is_proxy(provider: Any) -> bool:
@@ -144,6 +194,8 @@ def _is_proxy(provider: Any) -> bool:
 
 
 def _reader(settings: Settings) -> PeriodicExportingMetricReader:
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
     if settings.metrics_exporter == "console":
         from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
 
@@ -160,6 +212,8 @@ def _reader(settings: Settings) -> PeriodicExportingMetricReader:
 
 
 def _start_drain_thread(runtime: MetricsRuntime) -> None:
+    """The drain thread: every second, or at once when woken, until the runtime stops."""
+
     def loop() -> None:
         while not runtime.stopped:
             runtime.wake.wait(1.0)
@@ -171,7 +225,8 @@ def _start_drain_thread(runtime: MetricsRuntime) -> None:
             except Exception:  # the thread outlives any fault, so memory stays bounded
                 logger.debug("vaquero: draining GenAI measurements failed", exc_info=True)
 
-    threading.Thread(target=loop, name="vaquero-metrics", daemon=True).start()
+    thread = threading.Thread(target=loop, name="vaquero-metrics", daemon=True)
+    contextvars.Context().run(thread.start)  # no span of the caller's becomes its parent
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=lambda: _after_fork(runtime))
 
@@ -190,8 +245,8 @@ def _after_fork(runtime: MetricsRuntime) -> None:
 def flush_within(deadline: float) -> bool:
     """Record what waits and export it (vaquero's provider) before ``deadline``."""
     runtime: MetricsRuntime | None = STATE.metrics
-    if runtime is None:
-        return True
+    if runtime is None or not runtime.bound:
+        return True  # nothing was measured yet
     drain()
     return _call_until(runtime.provider, "force_flush", deadline)
 
@@ -205,6 +260,8 @@ def shutdown_within(deadline: float) -> threading.Thread | None:
         return None
     runtime.stopped = True
     runtime.wake.set()
+    if not runtime.bound:
+        return None  # nothing was measured
     drain()
     method = "shutdown" if runtime.owned else "force_flush"
     return _start_call(runtime.provider, method, deadline)

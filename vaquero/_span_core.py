@@ -177,8 +177,9 @@ def _measure(span: Any, run: _Run, error_type: str | None) -> None:
             seconds = (ended - run.started) / 1e9
         sink.append((run.role.slot, seconds, run.role.measurement_attributes(run.key,
                                                                               error_type)))
-        if len(sink) > DRAIN_AT and STATE.metrics is not None:
-            STATE.metrics.wake.set()
+        runtime = STATE.metrics
+        if runtime is not None and (not runtime.bound or len(sink) > DRAIN_AT):
+            runtime.kick()
     except Exception:
         internal_error("measuring a run")
 
