@@ -343,3 +343,21 @@ def test_multiprocessing_children_count_their_own_runs_once(tmp_path, protocol, 
                 break
             time.sleep(0.1)
         assert counts == [3, 5, 5], (counts, result.stderr)
+
+
+def test_a_missing_metrics_collector_is_said_once_when_spans_are_fine(tmp_path):
+    port = closed_port()
+    with OtlpReceiver() as receiver:
+        result = run_python(
+            RUNS, script=tmp_path / "app.py",
+            env=clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint,
+                          OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=f"http://127.0.0.1:{port}",
+                          OTEL_EXPORTER_OTLP_TIMEOUT="2000", VAQUERO_SHUTDOWN_TIMEOUT="3"),
+        )
+        assert result.returncode == 0, result.stderr
+        assert receiver.wait_for_spans(200)
+    notices = [line for line in result.stderr.splitlines() if "vaquero:" in line]
+    assert len(notices) == 1, result.stderr
+    assert "GenAI duration metrics are being dropped" in notices[0]
+    assert f"127.0.0.1:{port}" in notices[0] and "spans and" not in notices[0]
+    assert "Traceback" not in result.stderr

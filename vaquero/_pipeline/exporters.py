@@ -27,6 +27,7 @@ from vaquero._diagnostics import warn_once
 from vaquero._otel_compat import OTLP_EXPORTER_LOGGERS, grpc_status_in_log_record
 from vaquero._pipeline.split import DEFAULT_LIMIT_BYTES, split_batch
 from vaquero._redact import mask_endpoint
+from vaquero._state import STATE
 
 # Private switch: False builds the stock OTLP exporters with the stock encoder (the path
 # taken anyway when an installed exporter lacks the seam, see _pipeline/preencoded.py).
@@ -147,6 +148,8 @@ class UnreachableCollectorNotice(logging.Filter):
         """Spans were dropped: say why, once per kind of answer, with the fix that fits."""
         if not self.announce:
             return
+        if f"otlp-metrics:{_netloc(self.endpoint)}" in STATE.warned:
+            return  # the metrics' warning already named this collector, and the spans
         answer = self.last_answer or CollectorAnswer("other", "")
         shown = mask_endpoint(self.endpoint)
         detail = answer.detail or "an error"
@@ -617,17 +620,68 @@ def build_otlp_metric_exporter(settings: Settings) -> Any:
         for name in _OTLP_LOGGERS:
             logging.getLogger(name).addFilter(notice)
     _warn_if_cleartext(view)
+    # Spans go to the same collector: one warning, whichever signal fails first, names both.
+    shared = "otlp" in settings.exporters and _netloc(settings.endpoint) == _netloc(view.endpoint)
     if view.protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
             OTLPMetricExporter as GrpcMetricExporter,
         )
 
-        return _grpc_with(GrpcMetricExporter, view, notice)
+        return _grpc_with(_announcing(GrpcMetricExporter, view, notice, shared), view, notice)
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
         OTLPMetricExporter as HttpMetricExporter,
     )
 
-    return _http_with(HttpMetricExporter, view, notice)
+    return _http_with(_announcing(HttpMetricExporter, view, notice, shared), view, notice)
+
+
+def _netloc(endpoint: str) -> str:
+    try:
+        return urllib.parse.urlparse(endpoint).netloc
+    except ValueError:
+        return endpoint
+
+
+def _announcing(
+    exporter_class: Any, view: Settings, notice: UnreachableCollectorNotice, shared: bool
+) -> Any:
+    """The stock metric exporter class, saying once when measurements could not be delivered.
+
+    The notice swallows the exporter's own retry lines (as for spans), so a failed export is
+    said here instead: once, and not at all when the spans' warning already named the same
+    collector (one notice for both signals).
+    """
+    from opentelemetry.sdk.metrics.export import MetricExportResult
+
+    class AnnouncingMetricExporter(exporter_class):  # type: ignore[misc]
+        def export(self, *args: Any, **kwargs: Any) -> Any:
+            result = super().export(*args, **kwargs)
+            if result is MetricExportResult.FAILURE:
+                _announce_metrics_failure(view, notice, shared)
+            return result
+
+    return AnnouncingMetricExporter
+
+
+def _announce_metrics_failure(
+    view: Settings, notice: UnreachableCollectorNotice, shared: bool
+) -> None:
+    netloc = _netloc(view.endpoint)
+    if any(key.startswith("otlp-answer:") and netloc in key for key in list(STATE.warned)):
+        return  # the spans' warning already named this collector
+    answer = notice.last_answer
+    detail = answer.detail if answer is not None and answer.detail else "an error"
+    what = "spans and GenAI duration metrics" if shared else "GenAI duration metrics"
+    warn_once(
+        f"otlp-metrics:{netloc}",
+        "vaquero: cannot deliver to the OTLP collector at %s (%s, %s); %s are being dropped. "
+        "Point OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) at a "
+        "running collector, or set OTEL_METRICS_EXPORTER=none.",
+        mask_endpoint(view.endpoint),
+        view.protocol,
+        detail,
+        what,
+    )
 
 
 def _installed_notice() -> UnreachableCollectorNotice | None:
