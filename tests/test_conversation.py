@@ -133,3 +133,10 @@ def test_a_non_string_id_is_recorded_as_text(value):
     with capture_spans() as spans, vaquero.span("turn", conversation_id=value):
         pass
     assert spans.one("turn").attributes[CONVERSATION] == str(value)
+
+
+def test_a_conversation_id_refuses_to_decorate_a_function():
+    with pytest.raises(TypeError, match="cannot decorate a function"):
+        @vaquero.span("handler", conversation_id="c")
+        def handler() -> None:
+            return None

@@ -429,7 +429,17 @@ class SpanScope(Span):
 
         Returns:
             The traced object, of the same kind as ``func``.
+
+        Raises:
+            TypeError: the span was given a ``conversation_id``: a conversation is one
+                block's (``with vaquero.span(..., conversation_id=...)``), not every call's.
         """
+        if self._extra is not None and self._extra[4] is not None:
+            raise TypeError(
+                "vaquero.span(conversation_id=...) cannot decorate a function: one id would "
+                "be every call's conversation. Open `with vaquero.span(name, "
+                "conversation_id=...)` where the conversation is known."
+            )
         role = self._extra[3] if self._extra is not None else None
         named: dict[str, Any] = {} if role is None else {f"{role.kind}_name": role.name}
         traced: F = wrap_callable(func, name=self._name, attributes=self._attrs, **named)
