@@ -253,3 +253,16 @@ def test_cancellation_is_measured_with_its_type_and_not_marked_as_a_failure():
         asyncio.run(main())
     assert spans.one("waits").status == "UNSET"
     assert measured[0].attributes["error.type"] == "CancelledError"
+
+
+def test_a_failed_run_has_error_type_on_its_span_also_when_nothing_measures(monkeypatch):
+    with capture_spans() as spans:
+        monkeypatch.setattr(STATE, "measurements", None)  # OTEL_METRICS_EXPORTER=none
+        with pytest.raises(KeyError):
+            run_orders(fail=True)
+        with pytest.raises(ValueError):
+            with vaquero.span("plain_failure"):
+                raise ValueError("not a run")
+    assert spans.one("plan").attributes["error.type"] == "KeyError"
+    assert spans.one("run_orders").attributes["error.type"] == "KeyError"
+    assert "error.type" not in spans.one("plain_failure").attributes

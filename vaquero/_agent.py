@@ -56,6 +56,8 @@ AGENT_CONTEXT_KEY = otel_context.create_key("vaquero.agent_name")
 WORKFLOW_CONTEXT_KEY = otel_context.create_key("vaquero.workflow_name")
 # The conversation (gen_ai.conversation.id) a context belongs to: context, like the agent.
 CONVERSATION_CONTEXT_KEY = otel_context.create_key("vaquero.conversation_id")
+# "Looked for, and there is none": stops the processor from reading the baggage again.
+NO_CONVERSATION = ""
 
 # Attributes that say *who* a span belongs to. The SDK evicts the oldest attribute when a
 # span exceeds its attribute count limit (128 by default), and these are stamped first, so
@@ -70,8 +72,24 @@ def current_agent(parent_context: Context | None = None) -> str | None:
 
 
 def enter_agent(context: Context, agent_name: str) -> Context:
-    """``context`` with ``agent_name`` as the current agent, in process and in baggage."""
-    context = otel_context.set_value(AGENT_CONTEXT_KEY, agent_name, context)
+    """``context`` with ``agent_name`` as the current agent, in process and in baggage.
+
+    The conversation is settled here too, once per agent run: the one in force, else the
+    caller's from baggage, else :data:`NO_CONVERSATION`. Every span inside the agent then
+    finds its conversation (or its absence) with one context lookup, instead of reading the
+    baggage on each of them.
+    """
+    conversation = context.get(CONVERSATION_CONTEXT_KEY)
+    if conversation is None:
+        if STATE.propagate_agent:
+            conversation = baggage_entries(context).get(CONVERSATION_ID)
+        if not isinstance(conversation, str) or not conversation:
+            conversation = NO_CONVERSATION
+        # One new Context for both values (set_value twice would copy it twice).
+        context = Context({**context, CONVERSATION_CONTEXT_KEY: conversation,
+                           AGENT_CONTEXT_KEY: agent_name})
+    else:
+        context = otel_context.set_value(AGENT_CONTEXT_KEY, agent_name, context)
     if STATE.propagate_agent:
         context = baggage.set_baggage(AGENT_NAME, agent_name, context)
     return context
@@ -137,7 +155,7 @@ class AgentNameSpanProcessor(SpanProcessor):
                 # Kept on the span object so the name can be put back at the end if the
                 # attribute count limit evicted it meanwhile (restore_identity).
                 span.__dict__[_IDENTITY_SLOT] = named
-            if isinstance(conversation, str):
+            if conversation and isinstance(conversation, str):  # NO_CONVERSATION: skip
                 identity_on_start(span, CONVERSATION_ID, conversation)
         except Exception:  # never let a processor fault reach the code starting the span
             pass

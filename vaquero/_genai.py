@@ -166,6 +166,10 @@ def role_from_options(
 ) -> Role | None:
     """The role the options ask for, or None; raises TypeError naming ``where`` if they
     name more than one role or a name is not a non-empty string."""
+    if workflow_name is None and tool_name is None and type(agent_name) is str:
+        role = STATE.genai_roles.get((AGENT, agent_name))  # vaquero.span(agent_name=...)
+        if role is not None:
+            return role  # type: ignore[no-any-return]
     given = [
         (kind, value)
         for kind, value in ((AGENT, agent_name), (WORKFLOW, workflow_name), (TOOL, tool_name))

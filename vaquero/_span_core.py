@@ -35,7 +35,14 @@ from vaquero._exceptions import exception_message, record_exception
 from vaquero._genai import TOOL, Role
 from vaquero._metrics import DRAIN_AT
 from vaquero._otel_compat import context_operations
-from vaquero._semconv import CANCELLED, ERROR_TYPE, INTERRUPTED
+from vaquero._semconv import (
+    CANCELLED,
+    ERROR_TYPE,
+    EXECUTE_TOOL,
+    INTERRUPTED,
+    INVOKE_WORKFLOW,
+    OPERATION_NAME,
+)
 from vaquero._state import STATE
 
 logger = logging.getLogger("vaquero")
@@ -126,6 +133,8 @@ def _open_run(span: Any, context: Any, parent: Any, role: Role) -> object:
             AgentNameSpanProcessor.remember_identity(span, role.name, INVOKE_AGENT)
         else:
             context = enter_workflow(context, role.name)
+    if STATE.measurements is None:  # nothing measures runs: a plain token, as for any span
+        return _attach(context)
     return _Run(_attach(context), role, key, perf_counter_ns())
 
 
@@ -142,7 +151,7 @@ def close_span(
     if exc is not None:
         try:
             mark_exception(span, exc, recorded)
-            if run is not None and not isinstance(exc, GeneratorExit):
+            if not isinstance(exc, GeneratorExit) and (run is not None or _is_genai_run(span)):
                 error_type = type_name(exc)
                 span.set_attribute(ERROR_TYPE, error_type)
         except Exception:
@@ -159,6 +168,18 @@ def close_span(
             _detach(token)
         except Exception:
             pass
+
+
+_RUN_OPERATIONS = frozenset((INVOKE_AGENT, INVOKE_WORKFLOW, EXECUTE_TOOL))
+
+
+def _is_genai_run(span: Any) -> bool:
+    """A failing span opened as an agent, workflow or tool run while no metrics measure
+    runs (its token is then a plain one): its own ``gen_ai.operation.name`` says so."""
+    attributes = getattr(span, "attributes", None)
+    if not attributes:
+        return False
+    return attributes.get(OPERATION_NAME) in _RUN_OPERATIONS
 
 
 def _measure(span: Any, run: _Run, error_type: str | None) -> None:
