@@ -141,6 +141,7 @@ def test_the_measurement_is_the_spans_duration(tmp_path):
         result = run_python(
             RUNS, script=tmp_path / "app.py",
             env=clean_env(OTEL_TRACES_EXPORTER="vaquero_file", VAQUERO_TRACES_FILE=str(traces),
+                          OTEL_METRICS_EXPORTER="otlp",
                           OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint),
         )
         assert result.returncode == 0, result.stderr
@@ -176,6 +177,9 @@ def test_periodic_export_follows_otel_metric_export_interval(tmp_path):
 @pytest.mark.parametrize("env", [
     {"OTEL_METRICS_EXPORTER": "none"},
     {"OTEL_SDK_DISABLED": "true"},
+    # Spans kept off OTLP (a file, the console, none): metrics follow unless asked for.
+    {"OTEL_TRACES_EXPORTER": "vaquero_console"},
+    {"OTEL_TRACES_EXPORTER": "none"},
 ])
 def test_none_and_disabled_send_no_metrics(tmp_path, env):
     with OtlpReceiver() as receiver:
@@ -184,6 +188,7 @@ def test_none_and_disabled_send_no_metrics(tmp_path, env):
             env=clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint, **env),
         )
         assert result.returncode == 0, result.stderr
+        assert "vaquero:" not in result.stderr
         time.sleep(0.3)
         assert receiver.metric_requests() == []
 

@@ -332,6 +332,12 @@ def _metrics_endpoint_finish(value: str, source: str, resolved: Resolved) -> str
     return value.rstrip("/") + HTTP_METRICS_PATH
 
 
+def _metrics_exporter_default(resolved: Resolved) -> str:
+    """Metrics follow the spans: a program that keeps its spans off OTLP (a file, the
+    console, none) is not told about a collector it never asked for."""
+    return "otlp" if "otlp" in resolved["exporters"] else "none"
+
+
 _CAPTURE_BOOLEANS = {"true": "span_only", "false": "no_content"}
 
 
@@ -582,10 +588,11 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "metrics_exporter", (OTEL_METRICS_EXPORTER,), parse_choice(METRICS_EXPORTERS),
-        arg_choice(METRICS_EXPORTERS), "otlp", f"one of {METRICS_EXPORTERS}",
+        arg_choice(METRICS_EXPORTERS), None, f"one of {METRICS_EXPORTERS}",
         doc="where the GenAI duration histograms go: `otlp`, `console` or `none`; a "
         "MeterProvider the application installed is used instead, as it is",
-        default_doc="`otlp`",
+        default_doc="`otlp` when spans go over OTLP, else `none`",
+        default_from=_metrics_exporter_default,
     ),
     _milliseconds(
         "metric_export_interval_ms", OTEL_METRIC_EXPORT_INTERVAL, 60000.0,
