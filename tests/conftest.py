@@ -21,6 +21,7 @@ import pytest
 from otlp_receiver import OtlpReceiver
 
 os.environ.setdefault("OTEL_TRACES_EXPORTER", "none")
+os.environ.setdefault("OTEL_METRICS_EXPORTER", "none")
 os.environ.pop("OTEL_SDK_DISABLED", None)
 # vaquero contains its own faults in production; under its test suite they must fail loudly.
 os.environ["VAQUERO_STRICT_INTERNAL_ERRORS"] = "1"

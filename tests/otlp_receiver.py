@@ -26,6 +26,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent import futures
@@ -39,6 +40,14 @@ from google.protobuf import json_format
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import DecodeError
 from google.rpc.error_details_pb2 import RetryInfo
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2_grpc import (
+    MetricsServiceServicer,
+    add_MetricsServiceServicer_to_server,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -51,6 +60,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 TRACES_PATH = "/v1/traces"
+METRICS_PATH = "/v1/metrics"
 LOOPBACK = "127.0.0.1"
 
 # ---------------------------------------------------------------------------------------------
@@ -309,6 +319,50 @@ def make_tls_material(tmp_path: Path, client_auth: bool = False) -> TlsMaterial:
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class HistogramPoint:
+    """One histogram data point of an accepted metrics export, flattened."""
+
+    transport: str
+    name: str
+    unit: str
+    attributes: dict[str, Any]
+    count: int
+    sum: float
+    bucket_counts: tuple[int, ...]
+    explicit_bounds: tuple[float, ...]
+    resource: dict[str, Any]
+    scope: str
+    temporality: int
+
+
+def flatten_metrics(request: ExportMetricsServiceRequest, transport: str) -> list[HistogramPoint]:
+    points = []
+    for resource_metrics in request.resource_metrics:
+        resource = attributes_to_dict(resource_metrics.resource.attributes)
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                if metric.WhichOneof("data") != "histogram":
+                    continue
+                for point in metric.histogram.data_points:
+                    points.append(
+                        HistogramPoint(
+                            transport=transport,
+                            name=metric.name,
+                            unit=metric.unit,
+                            attributes=attributes_to_dict(point.attributes),
+                            count=point.count,
+                            sum=point.sum,
+                            bucket_counts=tuple(point.bucket_counts),
+                            explicit_bounds=tuple(point.explicit_bounds),
+                            resource=resource,
+                            scope=scope_metrics.scope.name,
+                            temporality=metric.histogram.aggregation_temporality,
+                        )
+                    )
+    return points
+
+
 @dataclass
 class _Failures:
     """Pending injected failures; shared by both transports so "the next n calls" means any."""
@@ -325,6 +379,9 @@ class _State:
     requests: list[ReceivedRequest] = field(default_factory=list)
     spans: list[SpanRecord] = field(default_factory=list)
     failures: _Failures = field(default_factory=_Failures)
+    metric_requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    metric_names: set[str] = field(default_factory=set)
+    histograms: list[HistogramPoint] = field(default_factory=list)
 
 
 SpanSink = Callable[[list[SpanRecord]], None]
@@ -376,7 +433,9 @@ class OtlpReceiver:
         if self.running:
             return
         self._grpc_server, self._grpc_port = self._start_grpc()
-        self._http_server = _HttpServer((LOOPBACK, self._http_port), self._tls, self._record)
+        self._http_server = _HttpServer(
+            (LOOPBACK, self._http_port), self._tls, self._record, self._record_metrics
+        )
         self._http_port = self._http_server.server_address[1]
         self._http_thread = threading.Thread(
             target=self._http_server.serve_forever,
@@ -406,6 +465,7 @@ class OtlpReceiver:
             options=[("grpc.so_reuseport", 0)],
         )
         add_TraceServiceServicer_to_server(_TraceService(self._record), server)  # type: ignore[no-untyped-call]
+        add_MetricsServiceServicer_to_server(_MetricsService(self._record_metrics), server)  # type: ignore[no-untyped-call]
         address = f"{LOOPBACK}:{self._grpc_port}"
         if self._tls is None:
             port = server.add_insecure_port(address)
@@ -472,10 +532,63 @@ class OtlpReceiver:
             extra = self._state.lock.wait_for(lambda: len(self._state.spans) > n, within)
         return not extra
 
+    @property
+    def http_metrics_url(self) -> str:
+        return self.http_endpoint + METRICS_PATH
+
+    def metric_requests(self) -> list[tuple[str, dict[str, str]]]:
+        """(transport, headers) of every metrics export received."""
+        with self._state.lock:
+            return list(self._state.metric_requests)
+
+    def metric_names(self) -> set[str]:
+        """The name of every metric received, of any kind."""
+        with self._state.lock:
+            return set(self._state.metric_names)
+
+    def histograms(self, name: str | None = None) -> list[HistogramPoint]:
+        """Every histogram point received (cumulative exports repeat a series), in order."""
+        with self._state.lock:
+            return [p for p in self._state.histograms if name is None or p.name == name]
+
+    def latest_histograms(self, name: str) -> list[HistogramPoint]:
+        """The last point received of each series (attribute set) of ``name``."""
+        latest: dict[tuple[tuple[str, str], ...], HistogramPoint] = {}
+        for point in self.histograms(name):
+            key = tuple(sorted((k, repr(v)) for k, v in point.attributes.items()))
+            latest[key] = point
+        return list(latest.values())
+
+    def wait_for_histogram_count(self, name: str, count: int, timeout: float = 10.0) -> bool:
+        """Block until the latest points of ``name`` sum to at least ``count`` measurements."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if sum(p.count for p in self.latest_histograms(name)) >= count:
+                return True
+            time.sleep(0.05)
+        return sum(p.count for p in self.latest_histograms(name)) >= count
+
+    def _record_metrics(
+        self, transport: str, request: ExportMetricsServiceRequest, headers: Mapping[str, str]
+    ) -> None:
+        with self._state.lock:
+            self._state.metric_requests.append((transport, dict(headers)))
+            self._state.metric_names.update(
+                metric.name
+                for resource_metrics in request.resource_metrics
+                for scope_metrics in resource_metrics.scope_metrics
+                for metric in scope_metrics.metrics
+            )
+            self._state.histograms.extend(flatten_metrics(request, transport))
+            self._state.lock.notify_all()
+
     def clear(self) -> None:
         with self._state.lock:
             self._state.requests.clear()
             self._state.spans.clear()
+            self._state.metric_requests.clear()
+            self._state.metric_names.clear()
+            self._state.histograms.clear()
 
     # -- fault injection --------------------------------------------------------------------
 
@@ -545,6 +658,25 @@ Recorder = Callable[
 ]
 
 
+MetricsRecorder = Callable[[str, ExportMetricsServiceRequest, Mapping[str, str]], None]
+
+
+class _MetricsService(MetricsServiceServicer):
+    """The proto's own metrics servicer: every request is recorded and accepted."""
+
+    def __init__(self, record: MetricsRecorder) -> None:
+        self._record = record
+
+    def Export(  # noqa: N802 - name fixed by the generated servicer
+        self, request: ExportMetricsServiceRequest, context: grpc.ServicerContext
+    ) -> ExportMetricsServiceResponse:
+        metadata = {
+            key.lower(): _metadata_text(value) for key, value in context.invocation_metadata()
+        }
+        self._record("grpc", request, metadata)
+        return ExportMetricsServiceResponse()
+
+
 class _TraceService(TraceServiceServicer):
     """The proto's own servicer; Export() is the only method OTLP/gRPC trace defines."""
 
@@ -586,8 +718,15 @@ class _HttpServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], tls: TlsMaterial | None, record: Recorder) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        tls: TlsMaterial | None,
+        record: Recorder,
+        record_metrics: MetricsRecorder,
+    ) -> None:
         self.record = record
+        self.record_metrics = record_metrics
         self.ssl_context = _http_ssl_context(tls) if tls is not None else None
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -639,6 +778,9 @@ class _OtlpHttpHandler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))  # keep-alive: drain
+        if self.path.split("?", 1)[0] == METRICS_PATH:
+            self._metrics(body)
+            return
         if self.path.split("?", 1)[0] != TRACES_PATH:
             self._reply(404, "text/plain", b"only POST /v1/traces is served\n")
             return
@@ -665,6 +807,19 @@ class _OtlpHttpHandler(http.server.BaseHTTPRequestHandler):
             self._reply(200, "application/json", json_format.MessageToJson(response).encode())
         else:
             self._reply(200, "application/x-protobuf", response.SerializeToString())
+
+    def _metrics(self, body: bytes) -> None:
+        encoding = (self.headers.get("Content-Encoding") or "identity").lower()
+        request = ExportMetricsServiceRequest()
+        try:
+            request.ParseFromString(_decode_body(body, encoding))
+        except (ValueError, OSError, zlib.error, DecodeError) as exc:
+            self._reply(400, "text/plain", f"bad OTLP metrics request: {exc}\n".encode())
+            return
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        self.server.record_metrics("http", request, headers)
+        self._reply(200, "application/x-protobuf",
+                    ExportMetricsServiceResponse().SerializeToString())
 
     def _reply(
         self,

@@ -111,3 +111,44 @@ def test_stock_otlp_pipeline_is_flushed_on_sigterm_and_its_limits_said_once(
         assert [s.name for s in receiver.spans()] == ["login"]
     assert err.count("another configurator") == 1, err
     assert "OTEL_PYTHON_CONFIGURATOR=vaquero_configurator" in err
+
+
+GENAI_APP = """
+import vaquero
+
+@vaquero.trace(tool_name="lookup")
+def lookup():
+    return 1
+
+@vaquero.trace(agent_name="clerk")
+def clerk():
+    lookup()
+
+for _ in range(20):
+    clerk()
+"""
+
+
+@pytest.mark.parametrize("configurator", ["configurator", "vaquero_configurator"])
+def test_genai_metrics_reach_the_collector_whoever_configures(
+    stock_distro: Path, tmp_path: Path, configurator: str
+) -> None:
+    """The stock configurator installs its own MeterProvider (vaquero records into it);
+    vaquero's builds vaquero's. Either way every run is counted once."""
+    (tmp_path / "app.py").write_text(GENAI_APP)
+    with OtlpReceiver() as receiver:
+        result = subprocess.run(
+            [_instrument(), sys.executable, "app.py"], cwd=tmp_path, capture_output=True,
+            text=True, timeout=60,
+            env=_env(stock_distro, configurator, OTEL_TRACES_EXPORTER="otlp",
+                     OTEL_METRICS_EXPORTER="otlp",
+                     OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint,
+                     OTEL_EXPORTER_OTLP_PROTOCOL="grpc"),
+        )
+        assert result.returncode == 0, result.stderr
+        assert receiver.wait_for_histogram_count("gen_ai.invocation.duration", 20), result.stderr
+        assert receiver.wait_for_histogram_count("gen_ai.execute_tool.duration", 20)
+        counts = {p.name: p.count for p in receiver.latest_histograms(
+            "gen_ai.invocation.duration") + receiver.latest_histograms(
+            "gen_ai.execute_tool.duration")}
+    assert counts == {"gen_ai.invocation.duration": 20, "gen_ai.execute_tool.duration": 20}

@@ -184,3 +184,21 @@ def test_the_cannot_deliver_warning_names_the_fix_that_fits_the_endpoint(caplog)
     assert "vaquero repository" not in local
     assert "vaquero stack init" not in remote
     assert "reachable from here" in remote
+
+
+# --- the metrics side (issue 21) ----------------------------------------------------------------
+def test_doctor_shows_where_the_genai_metrics_go_and_whether_it_answers():
+    with OtlpReceiver() as receiver:
+        result = _doctor_run("--json", OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint)
+        reachable = json.loads(result.stdout)["metrics"]
+        sent = receiver.metric_requests()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert reachable == f"OTLP grpc to {receiver.grpc_endpoint}, every 60 s: reachable"
+    assert sent == []  # a test measurement would count as a run in the user's histograms
+    port = closed_port()
+    result = _doctor_run(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint,
+                         OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=f"http://127.0.0.1:{port}")
+    line = next(line for line in result.stdout.splitlines() if line.startswith("  metrics:"))
+    assert f"nothing is listening at 127.0.0.1:{port}" in line
+    result = _doctor_run("--json", OTEL_METRICS_EXPORTER="none")
+    assert json.loads(result.stdout)["metrics"] == "OTEL_METRICS_EXPORTER=none"

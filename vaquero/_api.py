@@ -43,6 +43,19 @@ def init(
     scrub_callback: Callable[[Any], object] | NotPassed | None = NOT_PASSED,
     pii: str | NotPassed | None = NOT_PASSED,
     pii_key: str | NotPassed | None = NOT_PASSED,
+    capture_content: str | NotPassed | None = NOT_PASSED,
+    semconv_opt_in: Sequence[str] | str | NotPassed | None = NOT_PASSED,
+    metrics_exporter: str | NotPassed | None = NOT_PASSED,
+    metric_export_interval_ms: float | NotPassed | None = NOT_PASSED,
+    metrics_protocol: str | NotPassed | None = NOT_PASSED,
+    metrics_endpoint: str | NotPassed | None = NOT_PASSED,
+    metrics_headers: Mapping[str, str] | str | NotPassed | None = NOT_PASSED,
+    metrics_timeout: float | NotPassed | None = NOT_PASSED,
+    metrics_compression: str | NotPassed | None = NOT_PASSED,
+    metrics_insecure: bool | NotPassed | None = NOT_PASSED,
+    metrics_certificate: str | os.PathLike[str] | NotPassed | None = NOT_PASSED,
+    metrics_client_key: str | os.PathLike[str] | NotPassed | None = NOT_PASSED,
+    metrics_client_certificate: str | os.PathLike[str] | NotPassed | None = NOT_PASSED,
 ) -> None:
     """Configure tracing once; every argument falls back to its environment variable.
 
@@ -88,6 +101,28 @@ def init(
         scrub_callback: ``f(match) -> str | None``, the replacement for one finding.
         pii: ``"keep"``, ``"hash"`` or ``"drop"`` e-mail-like keys and values.
         pii_key: the HMAC key of ``pii="hash"``; never printed.
+        capture_content: ``"no_content"``, ``"span_only"``, ``"event_only"`` or
+            ``"span_and_event"`` (``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``):
+            with ``span_only``/``span_and_event`` tool spans record their arguments and
+            result unless their own ``capture_args``/``capture_result`` say otherwise.
+        semconv_opt_in: convention categories (``OTEL_SEMCONV_STABILITY_OPT_IN``);
+            ``gen_ai_latest_experimental`` names agent, workflow and tool spans as the GenAI
+            conventions do.
+        metrics_exporter: ``"otlp"``, ``"console"`` or ``"none"`` for the GenAI duration
+            histograms (``OTEL_METRICS_EXPORTER``); a MeterProvider the application
+            installed is used instead.
+        metric_export_interval_ms: the wait between metric exports, in milliseconds.
+        metrics_protocol: as ``protocol``, for metrics (default: ``protocol``).
+        metrics_endpoint: as ``endpoint``, for metrics; ``/v1/metrics`` is appended for HTTP
+            (default: ``endpoint`` on the metrics path).
+        metrics_headers: as ``headers``, for metrics (default: ``headers``).
+        metrics_timeout: as ``timeout``, for metrics (default: ``timeout``).
+        metrics_compression: as ``compression``, for metrics (default: ``compression``).
+        metrics_insecure: as ``insecure``, for metrics (default: ``insecure``).
+        metrics_certificate: as ``certificate``, for metrics (default: ``certificate``).
+        metrics_client_key: as ``client_key``, for metrics (default: ``client_key``).
+        metrics_client_certificate: as ``client_certificate``, for metrics (default:
+            ``client_certificate``).
 
     Raises:
         vaquero.ConfigError: an argument vaquero cannot use, named with what it accepts.
@@ -126,6 +161,19 @@ def init(
         scrub_callback=scrub_callback,
         pii=pii,
         pii_key=pii_key,
+        capture_content=capture_content,
+        semconv_opt_in=semconv_opt_in,
+        metrics_exporter=metrics_exporter,
+        metric_export_interval_ms=metric_export_interval_ms,
+        metrics_protocol=metrics_protocol,
+        metrics_endpoint=metrics_endpoint,
+        metrics_headers=metrics_headers,
+        metrics_timeout=metrics_timeout,
+        metrics_compression=metrics_compression,
+        metrics_insecure=metrics_insecure,
+        metrics_certificate=metrics_certificate,
+        metrics_client_key=metrics_client_key,
+        metrics_client_certificate=metrics_client_certificate,
     )
 
 

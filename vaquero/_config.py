@@ -28,6 +28,7 @@ userinfo of an endpoint URL (``http://user:password@host``) is masked by
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 import sys
@@ -78,6 +79,7 @@ from vaquero._config_values import (
 )
 from vaquero._diagnostics import warn_once
 from vaquero._redact import mask_endpoint as mask_endpoint  # part of this API
+from vaquero._semconv import CAPTURE_MESSAGE_CONTENT_ENV, CAPTURE_MODES, SEMCONV_OPT_IN_ENV
 
 # --- standard OpenTelemetry variables -------------------------------------------------------
 OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED"
@@ -110,6 +112,19 @@ OTEL_BSP_MAX_QUEUE_SIZE = "OTEL_BSP_MAX_QUEUE_SIZE"
 OTEL_BSP_MAX_EXPORT_BATCH_SIZE = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
 OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"
 OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT"
+OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT = CAPTURE_MESSAGE_CONTENT_ENV
+OTEL_SEMCONV_STABILITY_OPT_IN = SEMCONV_OPT_IN_ENV
+OTEL_METRICS_EXPORTER = "OTEL_METRICS_EXPORTER"
+OTEL_METRIC_EXPORT_INTERVAL = "OTEL_METRIC_EXPORT_INTERVAL"
+OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+OTEL_EXPORTER_OTLP_METRICS_PROTOCOL = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+OTEL_EXPORTER_OTLP_METRICS_HEADERS = "OTEL_EXPORTER_OTLP_METRICS_HEADERS"
+OTEL_EXPORTER_OTLP_METRICS_TIMEOUT = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"
+OTEL_EXPORTER_OTLP_METRICS_COMPRESSION = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION"
+OTEL_EXPORTER_OTLP_METRICS_INSECURE = "OTEL_EXPORTER_OTLP_METRICS_INSECURE"
+OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE = "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE"
+OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY = "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY"
+OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE = "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE"
 
 # --- vaquero's own, only where OpenTelemetry has no name ------------------------------------
 VAQUERO_AGENT_NAME = "VAQUERO_AGENT_NAME"
@@ -126,6 +141,8 @@ VAQUERO_PII_KEY = "VAQUERO_PII_KEY"
 DEFAULT_GRPC_ENDPOINT = "http://localhost:4317"
 DEFAULT_HTTP_ENDPOINT = "http://localhost:4318/v1/traces"
 HTTP_TRACES_PATH = "/v1/traces"
+HTTP_METRICS_PATH = "/v1/metrics"
+METRICS_EXPORTERS = ("otlp", "console", "none")
 DEFAULT_ATTRIBUTE_VALUE_LENGTH = 8 * 1024
 DEFAULT_SHUTDOWN_TIMEOUT_S = 2.0
 
@@ -206,6 +223,19 @@ class Settings:
     scrub_callback: Callable[[Any], object] | None = None
     pii: str = "keep"
     pii_key: str | None = None
+    capture_content: str = "no_content"
+    semconv_opt_in: tuple[str, ...] = ()
+    metrics_exporter: str = "otlp"
+    metric_export_interval_ms: float = 60000.0
+    metrics_protocol: str = "grpc"
+    metrics_endpoint: str = DEFAULT_GRPC_ENDPOINT
+    metrics_headers: Mapping[str, str] = field(default_factory=dict)
+    metrics_timeout: float = 10.0
+    metrics_compression: str = "none"
+    metrics_insecure: bool | None = None
+    metrics_certificate: str | None = None
+    metrics_client_key: str | None = None
+    metrics_client_certificate: str | None = None
 
     def describe(self) -> dict[str, Any]:
         """The settings as a printable dict; header values, PII key and endpoint userinfo masked."""
@@ -277,6 +307,64 @@ def _endpoint_finish(value: str, source: str, resolved: Resolved) -> str:
 
 _BOOL = "true or false"
 _PEM = "the path of a readable PEM file"
+
+
+def _metrics_endpoint_default(resolved: Resolved) -> str:
+    """The traces endpoint, on the metrics path for HTTP; the default when the protocols
+    differ (a gRPC address is no HTTP URL)."""
+    traces = str(resolved["endpoint"])
+    if resolved["metrics_protocol"] != resolved["protocol"]:
+        traces = _endpoint_default({"protocol": resolved["metrics_protocol"]})
+    if resolved["metrics_protocol"] == "grpc":
+        return traces
+    if traces.rstrip("/").endswith(HTTP_TRACES_PATH):
+        traces = traces.rstrip("/")[: -len(HTTP_TRACES_PATH)]
+    return traces.rstrip("/") + HTTP_METRICS_PATH
+
+
+def _metrics_endpoint_finish(value: str, source: str, resolved: Resolved) -> str:
+    """The OTLP rule for metrics: the signal-specific variable verbatim, ``/v1/metrics``
+    appended to the argument for HTTP."""
+    if source == OTEL_EXPORTER_OTLP_METRICS_ENDPOINT or resolved["metrics_protocol"] == "grpc":
+        return value
+    if value.rstrip("/").endswith(HTTP_METRICS_PATH):
+        return value
+    return value.rstrip("/") + HTTP_METRICS_PATH
+
+
+def _metrics_exporter_default(resolved: Resolved) -> str:
+    """Metrics follow the spans: a program that keeps its spans off OTLP (a file, the
+    console, none) is not told about a collector it never asked for."""
+    return "otlp" if "otlp" in resolved["exporters"] else "none"
+
+
+_CAPTURE_BOOLEANS = {"true": "span_only", "false": "no_content"}
+
+
+def _parse_capture(raw: str) -> str:
+    """A content-capture mode; ``true``/``false`` are the boolean form the contrib GenAI
+    instrumentations read when the latest conventions are not opted into."""
+    lowered = raw.strip().lower()
+    return parse_choice(CAPTURE_MODES)(_CAPTURE_BOOLEANS.get(lowered, lowered))
+
+
+def _accept_capture(value: object) -> str:
+    if isinstance(value, bool):
+        return "span_only" if value else "no_content"
+    return _parse_capture(arg_text(value))
+
+
+def _like_traces(name: str, traces_row: Option, specific: str) -> Option:
+    """A metrics row that parses like its traces row and, unset, takes the traces value (so
+    the generic ``OTEL_EXPORTER_OTLP_*`` variables and the traces arguments apply to both)."""
+    return Option(
+        name, (specific,), traces_row.parse, traces_row.accept, None, traces_row.expected,
+        doc=f"as `{traces_row.name}`, for the GenAI duration metrics",
+        default_doc=f"`{traces_row.name}`",
+        default_from=lambda resolved: resolved[traces_row.name],
+        show=traces_row.show,
+        show_text=traces_row.show_text,
+    )
 
 
 def _milliseconds(name: str, variable: str, default: float, doc: str) -> Option:
@@ -480,8 +568,79 @@ OPTIONS: tuple[Option, ...] = (
         show=hide,
         show_text=hidden_text,
     ),
+    Option(
+        "capture_content", (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,),
+        _parse_capture, _accept_capture, "no_content",
+        f"one of {CAPTURE_MODES} (any case), or true / false",
+        doc="`span_only` / `span_and_event`: tool spans record their arguments and result "
+        "(`gen_ai.tool.call.arguments` / `.result`, bounded JSON, scrubbed) unless "
+        "`capture_args` / `capture_result` say otherwise; `no_content`, `event_only`: they "
+        "do not; `true` / `false` (the contrib instrumentations' older form) mean "
+        "`span_only` / `no_content`",
+        default_doc="`no_content`",
+    ),
+    Option(
+        "semconv_opt_in", (OTEL_SEMCONV_STABILITY_OPT_IN,), parse_list, arg_strings, (),
+        "a comma-separated list (or a list) of convention categories",
+        doc="`gen_ai_latest_experimental` names agent, workflow and tool spans as the GenAI "
+        "conventions do (`invoke_agent {name}`, `invoke_workflow {name}`, "
+        "`execute_tool {name}`); other values are ignored",
+        default_doc="none: the names you chose",
+    ),
+    Option(
+        "metrics_exporter", (OTEL_METRICS_EXPORTER,), parse_choice(METRICS_EXPORTERS),
+        arg_choice(METRICS_EXPORTERS), None, f"one of {METRICS_EXPORTERS}",
+        doc="where the GenAI duration histograms go: `otlp`, `console` or `none`; a "
+        "MeterProvider the application installed is used instead, as it is",
+        default_doc="`otlp` when spans go over OTLP, else `none`",
+        default_from=_metrics_exporter_default,
+    ),
+    _milliseconds(
+        "metric_export_interval_ms", OTEL_METRIC_EXPORT_INTERVAL, 60000.0,
+        "the wait between metric exports; at most 600000 ms",
+    ),
 )
 # fmt: on
+
+
+def _option(name: str) -> Option:
+    return next(option for option in OPTIONS if option.name == name)
+
+
+_METRICS_LIKE_TRACES = (
+    ("metrics_protocol", "protocol", OTEL_EXPORTER_OTLP_METRICS_PROTOCOL),
+    ("metrics_endpoint", "endpoint", OTEL_EXPORTER_OTLP_METRICS_ENDPOINT),
+    ("metrics_headers", "headers", OTEL_EXPORTER_OTLP_METRICS_HEADERS),
+    ("metrics_timeout", "timeout", OTEL_EXPORTER_OTLP_METRICS_TIMEOUT),
+    ("metrics_compression", "compression", OTEL_EXPORTER_OTLP_METRICS_COMPRESSION),
+    ("metrics_insecure", "insecure", OTEL_EXPORTER_OTLP_METRICS_INSECURE),
+    ("metrics_certificate", "certificate", OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE),
+    ("metrics_client_key", "client_key", OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY),
+    ("metrics_client_certificate", "client_certificate",
+     OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE),
+)
+
+
+def _metrics_rows() -> tuple[Option, ...]:
+    """The OTLP rows of the metrics exporter: the traces rows' rules, the METRICS variable
+    first, else the traces value."""
+    rows = []
+    for name, traces_name, specific in _METRICS_LIKE_TRACES:
+        row = _like_traces(name, _option(traces_name), specific)
+        if name == "metrics_endpoint":
+            row = dataclasses.replace(
+                row,
+                doc="as `endpoint`, for the GenAI duration metrics; the argument gets "
+                "`/v1/metrics` appended for HTTP",
+                default_doc="`endpoint`, with `/v1/metrics` for HTTP",
+                default_from=_metrics_endpoint_default,
+                finish=_metrics_endpoint_finish,
+            )
+        rows.append(row)
+    return tuple(rows)
+
+
+OPTIONS = OPTIONS + _metrics_rows()
 OPTION_NAMES: Final = tuple(option.name for option in OPTIONS)
 
 

@@ -38,6 +38,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast, overload
 
+from vaquero._genai import role_from_options
 from vaquero._wrappers import (
     TRACED_MARK,
     context_manager_generator,
@@ -53,9 +54,14 @@ _DEFAULTS: dict[str, Any] = {
     "name": None,
     "attributes": None,
     "agent_name": None,
-    "capture_args": False,
-    "capture_result": False,
+    "workflow_name": None,
+    "tool_name": None,
+    "capture_args": None,
+    "capture_result": None,
 }
+
+
+_ROLE_KEYS = ("agent_name", "workflow_name", "tool_name")
 
 
 def wrap_callable(func: Any, *, in_class: bool = False, **options: Any) -> Any:
@@ -76,6 +82,9 @@ def wrap_callable(func: Any, *, in_class: bool = False, **options: Any) -> Any:
         for key, default in _DEFAULTS.items():
             value = inner_options.get(key, default)
             merged[key] = value if value != default else options.get(key, default)
+        if any(inner_options.get(key) is not None for key in _ROLE_KEYS):
+            # A span has one role: the inner decoration's (a tool method of an agent class).
+            merged.update({key: inner_options.get(key) for key in _ROLE_KEYS})
         return wrap_callable(original, in_class=in_class, **merged)
     wrapped = _wrap_by_kind(func, in_class, options)
     if wrapped is not func:
@@ -319,8 +328,10 @@ def trace(
     *,
     name: str | None = None,
     attributes: Mapping[Any, Any] | None = None,
-    capture_args: bool = False,
-    capture_result: bool = False,
+    capture_args: bool | None = None,
+    capture_result: bool | None = None,
+    workflow_name: str | None = None,
+    tool_name: str | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -330,8 +341,10 @@ def trace(
     *,
     name: str | None = None,
     attributes: Mapping[Any, Any] | None = None,
-    capture_args: bool = False,
-    capture_result: bool = False,
+    capture_args: bool | None = None,
+    capture_result: bool | None = None,
+    workflow_name: str | None = None,
+    tool_name: str | None = None,
 ) -> Any:
     """Record one span per call of a function, or of every public method of a class.
 
@@ -354,8 +367,18 @@ def trace(
             function, a partial's function, a command's callback, an instance's class).
         attributes: attributes set on every span; any value is accepted and converted.
         capture_args: record each argument as ``vaquero.arg.<name>`` (``self``/``cls``
-            skipped). Values are converted and scrubbed like any attribute.
-        capture_result: record the return value as ``vaquero.result``.
+            skipped). Values are converted and scrubbed like any attribute. On a tool span
+            the arguments go to ``gen_ai.tool.call.arguments`` as one JSON object (bounded,
+            still parseable when cut, scrubbed); left unset there, the process default
+            ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` decides (``SPAN_ONLY`` /
+            ``SPAN_AND_EVENT``: on).
+        capture_result: record the return value as ``vaquero.result``
+            (``gen_ai.tool.call.result`` on a tool span, with the same default).
+        workflow_name: the workflow this call runs (``gen_ai.workflow.name``): an
+            ``invoke_workflow`` span, measured by ``gen_ai.invocation.duration``.
+        tool_name: the tool this call executes (``gen_ai.tool.name``): an ``execute_tool``
+            span, measured by ``gen_ai.execute_tool.duration``. At most one of
+            ``agent_name``, ``workflow_name`` and ``tool_name``; nest them instead.
 
     Returns:
         The traced object when ``target`` is given, else a decorator that traces one.
@@ -374,14 +397,18 @@ def trace(
                 "pass it once."
             )
         agent_name, target = target, None
-    for label, value in (("agent_name", agent_name), ("name", name)):
+    for label, value in (("agent_name", agent_name), ("name", name),
+                         ("workflow_name", workflow_name), ("tool_name", tool_name)):
         if value is not None and not isinstance(value, str):
             raise TypeError(f"vaquero.trace({label}={value!r}): expected a string.")
+    role_from_options(agent_name, workflow_name, tool_name, "vaquero.trace")
     if attributes is not None and not isinstance(attributes, Mapping):
         raise TypeError(f"vaquero.trace(attributes={attributes!r}): expected a dict.")
     options: dict[str, Any] = {
         "attributes": attributes,
         "agent_name": agent_name,
+        "workflow_name": workflow_name,
+        "tool_name": tool_name,
         "capture_args": capture_args,
         "capture_result": capture_result,
     }

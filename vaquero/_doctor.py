@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"vaquero doctor: {exc}", file=sys.stderr)
         return 2
-    report: dict[str, Any] = {"settings": settings.describe()}
+    report: dict[str, Any] = {"settings": settings.describe(), "metrics": _metrics_side(settings)}
     if "otlp" not in settings.exporters:
         report["otlp"] = "not configured (OTEL_TRACES_EXPORTER does not include otlp)"
         _print(report, args.json)
@@ -160,6 +160,25 @@ def run(args: argparse.Namespace) -> int:
         )
     _print(report, args.json)
     return 1
+
+
+def _metrics_side(settings: Settings) -> str:
+    """One line on where the GenAI duration histograms go, with a reachability probe.
+
+    No test measurement is sent: it would count as a run in the user's histograms.
+    """
+    from opentelemetry import metrics
+
+    provider = metrics.get_meter_provider()
+    if type(provider).__name__ != "_ProxyMeterProvider":
+        return "the application's own MeterProvider (used as it is)"
+    if settings.metrics_exporter != "otlp":
+        return f"OTEL_METRICS_EXPORTER={settings.metrics_exporter}"
+    shown = mask_endpoint(settings.metrics_endpoint)
+    problem = probe_endpoint(settings.metrics_endpoint, PROBE_TIMEOUT_S)
+    where = f"OTLP {settings.metrics_protocol} to {shown}, every " \
+        f"{settings.metric_export_interval_ms / 1000:g} s"
+    return f"{where}: reachable" if problem is None else f"{where}: {problem}"
 
 
 def probe_endpoint(endpoint: str, timeout: float) -> str | None:
@@ -262,7 +281,7 @@ def _print(report: dict[str, Any], as_json: bool) -> None:
     for key, value in report["settings"].items():
         print(f"    {key} = {value!r}")
     keys = ("otlp", "endpoint", "protocol", "result", "jaeger", "prometheus", "message", "reason",
-            "fix")
+            "fix", "metrics")
     for key in keys:
         if key in report:
             print(f"  {key}: {report[key]}")

@@ -8,10 +8,45 @@ workflow helpers all read these constants, so a rename happens here or nowhere.
 
 from __future__ import annotations
 
-# --- GenAI agent conventions -----------------------------------------------------------------
+# --- GenAI agent, workflow and tool conventions ----------------------------------------------
+# open-telemetry/semantic-conventions-genai (Development), read at e9de14b (2026-12): the
+# ``gen_ai.invocation.internal`` span (operation invoke_agent / invoke_workflow), the
+# ``execute_tool`` span, and their duration metrics.
 AGENT_NAME = "gen_ai.agent.name"
 OPERATION_NAME = "gen_ai.operation.name"
 INVOKE_AGENT = "invoke_agent"
+INVOKE_WORKFLOW = "invoke_workflow"
+EXECUTE_TOOL = "execute_tool"
+WORKFLOW_NAME = "gen_ai.workflow.name"
+TOOL_NAME = "gen_ai.tool.name"
+TOOL_TYPE = "gen_ai.tool.type"
+TOOL_CALL_ID = "gen_ai.tool.call.id"
+TOOL_DESCRIPTION = "gen_ai.tool.description"
+TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
+TOOL_CALL_RESULT = "gen_ai.tool.call.result"
+CONVERSATION_ID = "gen_ai.conversation.id"
+INVOCATION_IS_NESTED = "gen_ai.invocation.is_nested"
+
+# --- GenAI metrics (histograms, seconds) -------------------------------------------------------
+# One histogram for agent and workflow runs (told apart by gen_ai.operation.name): the spec
+# replaced gen_ai.invoke_agent.duration and gen_ai.workflow.duration with it (PR #571).
+INVOCATION_DURATION = "gen_ai.invocation.duration"
+INVOCATION_BUCKETS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6)
+EXECUTE_TOOL_DURATION = "gen_ai.execute_tool.duration"
+EXECUTE_TOOL_BUCKETS = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)
+DURATION_UNIT = "s"
+# The attribute OpenTelemetry's metrics SDK specification gives the overflow series of a
+# cardinality limit.
+METRIC_OVERFLOW = "otel.metric.overflow"
+
+# --- content capture and convention versions (OpenTelemetry Python contrib's switches) --------
+CAPTURE_MESSAGE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+CAPTURE_MODES = ("no_content", "span_only", "event_only", "span_and_event")
+CAPTURE_ON_SPANS = ("span_only", "span_and_event")
+SEMCONV_OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
+GEN_AI_LATEST = "gen_ai_latest_experimental"
 
 # --- exceptions and errors (OpenTelemetry) ----------------------------------------------------
 EXCEPTION_EVENT = "exception"

@@ -24,9 +24,11 @@ from vaquero._attributes import normalize_attributes, to_attribute_key, to_attri
 from vaquero._decorators import wrap_callable
 from vaquero._diagnostics import internal_error
 from vaquero._exceptions import record_exception
+from vaquero._genai import Role, role_from_options
 from vaquero._otel_compat import set_scalar_attribute
 from vaquero._pipeline import install as _setup
-from vaquero._span_core import agent_attributes, close_span, open_span
+from vaquero._semconv import CONVERSATION_ID
+from vaquero._span_core import close_span, open_span, role_attributes
 from vaquero._state import STATE
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -280,6 +282,10 @@ class _NoopSpan(Span):
 NOOP_SPAN = _NoopSpan()
 
 
+# The rarely used options of a SpanScope: parent, links, kind, role, conversation id.
+_Extra = tuple[Any, "Iterable[Any] | None", SpanKind, "Role | None", "str | None"]
+
+
 class SpanScope(Span):
     """What ``vaquero.span(...)`` returns: enter it (sync or async), or decorate with it.
 
@@ -302,7 +308,7 @@ class SpanScope(Span):
         self,
         name: str,
         attributes: Mapping[Any, Any] | None,
-        extra: tuple[Any, Iterable[Any] | None, SpanKind, str | None] | None = None,
+        extra: _Extra | None = None,
     ) -> None:
         self._span = trace.INVALID_SPAN
         self._recorded = None
@@ -343,19 +349,22 @@ class SpanScope(Span):
         return other
 
     def _enter_with_options(
-        self, tracer: trace.Tracer, extra: tuple[Any, Iterable[Any] | None, SpanKind, str | None]
+        self, tracer: trace.Tracer, extra: _Extra
     ) -> Span:
-        parent_arg, links_arg, kind, agent = extra
+        parent_arg, links_arg, kind, role, conversation = extra
         try:
             attributes = normalize_attributes(self._attrs) if self._attrs else None
-            if agent is not None:
-                attributes = {**agent_attributes(agent), **(attributes or {})}
+            attributes = role_attributes(role, attributes)
+            if conversation is not None:
+                attributes = {**(attributes or {}), CONVERSATION_ID: conversation}
             parent = resolve_parent(parent_arg) if parent_arg is not None else None
             links = resolve_links(links_arg) if links_arg is not None else None
         except Exception:
             internal_error("preparing a span")
             attributes = parent = links = None
-        span, token = open_span(tracer, self._name, attributes, agent, parent, links, kind)
+        span, token = open_span(
+            tracer, self._name, attributes, role, parent, links, kind, conversation
+        )
         if self._token is None:
             self._span, self._token = span, token
             return self
@@ -420,11 +429,20 @@ class SpanScope(Span):
 
         Returns:
             The traced object, of the same kind as ``func``.
+
+        Raises:
+            TypeError: the span was given a ``conversation_id``: a conversation is one
+                block's (``with vaquero.span(..., conversation_id=...)``), not every call's.
         """
-        agent = self._extra[3] if self._extra is not None else None
-        traced: F = wrap_callable(
-            func, name=self._name, attributes=self._attrs, agent_name=agent
-        )
+        if self._extra is not None and self._extra[4] is not None:
+            raise TypeError(
+                "vaquero.span(conversation_id=...) cannot decorate a function: one id would "
+                "be every call's conversation. Open `with vaquero.span(name, "
+                "conversation_id=...)` where the conversation is known."
+            )
+        role = self._extra[3] if self._extra is not None else None
+        named: dict[str, Any] = {} if role is None else {f"{role.kind}_name": role.name}
+        traced: F = wrap_callable(func, name=self._name, attributes=self._attrs, **named)
         return traced
 
 
@@ -436,6 +454,9 @@ def span(
     links: Iterable[Any] | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
     agent_name: str | None = None,
+    workflow_name: str | None = None,
+    tool_name: str | None = None,
+    conversation_id: str | None = None,
     **attrs: Any,
 ) -> SpanScope:
     """A span around a block (``with`` / ``async with``) or a function (as a decorator).
@@ -452,7 +473,14 @@ def span(
         links: spans this one relates to without being their child (e.g. a consumer and
             its producers); each item is anything ``parent`` accepts, or an OTel ``Link``.
         kind: the OpenTelemetry span kind (``SpanKind.INTERNAL`` by default).
-        agent_name: the agent this block runs as; spans opened inside inherit it.
+        agent_name: the agent this block runs as (an ``invoke_agent`` span); spans opened
+            inside inherit it.
+        workflow_name: the workflow this block runs (an ``invoke_workflow`` span).
+        tool_name: the tool this block executes (an ``execute_tool`` span). At most one of
+            the three names; nest the blocks instead.
+        conversation_id: ``gen_ai.conversation.id`` for this span and every span opened
+            inside it, other libraries' included; it travels to other services as W3C
+            baggage unless ``propagate_agent`` is off.
         **attrs: more attributes; they win over ``attributes`` on the same key.
 
     Returns:
@@ -461,16 +489,23 @@ def span(
         disabled, a shared no-op handle that records nothing.
 
     Raises:
-        Nothing at creation; a ``parent`` of an unsupported type is reported when the span is
+        TypeError: more than one of ``agent_name``, ``workflow_name`` and ``tool_name``, or
+            one that is not a non-empty string. Otherwise nothing at creation; a ``parent``
+            of an unsupported type is reported when the span is
         entered, and the span then starts a new trace.
     """
     if STATE.disabled:
         return NOOP_SPAN  # type: ignore[return-value]
     if attrs:
         attributes = {**attributes, **attrs} if attributes else attrs
-    if parent is None and links is None and agent_name is None and kind is SpanKind.INTERNAL:
-        return SpanScope(name, attributes)
-    return SpanScope(name, attributes, (parent, links, kind, agent_name))
+    conversation = None if conversation_id is None else to_attribute_key(conversation_id)
+    if agent_name is None and workflow_name is None and tool_name is None:
+        if (parent is None and links is None and kind is SpanKind.INTERNAL
+                and conversation is None):
+            return SpanScope(name, attributes)
+        return SpanScope(name, attributes, (parent, links, kind, None, conversation))
+    role = role_from_options(agent_name, workflow_name, tool_name, "vaquero.span")
+    return SpanScope(name, attributes, (parent, links, kind, role, conversation))
 
 
 def current_span() -> Span:

@@ -24,6 +24,7 @@ class State:
 
     __slots__ = (
         "after_fork_token",
+        "capture_content",
         "configured_by_instrument",
         "deferred_signal",
         "disabled",
@@ -33,15 +34,20 @@ class State:
         "export_now",
         "finishing",
         "fork_hook_registered",
+        "genai_role_counts",
+        "genai_roles",
         "held_signals",
         "install_lock",
         "lifecycle_pid",
         "max_attribute_length",
+        "measurements",
+        "metrics",
         "propagate_agent",
         "release_registered_pid",
         "runtime",
         "scrub_process_key",
         "shutdown_pipeline",
+        "spec_span_names",
         "start_span",
         "stop_watcher_pid",
         "tracer",
@@ -63,6 +69,19 @@ class State:
         self.max_attribute_length = 8 * 1024
         # _agent: whether agent names travel as W3C baggage (the propagate_agent option).
         self.propagate_agent = True
+        # _genai: the role of each (kind, name) measured so far, and names per kind (bounded
+        # by _genai.MAX_NAMES); ``spec_span_names``: OTEL_SEMCONV_STABILITY_OPT_IN asks for
+        # the spec's span names (set at configuration).
+        self.genai_roles: dict[tuple[str, str], Any] = {}
+        self.genai_role_counts: dict[str, int] = {}
+        self.spec_span_names = False
+        # _wrappers: tool spans capture arguments and results unless told otherwise
+        # (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT; set at configuration).
+        self.capture_content = False
+        # _metrics: where the app thread leaves GenAI measurements (a deque; None while no
+        # meter records them) and the metrics runtime that drains it into the histograms.
+        self.measurements: Any = None
+        self.metrics: Any = None
         # _diagnostics: keys already warned about, and spans dropped outside any queue.
         self.warned: set[str] = set()
         self.drops: dict[str, int] = {}

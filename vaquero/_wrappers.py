@@ -46,9 +46,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from vaquero._attributes import normalize_attributes, to_attribute_value
+from vaquero._bounded_json import encode, max_length
+from vaquero._genai import TOOL, Role, role_from_options
 from vaquero._pipeline import install as _setup
-from vaquero._semconv import ARG_PREFIX, RESULT
-from vaquero._span_core import agent_attributes, close_span, hand_over, open_span, resume
+from vaquero._semconv import ARG_PREFIX, RESULT, TOOL_CALL_ARGUMENTS, TOOL_CALL_RESULT
+from vaquero._span_core import close_span, hand_over, open_span, resume
+from vaquero._state import STATE
 
 T = TypeVar("T")
 
@@ -91,23 +94,31 @@ class Spec:
 
     name: str
     attributes: dict[str, Any] | None
-    agent_name: str | None
+    role: Role | None
     signature: inspect.Signature | None
     skip_first: bool
-    capture_result: bool
+    capture_result: bool | None
+    # A tool span: content goes to gen_ai.tool.call.arguments / .result, and capture not
+    # decided by an argument (None) follows STATE.capture_content.
+    tool: bool = False
+    capture_args: bool | None = False
 
     def call_attributes(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """The span's attributes for one call: the static ones plus captured arguments."""
         if self.signature is None:
+            return self.attributes
+        if self.capture_args is None and not STATE.capture_content:
             return self.attributes
         attributes = dict(self.attributes or {})
         try:
             bound = self.signature.bind_partial(*args, **kwargs)
         except TypeError:
             return attributes  # the call itself will raise the user's TypeError
-        for index, (param, value) in enumerate(bound.arguments.items()):
-            if index == 0 and self.skip_first:
-                continue
+        items = list(bound.arguments.items())[1 if self.skip_first else 0:]
+        if self.tool:
+            attributes[TOOL_CALL_ARGUMENTS] = encode(dict(items), max_length())
+            return attributes
+        for param, value in items:
             attributes[ARG_PREFIX + param] = to_attribute_value(value)
         return attributes
 
@@ -123,17 +134,27 @@ def make_spec(
     name: str | None = None,
     attributes: Mapping[Any, Any] | None = None,
     agent_name: str | None = None,
-    capture_args: bool = False,
-    capture_result: bool = False,
+    capture_args: bool | None = None,
+    capture_result: bool | None = None,
     in_class: bool = False,
+    workflow_name: str | None = None,
+    tool_name: str | None = None,
 ) -> Spec:
-    """Validate and convert the options once, so a call pays only for what it records."""
+    """Validate and convert the options once, so a call pays only for what it records.
+
+    ``capture_args`` / ``capture_result`` None means "not said": off, except on a tool span,
+    where ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` decides at call time.
+    """
     static = normalize_attributes(attributes)
-    if agent_name is not None:
-        static = {**agent_attributes(agent_name), **static}
+    role = role_from_options(agent_name, workflow_name, tool_name, "vaquero.trace")
+    if role is not None:
+        static = {**role.start_attributes, **static}
+    tool = role is not None and role.kind == TOOL
+    if not tool:
+        capture_args, capture_result = bool(capture_args), bool(capture_result)
     signature = None
     skip_first = False
-    if capture_args:
+    if capture_args is not False:
         try:
             signature = inspect.signature(func)
             params = list(signature.parameters)
@@ -143,10 +164,12 @@ def make_spec(
     return Spec(
         name=name or span_name(func),
         attributes=static or None,
-        agent_name=agent_name,
+        role=role,
         signature=signature,
         skip_first=skip_first,
         capture_result=capture_result,
+        tool=tool,
+        capture_args=capture_args,
     )
 
 
@@ -168,8 +191,14 @@ def wrap_function(func: Callable[..., Any], spec: Spec, context_manager: bool = 
 def _succeeded(span: Any, token: Any, spec: Spec, result: Any) -> None:
     """End the span of a call that returned ``result`` (recorded when the spec asks): the
     one success path of every kind of wrapper below."""
-    if spec.capture_result:
-        span.set_attribute(RESULT, to_attribute_value(result))
+    capture = spec.capture_result
+    if capture is None:
+        capture = STATE.capture_content
+    if capture:
+        if spec.tool:
+            span.set_attribute(TOOL_CALL_RESULT, encode(result, max_length()))
+        else:
+            span.set_attribute(RESULT, to_attribute_value(result))
     close_span(span, token, None)
 
 
@@ -182,7 +211,7 @@ def _wrap_plain(func: Callable[..., T], spec: Spec) -> Callable[..., T]:
         if tracer is None:
             return func(*args, **kwargs)
         span, token = open_span(
-            tracer, spec.name, spec.call_attributes(args, kwargs), spec.agent_name
+            tracer, spec.name, spec.call_attributes(args, kwargs), spec.role
         )
         try:
             result = func(*args, **kwargs)
@@ -223,7 +252,7 @@ def _wrap_coroutine(
         if tracer is None:
             return await func(*args, **kwargs)
         span, token = open_span(
-            tracer, spec.name, spec.call_attributes(args, kwargs), spec.agent_name
+            tracer, spec.name, spec.call_attributes(args, kwargs), spec.role
         )
         try:
             result = await func(*args, **kwargs)
@@ -259,7 +288,7 @@ def _shared_context_generator(
 ) -> Generator[Any, Any, T]:
     """The body runs in the caller's context: the ``with`` block sees what it set."""
     span, token = open_span(
-        tracer, spec.name, spec.call_attributes(args, kwargs), spec.agent_name
+        tracer, spec.name, spec.call_attributes(args, kwargs), spec.role
     )
     try:
         result = yield from func(*args, **kwargs)
@@ -278,7 +307,7 @@ def _private_context_generator(
     inner = func(*args, **kwargs)
     ctx = contextvars.copy_context()
     span, token = ctx.run(
-        open_span, tracer, spec.name, spec.call_attributes(args, kwargs), spec.agent_name
+        open_span, tracer, spec.name, spec.call_attributes(args, kwargs), spec.role
     )
     try:
         sent: Any = None
@@ -351,10 +380,10 @@ def _wrap_async_generator(
         if tracer is not None:
             attributes = spec.call_attributes(args, kwargs)
             if shared:
-                span, token = open_span(tracer, spec.name, attributes, spec.agent_name)
+                span, token = open_span(tracer, spec.name, attributes, spec.role)
             else:
                 ctx = contextvars.copy_context()
-                span, token = ctx.run(open_span, tracer, spec.name, attributes, spec.agent_name)
+                span, token = ctx.run(open_span, tracer, spec.name, attributes, spec.role)
         try:
             sent: Any = None
             thrown: BaseException | None = None

@@ -7,6 +7,7 @@ export thread. Registered as a pytest plugin through the ``pytest11`` entry poin
 
 from __future__ import annotations
 
+import collections
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -20,8 +21,16 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from vaquero._config import OPTIONS
 from vaquero._pipeline import install as _setup
 from vaquero._semconv import AGENT_NAME
+from vaquero._state import STATE
 
-__all__ = ["CapturedSpan", "CapturedSpans", "capture_spans", "quiet_test_run"]
+__all__ = [
+    "CapturedSpan",
+    "CapturedSpans",
+    "Measurement",
+    "capture_measurements",
+    "capture_spans",
+    "quiet_test_run",
+]
 
 try:  # pytest is optional: the plugin half only exists when it is installed
     import pytest
@@ -260,6 +269,48 @@ def quiet_test_run(environ: Mapping[str, str] | None = None) -> bool:
 
     _setup.set_implicit_arguments(arguments)
     return bool(arguments())
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One GenAI duration measurement: the histogram's name, the seconds, the attributes."""
+
+    name: str
+    seconds: float
+    attributes: dict[str, Any]
+
+
+@contextmanager
+def capture_measurements() -> Iterator[list[Measurement]]:
+    """Collect the GenAI duration measurements (``gen_ai.invocation.duration``,
+    ``gen_ai.execute_tool.duration``) taken inside the block, in this process.
+
+    Works with any metrics configuration, ``OTEL_METRICS_EXPORTER=none`` included: the
+    measurements are read where vaquero's spans leave them, and handed on to the metrics
+    pipeline (if any) when the block ends, so nothing is lost to it.
+
+    Returns:
+        A context manager yielding the list, filled as runs end.
+    """
+    from vaquero._semconv import EXECUTE_TOOL_DURATION, INVOCATION_DURATION
+
+    names = (INVOCATION_DURATION, EXECUTE_TOOL_DURATION)
+    _setup.get_tracer()
+    previous = STATE.measurements
+    captured: list[Measurement] = []
+
+    class _Tee(collections.deque):  # type: ignore[type-arg]
+        def append(self, item: Any) -> None:
+            slot, seconds, attributes = item
+            captured.append(Measurement(names[slot], seconds, dict(attributes)))
+            if previous is not None:
+                previous.append(item)
+
+    STATE.measurements = _Tee()
+    try:
+        yield captured
+    finally:
+        STATE.measurements = previous
 
 
 if pytest is not None:

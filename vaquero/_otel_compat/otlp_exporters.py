@@ -108,6 +108,7 @@ def preencoded_http_exporter(encode_spans: Callable[[Sequence[Any]], Any]) -> ty
 OTLP_EXPORTER_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.http.metric_exporter",
     "opentelemetry.exporter.otlp.proto.http._common",
 )
 

@@ -8,6 +8,7 @@ lines are folded into one actionable warning that names the endpoint.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -26,6 +27,7 @@ from vaquero._diagnostics import warn_once
 from vaquero._otel_compat import OTLP_EXPORTER_LOGGERS, grpc_status_in_log_record
 from vaquero._pipeline.split import DEFAULT_LIMIT_BYTES, split_batch
 from vaquero._redact import mask_endpoint
+from vaquero._state import STATE
 
 # Private switch: False builds the stock OTLP exporters with the stock encoder (the path
 # taken anyway when an installed exporter lacks the seam, see _pipeline/preencoded.py).
@@ -146,6 +148,8 @@ class UnreachableCollectorNotice(logging.Filter):
         """Spans were dropped: say why, once per kind of answer, with the fix that fits."""
         if not self.announce:
             return
+        if f"otlp-metrics:{_netloc(self.endpoint)}" in STATE.warned:
+            return  # the metrics' warning already named this collector, and the spans
         answer = self.last_answer or CollectorAnswer("other", "")
         shown = mask_endpoint(self.endpoint)
         detail = answer.detail or "an error"
@@ -460,7 +464,6 @@ def is_loopback(host: str) -> bool:
 
 
 def _grpc_exporter(settings: Settings, notice: UnreachableCollectorNotice) -> SpanExporter:
-    import grpc
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
     exporter_class: type[OTLPSpanExporter] = OTLPSpanExporter
@@ -468,6 +471,12 @@ def _grpc_exporter(settings: Settings, notice: UnreachableCollectorNotice) -> Sp
         from vaquero._pipeline.preencoded import grpc_exporter_class
 
         exporter_class = grpc_exporter_class() or OTLPSpanExporter
+    return _grpc_with(exporter_class, settings, notice)  # type: ignore[no-any-return]
+
+
+def _grpc_with(exporter_class: Any, settings: Settings, notice: UnreachableCollectorNotice) -> Any:
+    """A stock gRPC OTLP exporter (spans or metrics) on the endpoint and TLS of ``settings``."""
+    import grpc
 
     del notice  # gRPC statuses reach the notice through the exporter's own log records
     parsed = urllib.parse.urlparse(settings.endpoint)
@@ -497,8 +506,6 @@ def _grpc_exporter(settings: Settings, notice: UnreachableCollectorNotice) -> Sp
 
 
 def _http_exporter(settings: Settings, notice: UnreachableCollectorNotice) -> SpanExporter:
-    import requests
-    from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     exporter_class: type[OTLPSpanExporter] = OTLPSpanExporter
@@ -506,6 +513,15 @@ def _http_exporter(settings: Settings, notice: UnreachableCollectorNotice) -> Sp
         from vaquero._pipeline.preencoded import http_exporter_class
 
         exporter_class = http_exporter_class() or OTLPSpanExporter
+    return _http_with(exporter_class, settings, notice)  # type: ignore[no-any-return]
+
+
+def _http_with(exporter_class: Any, settings: Settings, notice: UnreachableCollectorNotice) -> Any:
+    """A stock HTTP OTLP exporter (spans or metrics) with exactly the headers and TLS files
+    of ``settings``."""
+    import requests
+    from opentelemetry.exporter.otlp.proto.http import Compression
+
     session = _exact_session(requests, settings, notice)
     if settings.certificate:
         # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's CA; the
@@ -570,6 +586,109 @@ def _exact_session(
             return response
 
     return ExactSession()
+
+
+def metrics_view(settings: Settings) -> Settings:
+    """``settings`` with the metrics rows in the places of the traces ones, so the metrics
+    exporter goes through the very same endpoint, header and TLS code as the spans."""
+    return dataclasses.replace(
+        settings,
+        protocol=settings.metrics_protocol,
+        endpoint=settings.metrics_endpoint,
+        headers=settings.metrics_headers,
+        timeout=settings.metrics_timeout,
+        compression=settings.metrics_compression,
+        insecure=settings.metrics_insecure,
+        certificate=settings.metrics_certificate,
+        client_key=settings.metrics_client_key,
+        client_certificate=settings.metrics_client_certificate,
+    )
+
+
+def build_otlp_metric_exporter(settings: Settings) -> Any:
+    """The OTLP metric exporter of ``settings`` (its metrics rows).
+
+    Its retry lines go through the same collector notice as the spans' (one is attached to
+    the exporter loggers when spans are not exported over OTLP), so a missing collector gives
+    one warning for both signals.
+    """
+    view = metrics_view(settings)
+    notice = _installed_notice()
+    if notice is None:
+        notice = UnreachableCollectorNotice(view.endpoint, view.protocol,
+                                            timeout_s=view.timeout)
+        for name in _OTLP_LOGGERS:
+            logging.getLogger(name).addFilter(notice)
+    _warn_if_cleartext(view)
+    # Spans go to the same collector: one warning, whichever signal fails first, names both.
+    shared = "otlp" in settings.exporters and _netloc(settings.endpoint) == _netloc(view.endpoint)
+    if view.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+            OTLPMetricExporter as GrpcMetricExporter,
+        )
+
+        return _grpc_with(_announcing(GrpcMetricExporter, view, notice, shared), view, notice)
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+        OTLPMetricExporter as HttpMetricExporter,
+    )
+
+    return _http_with(_announcing(HttpMetricExporter, view, notice, shared), view, notice)
+
+
+def _netloc(endpoint: str) -> str:
+    try:
+        return urllib.parse.urlparse(endpoint).netloc
+    except ValueError:
+        return endpoint
+
+
+def _announcing(
+    exporter_class: Any, view: Settings, notice: UnreachableCollectorNotice, shared: bool
+) -> Any:
+    """The stock metric exporter class, saying once when measurements could not be delivered.
+
+    The notice swallows the exporter's own retry lines (as for spans), so a failed export is
+    said here instead: once, and not at all when the spans' warning already named the same
+    collector (one notice for both signals).
+    """
+    from opentelemetry.sdk.metrics.export import MetricExportResult
+
+    class AnnouncingMetricExporter(exporter_class):  # type: ignore[misc]
+        def export(self, *args: Any, **kwargs: Any) -> Any:
+            result = super().export(*args, **kwargs)
+            if result is MetricExportResult.FAILURE:
+                _announce_metrics_failure(view, notice, shared)
+            return result
+
+    return AnnouncingMetricExporter
+
+
+def _announce_metrics_failure(
+    view: Settings, notice: UnreachableCollectorNotice, shared: bool
+) -> None:
+    netloc = _netloc(view.endpoint)
+    if any(key.startswith("otlp-answer:") and netloc in key for key in list(STATE.warned)):
+        return  # the spans' warning already named this collector
+    answer = notice.last_answer
+    detail = answer.detail if answer is not None and answer.detail else "an error"
+    what = "spans and GenAI duration metrics" if shared else "GenAI duration metrics"
+    warn_once(
+        f"otlp-metrics:{netloc}",
+        "vaquero: cannot deliver to the OTLP collector at %s (%s, %s); %s are being dropped. "
+        "Point OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) at a "
+        "running collector, or set OTEL_METRICS_EXPORTER=none.",
+        mask_endpoint(view.endpoint),
+        view.protocol,
+        detail,
+        what,
+    )
+
+
+def _installed_notice() -> UnreachableCollectorNotice | None:
+    for existing in logging.getLogger(_OTLP_LOGGERS[0]).filters:
+        if isinstance(existing, UnreachableCollectorNotice):
+            return existing
+    return None
 
 
 def build_exporters(settings: Settings) -> list[tuple[str, SpanExporter]]:

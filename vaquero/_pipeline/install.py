@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import sys
 import threading
 import time
@@ -21,10 +22,11 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace import sampling as otel_sampling
 
-from vaquero import _attributes, _quiet_logs
+from vaquero import _attributes, _metrics, _quiet_logs
 from vaquero._agent import AGENT_NAME, AgentNameSpanProcessor
 from vaquero._config import UNBOUNDED_WAIT_S, Settings, load_settings
 from vaquero._diagnostics import drop_counts, warn_once
+from vaquero._genai import spec_span_names
 from vaquero._otel_compat import span_starter
 from vaquero._pipeline import integrations as _integrations
 from vaquero._pipeline import lifecycle as _lifecycle
@@ -32,7 +34,7 @@ from vaquero._pipeline.exporters import build_exporters
 from vaquero._pipeline.queue import ExportQueue
 from vaquero._pipeline.scrub import Scrubber
 from vaquero._pipeline.service_name import service_name_for
-from vaquero._semconv import DISTRO_NAME, DISTRO_VERSION, SERVICE_NAME
+from vaquero._semconv import CAPTURE_ON_SPANS, DISTRO_NAME, DISTRO_VERSION, SERVICE_NAME
 from vaquero._state import STATE
 from vaquero._version import __version__
 
@@ -141,7 +143,20 @@ def _install(settings: Settings) -> None:
         return
     _attributes.set_max_length(settings.attribute_value_length)
     STATE.propagate_agent = settings.propagate_agent
+    STATE.spec_span_names = spec_span_names(settings.semconv_opt_in)
+    STATE.capture_content = settings.capture_content in CAPTURE_ON_SPANS
     _integrations.enable_executor_context()
+    _install_tracing(settings)
+    if STATE.metrics is None:
+        _metrics.install_metrics(settings, build_resource(settings))
+        current = runtime()
+        if STATE.metrics is not None and (current is None or not current.owned):
+            # No vaquero shutdown runs at exit to drain and flush the measurements; registered
+            # after the application's providers, this runs before their own exit hooks.
+            atexit.register(_metrics_at_exit, settings.shutdown_timeout)
+
+
+def _install_tracing(settings: Settings) -> None:
     existing = trace.get_tracer_provider()
     owned: Runtime | None = getattr(existing, "_vaquero_runtime", None)
     if owned is not None:
@@ -177,6 +192,7 @@ def build_provider(settings: Settings) -> TracerProvider:
         sampler=build_sampler(settings),
         span_limits=SpanLimits(max_attribute_length=settings.attribute_value_length),
         shutdown_on_exit=False,
+        meter_provider=_sdk_self_metrics_meter(),
     )
     provider.add_span_processor(AgentNameSpanProcessor())
     _quiet_logs.install()
@@ -198,6 +214,22 @@ def build_provider(settings: Settings) -> TracerProvider:
     setattr(provider, "_vaquero_runtime", runtime)  # noqa: B010 - marks the provider as ours
     _set_runtime(runtime, tracer)
     return provider
+
+
+def _sdk_self_metrics_meter() -> Any:
+    """The meter provider of the SDK's own span metrics (``otel.sdk.span.*``): none, unless
+    ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED`` asks for them.
+
+    SDKs up to 1.4x record them for every span into the *global* meter provider, a no-op until
+    vaquero installs its GenAI metrics there: every span would then pay for two more
+    measurements and send series nobody asked for. Newer SDKs gate them behind that variable,
+    which is honoured (None: the SDK's own choice).
+    """
+    if os.environ.get("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "").strip().lower() == "true":
+        return None
+    from opentelemetry.metrics import NoOpMeterProvider
+
+    return NoOpMeterProvider()
 
 
 def build_scrubber(settings: Settings) -> Any:
@@ -227,7 +259,11 @@ def _adopt(provider: TracerProvider, settings: Settings) -> None:
 
     def flush_at_exit() -> None:
         # Not vaquero's provider to shut down, but its queued spans must survive SIGTERM too.
-        _call_bounded(provider, "force_flush", time.monotonic() + budget)
+        deadline = time.monotonic() + budget
+        metrics_done = _metrics.shutdown_within(deadline)
+        _call_bounded(provider, "force_flush", deadline)
+        if metrics_done is not None:
+            metrics_done.join(max(0.0, deadline - time.monotonic()))
 
     _lifecycle.install(flush_at_exit)
 
@@ -328,7 +364,9 @@ def flush(timeout: float) -> bool:
         ok = True
         for queue in current.queues:
             ok = queue.flush(deadline - time.monotonic()) and ok
+        _metrics.flush_within(deadline)
         return ok and outside_unchanged
+    _metrics.flush_within(deadline)
     return _call_bounded(current.provider, "force_flush", deadline) and outside_unchanged
 
 
@@ -375,8 +413,12 @@ def shutdown(timeout: float | None = None) -> None:
     if timeout is not None:
         budget = min(max(0.0, timeout), UNBOUNDED_WAIT_S)  # math.inf would overflow the timers
     deadline = time.monotonic() + budget
+    # Metrics shut down on their own thread meanwhile: one budget for both signals.
+    metrics_done = _metrics.shutdown_within(deadline)
     for queue in current.queues:
         queue.shutdown_within(deadline)
+    if metrics_done is not None:
+        metrics_done.join(max(0.0, deadline - time.monotonic()))
     _report_drops(current.queues, budget)
 
 
@@ -442,6 +484,16 @@ def _export_now() -> None:
     if current is not None:
         for queue in current.queues:
             queue.export_soon()
+
+
+def _metrics_at_exit(budget: float) -> None:
+    try:
+        deadline = time.monotonic() + budget
+        done = _metrics.shutdown_within(deadline)
+        if done is not None:
+            done.join(max(0.0, deadline - time.monotonic()))
+    except Exception:
+        pass
 
 
 def _shutdown_at_exit() -> None:

@@ -1,9 +1,11 @@
 """Fold whole traces into per-workflow statistics, one trace at a time.
 
-**Which spans are workflow runs.** A run is the outermost span that carries an agent *on
-itself*, wherever it sits in the trace (a web service puts its HTTP server span at the root
-and the agent below it). A span carries an agent on itself when it is an agent invocation
-(``gen_ai.operation.name = invoke_agent``), or when it names an agent its parent does not
+**Which spans are workflow runs.** A run is the outermost span that carries an agent or a
+workflow *on itself*, wherever it sits in the trace (a web service puts its HTTP server span
+at the root and the agent below it). A span carries a workflow on itself when it is a
+workflow invocation (``gen_ai.operation.name = invoke_workflow`` with a
+``gen_ai.workflow.name``, grouped under that name), and an agent when it is an agent
+invocation (``gen_ai.operation.name = invoke_agent``), or when it names an agent its parent does not
 (files from writers that set ``gen_ai.agent.name`` only where the agent starts). A span that
 merely inherited its parent's agent name, as vaquero stamps on every descendant, is a step.
 Under one root: two sibling agent spans are two runs; an agent nested in an agent is a step of
@@ -118,7 +120,7 @@ def trace_key(trace_id: str) -> int:
 
 def _owns_agent(span: Span, by_id: dict[str, Span]) -> bool:
     """Does ``span`` start an agent, rather than inherit its parent's agent name?"""
-    if span.invokes_agent:
+    if span.invokes_agent or span.workflow is not None:
         return True
     agent = span.agent
     if agent is None:
@@ -248,15 +250,19 @@ class WorkflowAggregator:
         return requests
 
     def _wanted(self, run: Span) -> bool:
-        if not self.names.saw(run.name, run.agent):
+        # A workflow invocation is filtered, like it is grouped, by its workflow name.
+        if not self.names.saw(run.workflow or run.name, run.agent):
             return False
         return self._started_after is None or run.start_ns >= self._started_after
 
     def _add_run(self, run: Span, tree: TraceTree) -> None:
-        key = (run.agent, run.name)
+        # A workflow invocation is grouped under its workflow name, whatever its span is
+        # called (the user's name, or the spec's "invoke_workflow {name}").
+        name = run.workflow or run.name
+        key = (run.agent, name)
         acc = self._workflows.get(key)
         if acc is None:
-            acc = self._workflows[key] = _WorkflowAcc(run.name, run.agent)
+            acc = self._workflows[key] = _WorkflowAcc(name, run.agent)
             acc.request_only = run.role == ROLE_REQUEST and run.agent is None
         duration = run.end_ns - run.start_ns
         acc.durations.append(duration)

@@ -22,7 +22,14 @@ import binascii
 import sys
 from typing import Any
 
-from vaquero._semconv import AGENT_NAME, EXCEPTION_TYPE, INVOKE_AGENT, OPERATION_NAME
+from vaquero._semconv import (
+    AGENT_NAME,
+    EXCEPTION_TYPE,
+    INVOKE_AGENT,
+    INVOKE_WORKFLOW,
+    OPERATION_NAME,
+    WORKFLOW_NAME,
+)
 from vaquero.analysis._http import HTTP_KEYS, ROLE_STEP, classify
 from vaquero.analysis._span import Span
 
@@ -33,6 +40,7 @@ AGENT_ATTRIBUTE = AGENT_NAME
 # vaquero writes operation ``invoke_agent`` on the span an agent runs in, and only the inherited
 # agent name on the spans below it: this is how a file tells an agent from its descendants.
 OPERATION_ATTRIBUTE = OPERATION_NAME
+WORKFLOW_ATTRIBUTE = WORKFLOW_NAME
 _NULL_SPAN_ID = "0000000000000000"
 _EXCEPTION_TYPE = EXCEPTION_TYPE
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
@@ -133,8 +141,9 @@ def _decode_common(raw: Any, ids: dict[str, str]) -> Span | None:
         end = start
 
     agent: str | None = None
-    invokes_agent = False
     http: dict[str, str] | None = None
+    operation: Any = None
+    workflow: Any = None
     attributes = raw.get("attributes")
     if attributes:
         try:
@@ -144,15 +153,19 @@ def _decode_common(raw: Any, ids: dict[str, str]) -> Span | None:
                     value = item["value"]["stringValue"]
                     agent = _intern(value) if type(value) is str and value else None
                 elif key == OPERATION_ATTRIBUTE:
-                    invokes_agent = item["value"]["stringValue"] == INVOKE_AGENT
+                    operation = item["value"]["stringValue"]
+                elif key == WORKFLOW_ATTRIBUTE:
+                    workflow = item["value"].get("stringValue")
                 elif key in HTTP_KEYS:
                     text = _scalar_text(item)
                     if text is not None:
                         if http is None:
                             http = {}
                         http[key] = text
-        except (KeyError, TypeError):
+        except (KeyError, TypeError, AttributeError):
             return None
+    invokes_agent = operation == INVOKE_AGENT
+    workflow = _workflow_of(operation, workflow)
     role = ROLE_STEP
     if http is not None:
         name, role = classify(raw.get("kind"), name, http)
@@ -174,7 +187,7 @@ def _decode_common(raw: Any, ids: dict[str, str]) -> Span | None:
                 failure = _intern(str(failure))
     # tuple.__new__ skips NamedTuple's Python-level __new__: measurable at a million spans.
     return _new_tuple(Span, (trace_id, span_id, parent_id, _intern(name), start, end, error,
-                             agent, failure, message, invokes_agent, role))
+                             agent, failure, message, invokes_agent, role, workflow))
 
 
 def _decode_span(raw: Any) -> Span | str:
@@ -224,8 +237,9 @@ def _decode_span(raw: Any) -> Span | str:
     name = _intern(name) if type(name) is str and name else "(unnamed)"
 
     agent: str | None = None
-    invokes_agent = False
     http: dict[str, str] | None = None
+    operation: str | None = None
+    workflow: str | None = None
     attributes = get("attributes")
     if attributes and type(attributes) is list:
         # One pass for every key: attribute lists can be long (HTTP, DB, user attributes).
@@ -237,13 +251,17 @@ def _decode_span(raw: Any) -> Span | str:
                 value = _string_value(item)
                 agent = _intern(value) if value else None
             elif key == OPERATION_ATTRIBUTE:
-                invokes_agent = _string_value(item) == INVOKE_AGENT
+                operation = _string_value(item)
+            elif key == WORKFLOW_ATTRIBUTE:
+                workflow = _string_value(item)
             elif key in HTTP_KEYS:
                 text = _scalar_text(item)
                 if text is not None:
                     if http is None:
                         http = {}
                     http[key] = text
+    invokes_agent = operation == INVOKE_AGENT
+    workflow = _workflow_of(operation, workflow)
     role = ROLE_STEP
     if http is not None:
         name, role = classify(get("kind"), name, http)
@@ -262,7 +280,7 @@ def _decode_span(raw: Any) -> Span | str:
                 failure = _intern(str(failure))
     # tuple.__new__ skips NamedTuple's Python-level __new__: measurable at a million spans.
     return _new_tuple(Span, (trace_id, span_id, parent_id, name, start, end, error, agent,
-                             failure, message, invokes_agent, role))
+                             failure, message, invokes_agent, role, workflow))
 
 
 def _scalar_text(item: Any) -> str | None:
@@ -277,6 +295,14 @@ def _scalar_text(item: Any) -> str | None:
     if type(number) in (str, int) and str(number).isdigit():
         return str(number)
     return None
+
+
+def _workflow_of(operation: object, workflow: object) -> str | None:
+    """The workflow a span invokes: its ``gen_ai.workflow.name`` on an ``invoke_workflow``
+    span (a run, grouped under that name), else None."""
+    if operation != INVOKE_WORKFLOW or type(workflow) is not str or not workflow:
+        return None
+    return _intern(workflow)
 
 
 def _string_value(item: dict[str, Any]) -> str | None:

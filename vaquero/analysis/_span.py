@@ -26,6 +26,8 @@ class Span(NamedTuple):
 
     ``role`` says what an HTTP instrumentation's span is to a workflow (``_http``): an
     ordinary step (0), a request entering the service (1) or transport plumbing (2).
+    ``workflow`` is the ``gen_ai.workflow.name`` of a workflow invocation
+    (``gen_ai.operation.name = invoke_workflow``), None on every other span.
     """
 
     trace_id: str
@@ -40,3 +42,4 @@ class Span(NamedTuple):
     message: str | None = None
     invokes_agent: bool = False
     role: int = 0
+    workflow: str | None = None
