@@ -200,25 +200,25 @@ def test_the_sdks_agent_histogram_in_prometheus_agrees_with_analyze(
     (row,) = json.loads(done.stdout)["workflows"]
     assert row["runs"] == runs
 
-    selector = f'gen_ai_invoke_agent_duration_seconds_count{{gen_ai_agent_name="{agent}"}}'
+    agent_runs = f'gen_ai_operation_name="invoke_agent", gen_ai_agent_name="{agent}"'
+    selector = f"gen_ai_invocation_duration_seconds_count{{{agent_runs}}}"
 
     def counted() -> list[dict[str, Any]] | None:
         result = _promql(live_stack, f"sum({selector})")
         return result if result and float(result[0]["value"][1]) == runs else None
 
     eventually(counted, 90, f"{runs} agent runs in Prometheus")
-    failed = _promql(live_stack, f'sum(gen_ai_invoke_agent_duration_seconds_count'
-                                 f'{{gen_ai_agent_name="{agent}", error_type!=""}})')
+    failed = _promql(live_stack, "sum(gen_ai_invocation_duration_seconds_count"
+                                 f'{{{agent_runs}, error_type!=""}})')
     success_rate = 1 - float(failed[0]["value"][1]) / runs
     assert success_rate == pytest.approx(row["success_rate"])
     types = _promql(live_stack, f'count by (error_type) ({selector})')
     assert {r["metric"].get("error_type", "") for r in types} == {"", "LookupError"}
 
     p95 = _promql(live_stack, "histogram_quantile(0.95, sum by (le) ("
-                              "gen_ai_invoke_agent_duration_seconds_bucket"
-                              f'{{gen_ai_agent_name="{agent}"}}))')
+                              f"gen_ai_invocation_duration_seconds_bucket{{{agent_runs}}}))")
     promql_p95_s = float(p95[0]["value"][1])
     analyze_p95_s = row["duration_ms"]["p95"] / 1000
     bounds = sorted({float(r["metric"]["le"]) for r in _promql(
-        live_stack, f'gen_ai_invoke_agent_duration_seconds_bucket{{gen_ai_agent_name="{agent}"}}')})
+        live_stack, f"gen_ai_invocation_duration_seconds_bucket{{{agent_runs}}}")})
     assert _bucket_of(promql_p95_s, bounds) == _bucket_of(analyze_p95_s, bounds)
