@@ -18,6 +18,16 @@ runs of its trace are counted as incomplete.
 Per run we visit its subtree once: step calls, errors, self time, failure origins and
 critical-path time; then only numbers (compact ``array`` columns) outlive the trace.
 
+**Bounded, whatever the names.** Names that carry ids (an un-templated route such as
+``GET /user/1234`` as the root span's name, an exception message with a request id in it)
+would make one workflow, step or failure pattern per value, each with its accumulator and its
+time buckets. So at most ``MAX_WORKFLOWS`` workflows get rows of their own, the first ones
+met; the runs of every later name are counted together in one ``(other workflows)`` row, and
+a notice says so and why. Steps per workflow (``MAX_STEPS``) and failure patterns
+(``MAX_FAILURE_PATTERNS``) are folded the same way. Below those limits which names get rows
+does not depend on the order of the input; past them, which names came first decides it, and
+the totals still do not.
+
 **Where a failure is counted.** At the erroring span where it started: an erroring span is a
 failure origin unless one of its erroring children carries the same failure (exception type,
 or status message), which means the error just propagated up. So an exception raised five
@@ -33,6 +43,7 @@ from collections.abc import Sequence
 from hashlib import blake2b
 from operator import itemgetter
 
+from vaquero.analysis._limits import MAX_FAILURE_PATTERNS, MAX_STEPS, MAX_WORKFLOWS
 from vaquero.analysis._percentile import nearest_rank
 from vaquero.analysis._result import (
     FailurePattern,
@@ -45,7 +56,14 @@ from vaquero.analysis._span import Span
 from vaquero.analysis._timeseries import TimeAxis, choose_axis
 from vaquero.analysis._trace_metrics import TraceTree, critical_path, self_time_ns
 
-__all__ = ["KeepRequest", "WorkflowAggregator", "find_runs", "trace_key"]
+__all__ = ["OTHER_FAILURES", "OTHER_STEPS", "OTHER_WORKFLOWS", "KeepRequest",
+           "WorkflowAggregator", "find_runs", "trace_key"]
+
+# The rows the long tails fold into: parenthesised, like OWN_TIME_STEP, so no real name is one.
+OTHER_WORKFLOWS = "(other workflows)"
+OTHER_STEPS = "(other steps)"
+OTHER_FAILURES = "(other failures)"
+_ANY_STEP = "(any step)"
 
 _NS_PER_MS = 1_000_000
 _START = itemgetter(4)  # Span.start_ns, read in C by min/max
@@ -172,6 +190,18 @@ class WorkflowAggregator:
         self.last_ns: int | None = None  # latest span end seen
         self.incomplete_traces = 0
         self._ordinal = 0
+        self.folded_runs = 0  # runs counted under OTHER_WORKFLOWS
+
+    def notices(self) -> list[str]:
+        """What the user must know about rows folded together (see the module docstring)."""
+        if not self.folded_runs:
+            return []
+        return [f"more than {MAX_WORKFLOWS} distinct workflow names (agent, root span name): "
+                f"{self.folded_runs:,} runs under the names met after the first "
+                f"{MAX_WORKFLOWS} are counted together as {OTHER_WORKFLOWS!r}. Names that "
+                "carry ids (an un-templated route such as 'GET /user/1234') make one workflow "
+                "per value: give such spans a templated name ('GET /user/{id}') and put the "
+                "id in an attribute."]
 
     def add_trace(self, spans: Sequence[Span]) -> None:
         """One whole trace, its spans in any order, duplicates allowed."""
@@ -238,7 +268,12 @@ class WorkflowAggregator:
         key = (run.agent, run.name)
         acc = self._workflows.get(key)
         if acc is None:
-            acc = self._workflows[key] = _WorkflowAcc(run.name, run.agent)
+            if len(self._workflows) >= MAX_WORKFLOWS and key != (None, OTHER_WORKFLOWS):
+                key = (None, OTHER_WORKFLOWS)
+                self.folded_runs += 1
+                acc = self._workflows.get(key)
+            if acc is None:
+                acc = self._workflows[key] = _WorkflowAcc(key[1], key[0])
         duration = run.end_ns - run.start_ns
         acc.durations.append(duration)
         acc.failed.append(1 if run.error else 0)
@@ -263,7 +298,11 @@ class WorkflowAggregator:
             name = span.name
             step = steps.get(name)
             if step is None:
-                step = steps[name] = _StepAcc()
+                if len(steps) >= MAX_STEPS:
+                    name = OTHER_STEPS
+                    step = steps.get(name)
+                if step is None:
+                    step = steps[name] = _StepAcc()
             kids = children.get(span.span_id)
             step.calls += 1
             if kids:
@@ -276,6 +315,8 @@ class WorkflowAggregator:
                 if _is_origin(span, kids or no_kids):
                     origins.append((span.failure or _NO_FAILURE_TEXT, name))
         for pattern in origins:
+            if pattern not in failures and len(failures) >= MAX_FAILURE_PATTERNS:
+                pattern = (OTHER_FAILURES, _ANY_STEP)
             failures[pattern] += 1
             if self._keep:
                 example = acc.examples.get(pattern)
@@ -284,8 +325,8 @@ class WorkflowAggregator:
         for span, nanoseconds in critical_path(run, tree):
             if span is run:
                 acc.own_ns += nanoseconds
-            else:
-                steps[span.name].critical_ns += nanoseconds
+            else:  # every span on the path was walked above: it has a row, or was folded
+                (steps.get(span.name) or steps[OTHER_STEPS]).critical_ns += nanoseconds
 
     def _finish(self, acc: _WorkflowAcc) -> WorkflowStats:
         durations = sorted(acc.durations)

@@ -16,6 +16,10 @@ either, the user gets one sentence saying what to install or how to decompress b
 A compressed file cut short (a copy interrupted, a disk full) raises :class:`Truncated` from the
 line iterator at the point where data stops; everything before it has already been handed on,
 so the caller can keep and analyse it.
+
+No line is ever read whole past ``max_record`` bytes (``/dev/zero``, a 1 GiB line in a 1 MB
+gzip): the iterator hands on an :class:`OverLong` in its place, and skips the rest of that
+line only once asked for the next one, so a caller that gives up reads no further.
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from vaquero.analysis._limits import MAX_RECORD_BYTES
 from vaquero.analysis.errors import AnalysisInputError
 
-__all__ = ["FILE_FIX", "Opened", "Truncated", "open_input"]
+__all__ = ["FILE_FIX", "Opened", "OverLong", "Truncated", "open_input"]
 
 FILE_FIX = ("Pass the OTLP JSON-lines file vaquero's file exporter or the Collector's file "
             "exporter wrote (one TracesData object per line; gzip or zstd is fine), '-' for "
@@ -48,10 +53,22 @@ class Truncated(Exception):
     """Compressed data ended early or is corrupt; ``str()`` says how."""
 
 
+class OverLong:
+    """Stands for a record longer than the bound; ``size`` is how much of it was seen."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+Line = bytes | OverLong
+
+
 class Opened:
     """A source opened for reading: its lines, what compression it had, and how to close it."""
 
-    def __init__(self, lines: Iterator[bytes], kind: str, closers: list[Callable[[], Any]]):
+    def __init__(self, lines: Iterator[Line], kind: str, closers: list[Callable[[], Any]]):
         self.lines = lines
         self.kind = kind
         self._closers = closers
@@ -64,8 +81,11 @@ class Opened:
                 pass
 
 
-def open_input(source: str) -> Opened:
-    """Open ``source`` (a path, or ``"-"`` for stdin); raises ``AnalysisInputError``."""
+def open_input(source: str, max_record: int = MAX_RECORD_BYTES) -> Opened:
+    """Open ``source`` (a path, or ``"-"`` for stdin); raises ``AnalysisInputError``.
+
+    Lines (or length-prefixed records) over ``max_record`` bytes come out as :class:`OverLong`.
+    """
     closers: list[Callable[[], Any]] = []
     if source == "-":
         stdin: Any = sys.stdin.buffer
@@ -84,13 +104,28 @@ def open_input(source: str) -> Opened:
     if head[:2] == _GZIP_MAGIC:
         unpacked = gzip.GzipFile(fileobj=raw, mode="rb")
         closers.insert(0, unpacked.close)
-        return Opened(_guarded(iter(unpacked), "gzip"), "gzip", closers)
+        return Opened(_guarded(_bounded_lines(unpacked, max_record), "gzip"), "gzip", closers)
     if head[:4] == _ZSTD_MAGIC:
         reader = io.BufferedReader(_ZstdStream(raw, _zstd_factory(source)), buffer_size=_CHUNK)
-        return Opened(_guarded(iter(reader), "zstd"), "zstd", closers)
+        return Opened(_guarded(_bounded_lines(reader, max_record), "zstd"), "zstd", closers)
     if len(head) >= 8 and head[4:8] == _ZSTD_MAGIC:
-        return Opened(_prefixed_frames(raw, _zstd_factory(source)), "zstd", closers)
-    return Opened(iter(raw), "plain", closers)
+        return Opened(_prefixed_frames(raw, _zstd_factory(source), max_record), "zstd", closers)
+    return Opened(_bounded_lines(raw, max_record), "plain", closers)
+
+
+def _bounded_lines(stream: IO[bytes] | gzip.GzipFile, limit: int) -> Iterator[Line]:
+    """The lines of ``stream``, none held past ``limit`` bytes (see the module docstring)."""
+    readline = stream.readline
+    while True:
+        line = readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        yield OverLong(len(line))
+        while line and not line.endswith(b"\n"):  # the rest of it, a chunk at a time
+            line = readline(_CHUNK)
 
 
 class _Prefixed(io.RawIOBase):
@@ -128,7 +163,7 @@ def _open_file(source: str) -> IO[bytes]:
         ) from None
 
 
-def _guarded(lines: Iterator[bytes], kind: str) -> Iterator[bytes]:
+def _guarded(lines: Iterator[Line], kind: str) -> Iterator[Line]:
     """Re-raise the decompressors' many end-of-data errors as one :class:`Truncated`."""
     while True:
         try:
@@ -203,7 +238,7 @@ class _ZstdStream(io.RawIOBase):
         return b"".join(out)
 
 
-def _prefixed_frames(raw: IO[bytes], make: Callable[[], Any]) -> Iterator[bytes]:
+def _prefixed_frames(raw: IO[bytes], make: Callable[[], Any], limit: int) -> Iterator[Line]:
     """One decompressed document per ``<uint32 length><zstd frame>`` record."""
     while True:
         header = raw.read(4)
@@ -212,6 +247,15 @@ def _prefixed_frames(raw: IO[bytes], make: Callable[[], Any]) -> Iterator[bytes]
         if len(header) < 4:
             raise Truncated("the file ends inside a record's 4-byte length")
         (size,) = struct.unpack(">I", header)
+        if size > limit:
+            yield OverLong(size)
+            left = size
+            while left > 0:
+                chunk = raw.read(min(left, _CHUNK))
+                if not chunk:
+                    raise Truncated(f"a {size:,}-byte zstd record is cut off")
+                left -= len(chunk)
+            continue
         frame = raw.read(size)
         if len(frame) < size:
             raise Truncated(f"a {size:,}-byte zstd record is cut off after {len(frame):,} bytes")

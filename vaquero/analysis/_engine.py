@@ -71,7 +71,7 @@ def run_analysis(
         time_range=folded.time_range,
         incomplete_traces=folded.incomplete_traces,
         duplicate_spans=folded.duplicates,
-        notices=tuple(stats.notices),
+        notices=(*stats.closing_notices(), *folded.notices),
     )
 
 

@@ -5,9 +5,10 @@ Called by ``_engine`` once every span of the input is in the store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vaquero.analysis._aggregate import KeepRequest, WorkflowAggregator, trace_key
+from vaquero.analysis._limits import MAX_TRACE_SPANS
 from vaquero.analysis._result import KeptTrace, WorkflowStats
 from vaquero.analysis._store import SpanStore
 from vaquero.analysis._trace_metrics import TraceTree
@@ -25,6 +26,7 @@ class Folded:
     duplicates: int
     incomplete_traces: int
     time_range: tuple[int, int] | None
+    notices: list[str] = field(default_factory=list)
 
 
 def fold(
@@ -41,6 +43,12 @@ def fold(
     add_trace = aggregator.add_trace
     for _, spans in store.traces(again=keep_traces):
         add_trace(spans)
+    notices = aggregator.notices()
+    if store.dropped_spans:  # read before a second walk counts them again
+        notices.append(
+            f"{len(store.capped_traces):,} traces have more than {MAX_TRACE_SPANS:,} spans; "
+            f"the {store.dropped_spans:,} spans past that were left out of them (a trace is "
+            "analysed whole, in memory).")
     workflows = aggregator.workflows()
     time_range = (
         None if aggregator.first_ns is None or aggregator.last_ns is None
@@ -48,7 +56,7 @@ def fold(
     )
     kept = _fetch(store, aggregator.keep_requests(workflows)) if keep_traces else []
     return Folded(workflows, kept, aggregator.spans, aggregator.duplicates,
-                  aggregator.incomplete_traces, time_range)
+                  aggregator.incomplete_traces, time_range, notices)
 
 
 def _fetch(store: SpanStore, requests: list[KeepRequest]) -> list[KeptTrace]:

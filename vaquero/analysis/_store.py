@@ -14,6 +14,10 @@ that is itself larger than ``memory_spans`` is split again with another hash see
 read. The files are plain ``marshal`` chunks in a private temporary directory, deleted when
 the store is closed.
 
+One trace cannot be split across files, so one trace of a million spans would be a million
+spans in memory: a trace holds at most ``MAX_TRACE_SPANS`` spans, the ones past that are
+counted (``dropped_spans``, ``capped_traces``) and left out, and the caller says so.
+
 Traces come out in an order fixed by the data (hash partition, then first appearance within
 it); the statistics built on them are order-free sums and sorted lists, so the result is the
 same for any order of the input lines.
@@ -29,6 +33,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
+from vaquero.analysis._limits import MAX_TRACE_SPANS
 from vaquero.analysis._span import Span
 
 __all__ = ["DEFAULT_MEMORY_SPANS", "SpanStore"]
@@ -92,6 +97,7 @@ class SpanStore:
         memory_spans: int = DEFAULT_MEMORY_SPANS,
         partitions: int = DEFAULT_PARTITIONS,
         directory: str | None = None,
+        trace_spans: int = MAX_TRACE_SPANS,
     ) -> None:
         self._memory_spans = max(1, memory_spans)
         self._fanout = max(2, partitions)
@@ -104,6 +110,9 @@ class SpanStore:
         self._done: list[tuple[_Partition, list[Group]]] | None = None
         self._shares_used = False
         self.spills = 0
+        self._trace_cap = max(1, trace_spans)
+        self.dropped_spans = 0  # spans past the per-trace bound, left out
+        self.capped_traces: set[str] = set()  # at most (spans read / bound) ids
 
     @property
     def spilled(self) -> bool:
@@ -127,8 +136,13 @@ class SpanStore:
         falls as the walk goes. Pass ``again=True`` to be able to walk a second time (the
         report fetches the traces it draws): then everything goes to disk first.
         """
+        cap = self._trace_cap
         if self._spill_dir is None:
-            yield from self._groups.items()
+            for trace, spans in self._groups.items():
+                if len(spans) > cap:
+                    self._capped(trace, len(spans) - cap)
+                    del spans[cap:]
+                yield trace, spans
             return
         if self._done is None:
             if again and self._groups:
@@ -138,12 +152,34 @@ class SpanStore:
             raise RuntimeError("a second walk needs traces(again=True) on the first")
         self._shares_used = not again
         for index, (partition, share) in enumerate(self._done):
-            groups = _group(partition.chunks())
+            groups = self._group(partition.chunks())
             for trace, spans in share:
-                groups[trace].extend(spans)
+                held = groups[trace]
+                room = cap - len(held)
+                if room < len(spans):
+                    self._capped(trace, len(spans) - max(room, 0))
+                held.extend(spans[:max(room, 0)])
             if not again:
                 self._done[index] = (partition, [])  # let the in-memory share go
             yield from groups.items()
+
+    def _capped(self, trace: str, dropped: int) -> None:
+        self.dropped_spans += dropped
+        self.capped_traces.add(trace)
+
+    def _group(self, chunks: Iterable[list[tuple[Any, ...]]]) -> defaultdict[str, list[Span]]:
+        """Spans read back from a file, grouped by trace, each trace held to the bound."""
+        groups: defaultdict[str, list[Span]] = defaultdict(list)
+        new = _new_tuple
+        cap = self._trace_cap
+        for chunk in chunks:
+            for record in chunk:
+                held = groups[record[0]]
+                if len(held) < cap:
+                    held.append(new(Span, record))
+                else:
+                    self._capped(record[0], 1)
+        return groups
 
     def _plan(self) -> list[tuple[_Partition, list[Group]]]:
         """Pair each file to read with the in-memory traces that hash to it."""
