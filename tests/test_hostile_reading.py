@@ -74,12 +74,16 @@ JSON = st.recursive(
                                                                  max_size=4),
     max_leaves=12,
 )
+NUMBERISH = (st.floats() | st.integers(-(2**70), 2**70)
+             | st.from_regex(r"-?[0-9]{1,30}(\.[0-9]{1,5})?(e[0-9]{1,4})?", fullmatch=True)
+             | st.sampled_from(["inf", "-inf", "nan", "Infinity", "9" * 400]))
 FIELDS = ("traceId", "spanId", "parentSpanId", "name", "startTimeUnixNano", "endTimeUnixNano",
           "attributes", "status", "events")
 
 
 @PROPERTY
-@given(st.dictionaries(st.sampled_from(FIELDS), JSON), st.sampled_from(FIELDS), JSON)
+@given(st.dictionaries(st.sampled_from(FIELDS), JSON | NUMBERISH), st.sampled_from(FIELDS),
+       JSON | NUMBERISH)
 def test_the_decoder_is_total_over_any_json_in_any_field(
         overrides: dict[str, Any], field: str, value: Any) -> None:
     good = _span(1, 2, "ok", attributes=[{"key": "gen_ai.agent.name",
