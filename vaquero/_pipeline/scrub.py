@@ -5,12 +5,14 @@ nothing for it, and it sees every span: vaquero's own and those of any other
 instrumentation (HTTP clients that record ``Authorization`` headers, database clients
 that record connection strings, exception events whose message quotes a token).
 
-What is looked at: span attributes, event attributes, link attributes and the status
-description. The span *name* is not: names are meant to be low-cardinality operation
-names (docs/design.md), so a secret in a name is an instrumentation bug, and rewriting names
-would break grouping in every backend. Resource attributes are process-wide configuration
-set by the operator and are left alone too. Integer and float values are not scanned
-(only a key rule can catch them): ids and timestamps would otherwise look like numbers.
+What is looked at: span attributes, event attributes, link attributes, the status
+description, and span and event names. Names are meant to be low-cardinality operation
+names (docs/design.md), but a token inside an f-string span name is common; names get the
+free-text value rules only (no key rules: a name is not a key), and the verdict is cached per
+name, because names repeat, so a clean name costs one dict lookup. Resource attributes are
+process-wide configuration set by the operator and are left alone. Integer and float values
+are not scanned (only a key rule can catch them): ids and timestamps would otherwise look like
+numbers.
 
 The same pass makes every string valid UTF-8, also with scrubbing switched off (it is the
 one export-side look at every string): a lone surrogate (``os.fsdecode`` of a non-UTF-8
@@ -25,8 +27,9 @@ A key is normalised first: camelCase is split (``apiKey`` -> ``api_key``,
 ``_``. One precompiled regex then decides; verdicts are cached per key because attribute
 keys are low-cardinality. A key is scrubbed (whole value replaced) when it contains:
 
-* ``password``, ``passwd``, ``passphrase`` (also ``pass_word``...) anywhere (``db_password``,
-  ``userPassword``), or the word ``pwd``. ``pass`` alone is *kept*: test results use it.
+* ``password``, ``passwd``, ``passphrase``, ``passcode`` (also ``pass_word``...) anywhere
+  (``db_password``, ``userPassword``), or the words ``pwd``, ``pw``, ``otp``/``totp``/``hotp``.
+  ``pass`` alone is *kept*: test results use it.
 * ``secret``, ``secrets``, ``secretkey``, ``secrettoken`` not followed by a letter
   (``client_secret``, ``clientSecret``, ``aws_secret_access_key``); ``secretary`` is kept.
 * ``token`` not followed by a letter (``token``, ``access_token``, ``refreshToken``,
@@ -37,9 +40,9 @@ keys are low-cardinality. A key is scrubbed (whole value replaced) when it conta
   ``max_tokens``, ``tokens_used``) are the most useful GenAI attributes there are.
 * ``api_key``/``apikey``/``api_keys`` anywhere (``x-api-key``, ``OPENAI_API_KEY``), and
   ``access_key``, ``private_key``, ``priv_key``, ``signing_key``, ``encryption_key``,
-  ``master_key``, ``client_key``. A bare ``key`` is *kept* (``primary_key``, ``cache_key``,
-  ``sort_key``, ``idempotency_key``, ``keyboard``, ``monkey``): those name data, not
-  credentials.
+  ``master_key``, ``client_key``, ``account_key`` (Azure's ``AccountKey``). A bare ``key``
+  is *kept* (``primary_key``, ``cache_key``, ``sort_key``, ``idempotency_key``,
+  ``keyboard``, ``monkey``): those name data, not credentials.
 * ``auth`` or ``authorization`` as a whole word that either ends the key or is followed by
   ``header``/``token``/``key``/``secret``/``cookie``/``value``/``string`` (``auth``,
   ``x-auth``, ``auth_header``, ``http.request.header.authorization``,
@@ -53,6 +56,10 @@ keys are low-cardinality. A key is scrubbed (whole value replaced) when it conta
   ``jar`` (``cookie``, ``set-cookie``, ``http.response.header.set_cookie``).
   Kept: ``cookie_count``, ``cookie_name``.
 * ``csrf``, ``xsrf``, ``jwt`` anywhere; ``bearer`` as a word.
+* connection strings and DSNs, which carry credentials: the word ``dsn``,
+  ``connection_string``/``conn_str``/``connection_uri``/``connection_url``,
+  ``database_url``/``db_url``/``db_uri`` (``db.connection_string`` included). Kept:
+  ``connection_count``, ``connection_id``, ``connection_pool``, ``dsname``.
 * ``ssn`` as a word (``classname`` is kept), ``social_security``.
 * ``credit_card``, ``card_number``/``card_num``/``card_no``, ``cc_number``/``cc_num``
   (``acc_number`` is kept), ``cvv``/``cvc`` as words.
@@ -67,8 +74,13 @@ of a longer string is replaced:
 * JWTs: three base64url segments, the first starting ``eyJ``.
 * Well-known key shapes: ``sk-...`` (OpenAI, Anthropic), ``sk_live_``/``rk_test_``...
   (Stripe), ``ghp_``/``gho_``/``ghu_``/``ghs_``/``ghr_`` and ``github_pat_`` (GitHub),
-  ``AKIA``/``ASIA`` + 16 (AWS), ``xox[abposr]-`` (Slack), ``AIza`` (Google), ``glpat-``
-  (GitLab), and PEM ``-----BEGIN ... PRIVATE KEY-----`` blocks.
+  ``AKIA``/``ASIA`` + 16 (AWS), ``xox[abposr]-``/``xapp-`` (Slack), ``AIza`` and ``ya29.``
+  (Google), ``glpat-``/``glptt-``/``gldt-``/``glrt-``... and ``glsa_`` (GitLab, Grafana),
+  ``npm_`` (npm), ``hf_`` (Hugging Face), ``pypi-AgE`` (PyPI), ``shpat_``... (Shopify),
+  ``SG.`` (SendGrid), ``dop_v1_`` (DigitalOcean), ``hvs.`` (Vault), ``whsec_`` (Stripe
+  webhooks), ``dapi`` (Databricks), ``ATATT`` (Atlassian), ``PMAK-`` (Postman), each with
+  the length its issuer gives it (so ``hf_model_name`` stays), and armored private keys:
+  PEM ``-----BEGIN ... PRIVATE KEY-----`` and PGP ``-----BEGIN PGP PRIVATE KEY BLOCK-----``.
 * The password in a URL's userinfo (``postgres://app:hunter2@db/x`` keeps the user), up
   to the *last* ``@`` before the host (``user:p@ss@host`` loses ``p@ss``).
 * Key/value text: ``password=…``, ``token: …``, ``Authorization: Bearer …``,
@@ -213,14 +225,18 @@ _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _SEPARATORS = re.compile(r"[\s_.\-/:]+")
 
 _KEY_RULES: Final[dict[str, str]] = {
-    "password": r"pass_?(?:word|wd|phrase)|(?<![a-z])pwd(?![a-z])",
+    "password": (
+        r"pass_?(?:word|wd|phrase|code)|(?<![a-z])pwd?(?![a-z])|(?<![a-z])[th]?otp(?![a-z])"
+    ),
     "secret": r"secret(?:s|key|token)?(?![a-z])",
     "token": (
         r"token(?![a-z])(?!_(?:count|counts|type|types|usage|limit|limits|budget|index|idx"
         r"|position|pos|len|length|ids|num|number|logprob|logprobs)(?![a-z]))"
     ),
     "api_key": r"api_?keys?(?![a-z])",
-    "credential_key": (r"(?:access|private|priv|signing|encryption|master|client)_?keys?(?![a-z])"),
+    "credential_key": (
+        r"(?:access|private|priv|signing|encryption|master|client|account)_?keys?(?![a-z])"
+    ),
     "auth": (
         r"(?<![a-z])auth(?:orization)?(?:_?(?:header|token|key|secret|cookie|value|string))?$"
         r"|(?<![a-z])auth(?:orization)?_?(?:header|token|key|secret|cookie)(?![a-z])"
@@ -230,6 +246,10 @@ _KEY_RULES: Final[dict[str, str]] = {
     "cookie": r"cookies?(?:_?(?:header|value|string|jar))?$",
     "csrf": r"csrf|xsrf",
     "jwt": r"jwt",
+    "dsn": (
+        r"(?<![a-z])dsn(?![a-z])|(?<![a-z])conn(?:ection)?_?(?:str(?:ing)?|uri|url)s?(?![a-z])"
+        r"|(?<![a-z])(?:database|db)_?(?:url|uri)(?![a-z])"
+    ),
     "bearer": r"(?<![a-z])bearer(?![a-z])",
     "ssn": r"(?<![a-z])ssn(?![a-z])|social_?security",
     "credit_card": (
@@ -261,7 +281,8 @@ _B64URL = r"[A-Za-z0-9_-]"
 _TOKEN_CHARS = r"[A-Za-z0-9\-._~+/]"
 _SECRET_VALUE_RULES: Final[dict[str, str]] = {
     "private_key": (
-        r"-----BEGIN[A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END[A-Z ]*PRIVATE KEY-----|\Z)"
+        r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+        r"(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)"
     ),
     "bearer": (
         rf"(?<![A-Za-z])(?:[Bb]earer|BEARER|Basic)\s+(?P<scheme_cred>"
@@ -276,7 +297,21 @@ _SECRET_VALUE_RULES: Final[dict[str, str]] = {
         r"|(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Z])"
         r"|(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,}"
         r"|(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}"
-        r"|(?<![A-Za-z0-9])glpat-[0-9A-Za-z_-]{20,}"
+        r"|(?<![A-Za-z0-9])gl(?:pat|ptt|dt|rt|cbt|imt|soat|ffct|agent|oas)-[0-9A-Za-z_-]{20,}"
+        r"|(?<![A-Za-z0-9])glsa_[A-Za-z0-9_]{32,}"
+        r"|(?<![A-Za-z0-9])xapp-[0-9A-Za-z-]{10,}"
+        r"|(?<![A-Za-z0-9])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"
+        r"|(?<![A-Za-z0-9])hf_[A-Za-z0-9]{30,}"
+        r"|(?<![A-Za-z0-9])ya29\.[0-9A-Za-z_-]{20,}"
+        r"|(?<![A-Za-z0-9])pypi-AgE[A-Za-z0-9_-]{50,}"
+        r"|(?<![A-Za-z0-9])shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}"
+        r"|(?<![A-Za-z0-9])SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"
+        r"|(?<![A-Za-z0-9])dop_v1_[a-f0-9]{64}"
+        r"|(?<![A-Za-z0-9])hvs\.[A-Za-z0-9_-]{24,}"
+        r"|(?<![A-Za-z0-9])whsec_[A-Za-z0-9+/=]{24,}"
+        r"|(?<![A-Za-z0-9])dapi[0-9a-f]{32}(?![0-9a-f])"
+        r"|(?<![A-Za-z0-9])ATATT[A-Za-z0-9_=-]{20,}"
+        r"|(?<![A-Za-z0-9])PMAK-[0-9a-f]{24}-[0-9a-f]{34}"
     ),
     # The password runs to the *last* "@" before the host, so "p@ss@host" loses "p@ss".
     "url_password": (
@@ -306,14 +341,16 @@ _HASHED: Final = re.compile(r"hmac-sha256:[0-9a-f]{16}")
 # characters of prose). Every other secret rule needs one of these literals, a URL password
 # needs "://" and "@", a card needs 13 digits, an address needs "@". Keep them in step.
 _SECRET_TRIGGER: Final = re.compile(
-    r"Bearer|bearer|BEARER|Basic|yJ|k-|k_|gh[pousr]_|github_pat_|AKIA|ASIA|xox|AIza|glpat-"
-    r"|-----BEGIN"
+    r"Bearer|bearer|BEARER|Basic|yJ|k-|k_|gh[pousr]_|github_pat_|AKIA|ASIA|xox|AIza|gl[a-z]{1,5}-"
+    r"|-----BEGIN|glsa_|xapp-|npm_|hf_|ya29\.|pypi-|shp[a-z]{2}_|SG\.|dop_v1_|hvs\.|whsec_|dapi"
+    r"|ATATT|PMAK-"
 )
 # Key/value text needs a separator and, in the few characters before it, a stem of some key
 # rule (all of them contain one of these). Only windows before separators are lower-cased
 # and searched, so a long clean message costs a few ``find`` calls.
 _KV_STEMS: Final = re.compile(
-    r"pass|pwd|secret|token|key|auth|cred|sess|cookie|srf|jwt|bearer|ssn|social|card|cc|cv|sig"
+    r"pass|pw|otp|secret|token|key|auth|cred|sess|cookie|srf|jwt|bearer|ssn|social|card|cc|cv"
+    r"|sig|dsn|conn|database|db_u|dbu"
 )
 _KV_WINDOW: Final = 72  # the longest key the kv rule takes (64) plus quotes and blanks
 _KV_MAX_SEPARATORS: Final = 32  # past this many, just scan the text
@@ -398,6 +435,8 @@ class Scrubber:
         # Attribute values repeat (model names, statuses, agent names): remember the verdict.
         self._innocent: dict[str, bool] = {}
         self._hash_cache: dict[str, str] = {}
+        # span/event name -> (what it becomes, whether a rule changed it): names repeat
+        self._names: dict[str, tuple[str, bool]] = {}
         self._warned: set[str] = set()
         self._errors = 0
         self._resources: dict[int, tuple[Resource, Resource]] = {}
@@ -451,10 +490,7 @@ class Scrubber:
             desc = self._scrub_str("status.description", status.description, found)
             if desc is not status.description:
                 new_status = Status(status.status_code, MARKER if isinstance(desc, _Drop) else desc)
-        name = span.name
-        if not name.isascii() and _SURROGATE.search(name) is not None:
-            name = repair_text(name)
-            found.append(_REPAIRED)
+        name = self._scrub_name("name", span.name, found)
         resource: Resource | None = span.resource
         scope = span.instrumentation_scope
         if resource is not self._clean_resource:  # one process: almost always the same one
@@ -555,10 +591,7 @@ class Scrubber:
         rebuilt: list[Event] = []
         for event in events:
             new = None
-            name = event.name
-            if not name.isascii() and _SURROGATE.search(name) is not None:
-                name = repair_text(name)
-                found.append(_REPAIRED)
+            name = self._scrub_name(f"events[{len(rebuilt)}].name", event.name, found)
             if event.attributes:
                 attrs = plain_attributes(event.attributes) or event.attributes
                 new = self._scrub_mapping(attrs, f"events[{name}].", found, 0)
@@ -694,6 +727,26 @@ class Scrubber:
             return value  # a count or flag under an e-mail key is not an address
         found.append(where)
         return new
+
+    def _scrub_name(self, where: str, name: str, found: list[str]) -> str:
+        """A span or event name through the value rules (and made valid UTF-8), the verdict
+        cached per name: the same object back when nothing changed."""
+        known = self._names.get(name)
+        if known is None:
+            scratch: list[str] = []
+            new = self._scrub_str(where, name, scratch)
+            text = MARKER if isinstance(new, _Drop) else new
+            known = (text, any(place != _REPAIRED for place in scratch))
+            if text is not name and not known[1]:
+                found.append(_REPAIRED)
+            if len(self._names) >= _KEY_CACHE_MAX:
+                self._names.clear()
+            self._names[name] = known
+        elif known[0] is not name and not known[1]:
+            found.append(_REPAIRED)
+        if known[1]:
+            found.append(where)
+        return known[0]
 
     def _scan(self, where: str, value: AnyValue, found: list[str], depth: int) -> AnyValue | _Drop:
         if isinstance(value, str):
