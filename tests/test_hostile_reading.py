@@ -157,6 +157,45 @@ def test_an_over_long_line_is_skipped_and_reported_at_its_line(tmp_path: Path) -
     assert result.problems == ((2, "longer than 16 MiB, more than one line may hold; skipped"),)
 
 
+def _zstd_bomb_stream(line_bytes: int) -> bytes:
+    """A zstd stream (a few KB) of a good line, then one ``line_bytes`` line, then another."""
+    zstandard = pytest.importorskip("zstandard")
+    compressor = zstandard.ZstdCompressor(level=3).compressobj()
+    parts = [compressor.compress((_line([_span(1, 1, "before")]) + "\n").encode())]
+    chunk = b" " * (1 << 20)
+    parts.append(compressor.compress(b"["))
+    for _ in range(line_bytes >> 20):
+        parts.append(compressor.compress(chunk))
+    parts.append(compressor.compress(b"]\n" + (_line([_span(2, 2, "after")]) + "\n").encode()))
+    parts.append(compressor.flush())
+    return b"".join(parts)
+
+
+def test_a_zstd_bomb_is_read_in_bounded_pieces(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl.zst"
+    path.write_bytes(_zstd_bomb_stream(64 << 20))
+    assert path.stat().st_size < 1 << 20
+    result = analyze(path)
+    assert sorted(w.name for w in result.workflows) == ["after", "before"]
+    assert result.problems == ((2, "longer than 16 MiB, more than one line may hold; skipped"),)
+
+
+def test_a_length_prefixed_zstd_record_that_unpacks_past_the_bound_is_skipped(
+        tmp_path: Path) -> None:
+    zstandard = pytest.importorskip("zstandard")
+    records = [(_line([_span(1, 1, "before")]) + "\n").encode(),
+               b'{"resourceSpans": "' + b"x" * (40 << 20) + b'"}',
+               (_line([_span(2, 2, "after")]) + "\n").encode()]
+    path = tmp_path / "t.zst"
+    with path.open("wb") as out:
+        for record in records:
+            frame = zstandard.ZstdCompressor(level=3).compress(record)
+            out.write(len(frame).to_bytes(4, "big") + frame)
+    result = analyze(path)
+    assert sorted(w.name for w in result.workflows) == ["after", "before"]
+    assert result.problems == ((2, "longer than 16 MiB, more than one line may hold; skipped"),)
+
+
 def test_endless_input_without_a_line_break_is_one_message() -> None:
     started = time.monotonic()
     with pytest.raises(AnalysisInputError, match="not OTLP JSON lines: line 1 runs past 16 MiB"):
@@ -245,7 +284,9 @@ def test_peak_memory_is_bounded_whatever_the_shape(tmp_path: Path) -> None:
     names = tmp_path / "names.jsonl"
     names.write_text("".join(_line([_span(i + 1, 1, f"GET /user/{i}")]) + "\n"
                              for i in range(10_000)))
-    for source in (long_line, names):
+    bomb = tmp_path / "bomb.jsonl.zst"
+    bomb.write_bytes(_zstd_bomb_stream(1 << 30))
+    for source in (long_line, names, bomb):
         assert _peak_rss_mb(source, tmp_path) < 150, source.name
 
 

@@ -329,9 +329,14 @@ class WorkflowAggregator:
                 (steps.get(span.name) or steps[OTHER_STEPS]).critical_ns += nanoseconds
 
     def _finish(self, acc: _WorkflowAcc) -> WorkflowStats:
+        # The one sorted list of every run's duration (boxed ints: the largest thing a
+        # million-run workflow makes here) lives only while the percentiles are read.
         durations = sorted(acc.durations)
         runs = len(durations)
-        total_ns = sum(durations)
+        p50, p95, p99 = (nearest_rank(durations, rank) for rank in (50, 95, 99))
+        slowest = durations[-1] if durations else 0
+        del durations
+        total_ns = sum(acc.durations)
         failed = sum(acc.failed)
         succeeded = runs - failed
         steps = []
@@ -351,16 +356,15 @@ class WorkflowAggregator:
             for (exception_type, step_name), count in acc.failures.items()
         ]
         failures.sort(key=lambda item: (-item.count, item.step, item.exception_type))
-        p95 = nearest_rank(durations, 95)
         return WorkflowStats(
             name=acc.name,
             agent=acc.agent,
             runs=runs,
             success_rate=round(succeeded / runs, 4) if runs else 0.0,
-            p50_ms=_ms(nearest_rank(durations, 50)),
+            p50_ms=_ms(p50),
             p95_ms=_ms(p95),
-            p99_ms=_ms(nearest_rank(durations, 99)),
-            max_ms=_ms(durations[-1]) if durations else 0.0,
+            p99_ms=_ms(p99),
+            max_ms=_ms(slowest) if runs else 0.0,
             mean_success_s=(acc.success_ns / succeeded / 1e9) if succeeded else 0.0,
             steps=tuple(steps),
             failures=tuple(failures[:TOP_FAILURES]),
@@ -374,7 +378,8 @@ class WorkflowAggregator:
         axis = self._axis
         if axis is None:
             return ()
-        per_bucket: list[list[int]] = [[] for _ in range(axis.count)]
+        # unboxed columns per bucket; each is sorted (boxed) only while its p95 is read
+        per_bucket = [array("q") for _ in range(axis.count)]
         errors = [0] * axis.count
         bucket_of = axis.index
         for start, duration, failed in zip(acc.starts, acc.durations, acc.failed, strict=True):
@@ -382,11 +387,12 @@ class WorkflowAggregator:
             per_bucket[bucket].append(duration)
             errors[bucket] += failed
         buckets = []
-        for position, values in enumerate(per_bucket):
-            values.sort()
+        for position, column in enumerate(per_bucket):
+            values = sorted(column)
             begin = axis.origin_ns + position * axis.width_ns
             buckets.append(TimeBucket(begin, begin + axis.width_ns, len(values),
                                       errors[position], _ms(nearest_rank(values, 95))))
+            per_bucket[position] = array("q")
         return tuple(buckets)
 
 

@@ -45,6 +45,9 @@ FILE_FIX = ("Pass the OTLP JSON-lines file vaquero's file exporter or the Collec
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _CHUNK = 1 << 16
+# zstd input is fed this much at a time: a block header and one RLE byte can stand for 128 KiB,
+# so 64 KiB of hostile input could decompress to 2 GiB in one call; 512 bytes to 16 MiB at most.
+_SLICE = 512
 _ZSTD_FIX = ("pip install zstandard (or: pip install 'vaquero[zstd]'), or decompress it first: "
              "zstd -d FILE")
 
@@ -207,18 +210,24 @@ class _ZstdStream(io.RawIOBase):
         self._decoder = make()
         self._fed = False
         self._pending = memoryview(b"")
+        self._input = memoryview(b"")
+        self._at = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         while not self._pending:
-            chunk = self._raw.read(_CHUNK)
-            if not chunk:
-                if self._fed and not self._decoder.eof:
-                    raise _ZstdError("the last zstd frame is incomplete")
-                return 0
-            self._pending = memoryview(self._decompress(chunk))
+            if self._at >= len(self._input):
+                chunk = self._raw.read(_CHUNK)
+                if not chunk:
+                    if self._fed and not self._decoder.eof:
+                        raise _ZstdError("the last zstd frame is incomplete")
+                    return 0
+                self._input, self._at = memoryview(chunk), 0
+            piece = bytes(self._input[self._at:self._at + _SLICE])
+            self._at += len(piece)
+            self._pending = memoryview(self._decompress(piece))
         size = min(len(buffer), len(self._pending))
         buffer[:size] = self._pending[:size]
         self._pending = self._pending[size:]
@@ -260,10 +269,22 @@ def _prefixed_frames(raw: IO[bytes], make: Callable[[], Any], limit: int) -> Ite
         if len(frame) < size:
             raise Truncated(f"a {size:,}-byte zstd record is cut off after {len(frame):,} bytes")
         decoder = make()
-        try:
-            document = decoder.decompress(frame)
-        except Exception as err:  # zstandard.ZstdError and friends share no base
-            raise Truncated(f"a zstd record is corrupt ({err})") from None
+        parts: list[bytes] = []
+        held = 0
+        for at in range(0, size, _SLICE):
+            try:
+                part = decoder.decompress(frame[at:at + _SLICE])
+            except Exception as err:  # zstandard.ZstdError and friends share no base
+                raise Truncated(f"a zstd record is corrupt ({err})") from None
+            held += len(part)
+            if held > limit:
+                break
+            parts.append(part)
+            if decoder.eof:
+                break
+        if held > limit:
+            yield OverLong(held)  # decompressed past the bound: the rest is not unpacked
+            continue
         if not decoder.eof:
             raise Truncated("a zstd record is incomplete")
-        yield document
+        yield b"".join(parts)

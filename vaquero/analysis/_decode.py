@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import sys
 from typing import Any
 
 from vaquero._semconv import AGENT_NAME, EXCEPTION_TYPE, INVOKE_AGENT, OPERATION_NAME
@@ -48,7 +47,13 @@ _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _STATUS_ERROR = 2
 _STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "UNSET": 0, "STATUS_CODE_OK": 1, "OK": 1,
                  "STATUS_CODE_ERROR": 2, "ERROR": 2}
-_intern = sys.intern
+# Names repeat (a few dozen span and agent names across a million spans): equal names share
+# one string object, which is most of a span's memory. Not ``sys.intern``, which keeps every
+# string for the life of the process: a million distinct names (ids in them) would all stay.
+# This table is emptied when it passes _SHARED_MAX, between documents.
+_SHARED: dict[str, str] = {}
+_SHARED_MAX = 20_000
+_intern = _SHARED.setdefault
 _new_tuple = tuple.__new__
 
 
@@ -77,6 +82,8 @@ def decode_traces_data(data: dict[str, Any], out: list[Span]) -> list[str]:
     """
     problems: list[str] = []
     ids: dict[str, str] = {}
+    if len(_SHARED) > _SHARED_MAX:
+        _SHARED.clear()
     resource_spans = data.get("resourceSpans")
     if not isinstance(resource_spans, list):
         return ["resourceSpans is not a list"]
@@ -152,7 +159,7 @@ def _decode_common(raw: Any, ids: dict[str, str]) -> Span | None:
                 key = item["key"]
                 if key == AGENT_ATTRIBUTE:
                     value = item["value"]["stringValue"]
-                    agent = _intern(_cut(value)) if type(value) is str and value else None
+                    agent = _shared_name(value) if type(value) is str and value else None
                 elif key == OPERATION_ATTRIBUTE:
                     invokes_agent = item["value"]["stringValue"] == INVOKE_AGENT
         except (KeyError, TypeError):
@@ -171,7 +178,7 @@ def _decode_common(raw: Any, ids: dict[str, str]) -> Span | None:
             error = True
             message, failure = _failure(status, raw.get("events"))
     # tuple.__new__ skips NamedTuple's Python-level __new__: measurable at a million spans.
-    return _new_tuple(Span, (trace_id, span_id, parent_id, _intern(name), start, end, error,
+    return _new_tuple(Span, (trace_id, span_id, parent_id, _intern(name, name), start, end, error,
                              agent, failure, message, invokes_agent))
 
 
@@ -218,7 +225,7 @@ def _decode_span(raw: Any) -> Span | str:
     if end < start:
         end = start  # a clock step backwards must not produce negative durations
     name = get("name")
-    name = _intern(_cut(name)) if type(name) is str and name else "(unnamed)"
+    name = _shared_name(name) if type(name) is str and name else "(unnamed)"
 
     agent: str | None = None
     invokes_agent = False
@@ -231,7 +238,7 @@ def _decode_span(raw: Any) -> Span | str:
             key = item.get("key")
             if key == AGENT_ATTRIBUTE:
                 value = _string_value(item)
-                agent = _intern(_cut(value)) if value else None
+                agent = _shared_name(value) if value else None
             elif key == OPERATION_ATTRIBUTE:
                 invokes_agent = _string_value(item) == INVOKE_AGENT
 
@@ -247,6 +254,12 @@ def _decode_span(raw: Any) -> Span | str:
     # tuple.__new__ skips NamedTuple's Python-level __new__: measurable at a million spans.
     return _new_tuple(Span, (trace_id, span_id, parent_id, name, start, end, error, agent,
                              failure, message, invokes_agent))
+
+
+def _shared_name(text: str) -> str:
+    """``text`` cut to :data:`MAX_NAME_CHARS`, as the one object all equal names share."""
+    text = _cut(text)
+    return _intern(text, text)
 
 
 def _cut(text: str) -> str:
@@ -271,7 +284,7 @@ def _failure(status: dict[str, Any], events: Any) -> tuple[str | None, str | Non
     raw = status.get("message")
     message = raw[:300] if type(raw) is str and raw else None
     failure = _exception_type(events) or message
-    return message, (_intern(_cut(failure)) if failure is not None else None)
+    return message, (_shared_name(failure) if failure is not None else None)
 
 
 def _string_value(item: dict[str, Any]) -> str | None:

@@ -26,9 +26,12 @@ class TooDeep(ValueError):
     """The JSON nests deeper than the parser can follow."""
 
 
+_json_loads = json.loads  # bound now: whoever rebinds json.loads later is not called back
+
+
 def _stdlib_loads(text: bytes | str) -> Any:
     try:
-        return json.loads(text)
+        return _json_loads(text)
     except RecursionError:
         raise TooDeep(_TOO_DEEP) from None
 

@@ -30,6 +30,6 @@ MAX_STEPS = 200
 # Distinct (failure, step) patterns counted per workflow (messages that carry ids again).
 MAX_FAILURE_PATTERNS = 200
 # Spans of one trace: a trace is looked at whole, so this bounds the largest thing in memory.
-MAX_TRACE_SPANS = 100_000
+MAX_TRACE_SPANS = 50_000
 # Notices kept for the user (one per failing Jaeger service, ...); the rest are counted.
 MAX_NOTICES = 20

@@ -25,6 +25,7 @@ same for any order of the input lines.
 
 from __future__ import annotations
 
+import itertools
 import marshal
 import os
 import shutil
@@ -43,6 +44,9 @@ __all__ = ["DEFAULT_MEMORY_SPANS", "SpanStore"]
 DEFAULT_MEMORY_SPANS = 120_000
 DEFAULT_PARTITIONS = 32
 _MAX_DEPTH = 4  # re-split an oversized file at most this often (one huge trace cannot split)
+# Spans per marshal chunk: what reading a file back (or re-splitting it) holds at once, as
+# tuples and as the Span copies made of them, whatever one spill wrote.
+_CHUNK_SPANS = 8192
 _new_tuple = tuple.__new__
 
 Group = tuple[str, list[Span]]
@@ -59,16 +63,23 @@ class _Partition:
         self.spans = 0
         self.handle: IO[bytes] | None = None
 
-    def write(self, chunk: list[tuple[Any, ...]]) -> None:
+    def write(self, spans: Iterable[Sequence[Any]]) -> None:
+        """Append ``spans`` in chunks of at most :data:`_CHUNK_SPANS` plain tuples."""
         if self.handle is None:
             self.handle = open(self.path, "ab")  # noqa: SIM115 - closed by close()
-        # Length-prefixed: marshal.loads on one bytes object is several times faster than
-        # marshal.load pulling from a file object piece by piece.
-        # Version 2 writes no back-references: faster to write, and the files are ours alone.
-        data = marshal.dumps(chunk, 2)
-        self.handle.write(len(data).to_bytes(8, "little"))
-        self.handle.write(data)
-        self.spans += len(chunk)
+        # Plain-tuple copies (marshal refuses NamedTuples) are made one chunk at a time.
+        records = map(tuple, spans)
+        while True:
+            chunk = list(itertools.islice(records, _CHUNK_SPANS))
+            if not chunk:
+                return
+            # Length-prefixed: marshal.loads on one bytes object is several times faster
+            # than marshal.load pulling from a file object piece by piece. Version 2 writes no
+            # back-references: faster to write, and the files are ours alone.
+            data = marshal.dumps(chunk, 2)
+            self.handle.write(len(data).to_bytes(8, "little"))
+            self.handle.write(data)
+            self.spans += len(chunk)
 
     def close(self) -> None:
         if self.handle is not None:
@@ -200,7 +211,7 @@ class SpanStore:
             if share and kept + size <= budget:
                 kept += size
             elif share:
-                partition.write([tuple(span) for _, spans in share for span in spans])
+                partition.write(span for _, spans in share for span in spans)
                 share = []
             if partition.spans > self._memory_spans and partition.depth < _MAX_DEPTH:
                 plan.extend((leaf, []) for leaf in self._leaves([partition]))  # split it
@@ -258,8 +269,8 @@ class SpanStore:
 def _scatter(groups: Iterable[Group], partitions: list[_Partition], depth: int) -> None:
     """Write each trace's spans to the partition its id hashes to (seeded by ``depth``).
 
-    Plain-tuple copies (marshal refuses NamedTuples) are made one partition at a time, so
-    the extra memory while spilling is one partition's worth, not the whole buffer's.
+    Plain-tuple copies (marshal refuses NamedTuples) are made one chunk at a time, so the
+    extra memory while spilling is one chunk's worth, not the whole buffer's.
     """
     fanout = len(partitions)
     by_partition: list[list[list[Span]]] = [[] for _ in partitions]
@@ -268,7 +279,7 @@ def _scatter(groups: Iterable[Group], partitions: list[_Partition], depth: int) 
         by_partition[key % fanout].append(spans)
     for partition, members in zip(partitions, by_partition, strict=True):
         if members:
-            partition.write([tuple(span) for spans in members for span in spans])
+            partition.write(span for spans in members for span in spans)
 
 
 def _group(chunks: Iterable[list[tuple[Any, ...]]]) -> defaultdict[str, list[Span]]:
