@@ -19,8 +19,9 @@ two sides' per-workflow runs, success rates and p95 are checked to agree.
 ``--shapes`` measures the memory bound instead (README, "Safety"): peak RSS of ``analyze``
 and of ``report`` on the worst input shapes found (issue 19), each next to the plain
 N-span file in the same run: N distinct root names (un-templated routes), N distinct step
-names in one workflow, one trace of N spans, a gzip holding one 1 GiB line, and
-``/dev/zero``. The bound is 150 MB for up to 1,000,000 spans, whatever the shape.
+names in one workflow, one trace of N spans, 1,000-span traces under 500 names (each one a
+report's example trace), a gzip holding one 1 GiB line, and ``/dev/zero``. The bound is
+150 MB for up to 1,000,000 spans, whatever the shape.
 
 Usage: python bench/bench_analyze.py [--spans N] [--rounds R] [--memory-only] [--shapes]
        [--keep FILE]
@@ -204,6 +205,16 @@ def _shape_one_trace(path: str, total: int) -> None:
                                  for i in range(start, min(total, start + BATCH))]))
 
 
+def _shape_big_examples(path: str, total: int) -> None:
+    """Traces of 1,000 spans under 500 root names: every one is some workflow's example."""
+    with open(path, "w", encoding="utf-8") as out:
+        for trace in range(total // 1000):
+            spans = [_plain_span(trace + 1, 1, None, f"job {trace % 500}", trace * 10, 5000)]
+            spans += [_plain_span(trace + 1, i + 2, 1, "work", trace * 10 + i % 4000)
+                      for i in range(999)]
+            out.write(_line({}, spans))
+
+
 def _shape_long_line(path: str, _total: int) -> None:
     """A gzip of about 1 MB holding one 1 GiB line between two good ones."""
     with gzip.open(path, "wb", compresslevel=9) as out:
@@ -228,7 +239,8 @@ def _plain_span(trace: int, span: int, parent: int | None, name: str, start_ms: 
 
 
 SHAPES = {"distinct root names": _shape_names, "distinct step names": _shape_steps,
-          "one trace": _shape_one_trace, "1 GiB line in 1 MB gzip": _shape_long_line}
+          "one trace": _shape_one_trace, "500 workflows, big examples": _shape_big_examples,
+          "1 GiB line in 1 MB gzip": _shape_long_line}
 
 
 def _shapes(spans: int) -> None:

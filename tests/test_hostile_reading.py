@@ -34,9 +34,10 @@ from vaquero.analysis._aggregate import OTHER_FAILURES, OTHER_STEPS, OTHER_WORKF
 from vaquero.analysis._clean import for_file, for_terminal
 from vaquero.analysis._decode import decode_traces_data
 from vaquero.analysis._jaeger import fetch_traces_documents
-from vaquero.analysis._limits import MAX_STEPS, MAX_WORKFLOWS
+from vaquero.analysis._limits import MAX_KEPT_SPANS, MAX_STEPS, MAX_WORKFLOWS
 from vaquero.analysis._span import Span
 from vaquero.analysis._store import SpanStore
+from vaquero.analysis._text import render_text
 
 REPO = Path(__file__).resolve().parent.parent
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[
@@ -100,6 +101,53 @@ def test_the_decoder_is_total_over_any_json_in_any_field(
         assert span.agent is None or isinstance(span.agent, str)
         assert span.failure is None or isinstance(span.failure, str)
     assert all(isinstance(problem, str) and len(problem) < 300 for problem in problems)
+
+
+IDS = st.integers(0, 6)
+TIMES = st.one_of(st.integers(0, 2**63 - 1), st.integers(0, 10**6),
+                  st.sampled_from([0, 2**63 - 1, 2**63, 2**64 - 1, -1]))
+NAMES = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=12)
+
+
+@st.composite
+def hostile_span(draw: st.DrawFn) -> dict[str, Any]:
+    """Decodable spans with every relation a writer can get wrong: parent cycles, self
+    parents, duplicate ids, clocks backwards, agents on children only, any names."""
+    span: dict[str, Any] = {
+        "traceId": f"{draw(IDS):032x}", "spanId": f"{draw(IDS):016x}", "name": draw(NAMES),
+        "startTimeUnixNano": str(draw(TIMES)), "endTimeUnixNano": str(draw(TIMES))}
+    if draw(st.booleans()):
+        span["parentSpanId"] = f"{draw(IDS):016x}"
+    if draw(st.booleans()):
+        span["attributes"] = [{"key": draw(st.sampled_from(["gen_ai.agent.name",
+                                                             "gen_ai.operation.name"])),
+                               "value": {"stringValue": draw(st.sampled_from(
+                                   ["invoke_agent", "a", "", "\x1b[2J"]))}}]
+    if draw(st.booleans()):
+        span["status"] = {"code": draw(st.sampled_from([0, 1, 2, "STATUS_CODE_ERROR"])),
+                          "message": draw(NAMES)}
+        span["events"] = [{"name": "exception", "attributes": [
+            {"key": "exception.type", "value": {"stringValue": draw(NAMES)}}]}]
+    return span
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(hostile_span(), min_size=1, max_size=8), min_size=1, max_size=6))
+def test_analyze_and_report_are_total_over_hostile_traces(
+        tmp_path_factory: pytest.TempPathFactory, lines: list[list[dict[str, Any]]]) -> None:
+    directory = tmp_path_factory.mktemp("h")
+    path = directory / "t.jsonl"
+    path.write_text("".join(_line(spans) + "\n" for spans in lines), encoding="utf-8",
+                    errors="surrogatepass")
+    result = write_report(path, directory / "r.html")
+    assert result.spans_read + result.duplicate_spans <= sum(map(len, lines))
+    (directory / "r.html").read_bytes().decode("utf-8")
+    for workflow in result.workflows:
+        assert 0 <= workflow.success_rate <= 1 and workflow.runs > 0
+    shown = for_terminal(render_text(result, str(path)))
+    assert not (set(shown) & CONTROLS)
+    shown.encode("utf-8")
 
 
 @pytest.mark.parametrize("time", [1e999, "inf", "-inf", "nan", "1e999", 2**64 - 1, 2**63, -1,
@@ -244,6 +292,21 @@ def test_step_and_failure_names_that_carry_ids_fold_too(tmp_path: Path) -> None:
     assert sum(f.count for f in workflow.failures) <= steps
     assert any(f.exception_type == OTHER_FAILURES for f in analyze(path).workflows[0].failures) \
         or len(workflow.failures) == 10
+
+
+def test_the_reports_example_traces_share_one_span_budget(tmp_path: Path) -> None:
+    """Every workflow's slowest trace, each large: keeping them all took 350 MB at 1M spans."""
+    path = tmp_path / "t.jsonl"
+    with path.open("w") as out:
+        for trace in range(120):
+            spans = [_span(trace + 1, 1, f"job {trace}", end_ms=900)]
+            spans += [_span(trace + 1, i + 2, "work", parent=1, start_ms=i % 800,
+                            end_ms=i % 800 + 1) for i in range(999)]
+            out.write(_line(spans) + "\n")
+    result = write_report(path, tmp_path / "r.html")
+    kept = {trace.trace_id: len(trace.spans) for trace in result.kept_traces}
+    assert 0 < sum(kept.values()) <= MAX_KEPT_SPANS
+    assert any("example traces are not drawn" in notice for notice in result.notices)
 
 
 @pytest.mark.parametrize("memory_spans", [1_000_000, 7])
@@ -436,6 +499,12 @@ def test_jaegers_error_text_reaches_stderr_cleaned() -> None:
         proc = _cli("analyze", url)
     assert proc.returncode == 2 and "bad" in proc.stderr
     assert not (set(proc.stderr) & CONTROLS)
+
+
+@pytest.mark.parametrize("timeout", ["inf", "nan", "-1", "0", "1e300"])
+def test_a_timeout_that_is_no_deadline_is_one_message(timeout: str) -> None:
+    proc = _cli("analyze", "http://127.0.0.1:9", "--timeout", timeout)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--timeout" in proc.stderr
 
 
 @pytest.mark.parametrize("since", ["9" * 400 + "d", "99999999d", "36501d"])

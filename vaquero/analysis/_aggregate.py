@@ -85,8 +85,8 @@ class _StepAcc:
 
 
 class _WorkflowAcc:
-    __slots__ = ("agent", "durations", "examples", "failed", "failures",
-                 "incomplete", "name", "ordinals", "own_ns", "starts", "steps", "success_ns")
+    __slots__ = ("agent", "durations", "examples", "failed", "failures", "incomplete", "name",
+                 "ordinals", "own_ns", "sizes", "starts", "steps", "success_ns")
 
     def __init__(self, name: str, agent: str | None) -> None:
         self.name = name
@@ -97,27 +97,29 @@ class _WorkflowAcc:
         # each run's trace key (hash of the trace id), only when traces are kept: a choice
         # among equal runs by key does not depend on the order traces came in
         self.ordinals = array("q")
+        self.sizes = array("q")  # each run's trace size in spans, likewise: the report's budget
         self.incomplete = 0
         self.success_ns = 0
         self.own_ns = 0
         self.steps: dict[str, _StepAcc] = {}
         self.failures: Counter[tuple[str, str]] = Counter()
         # failure pattern -> (trace key, run duration) of the run with the smallest key
-        self.examples: dict[tuple[str, str], tuple[int, int]] = {}
+        self.examples: dict[tuple[str, str], tuple[int, int, int]] = {}
 
 
 class KeepRequest:
     """A trace the report wants drawn: which trace (by key), and why."""
 
-    __slots__ = ("agent", "ordinal", "reason", "run_duration_ns", "workflow")
+    __slots__ = ("agent", "ordinal", "reason", "run_duration_ns", "spans", "workflow")
 
     def __init__(self, ordinal: int, reason: str, workflow: str, agent: str | None,
-                 run_duration_ns: int) -> None:
+                 run_duration_ns: int, spans: int = 0) -> None:
         self.ordinal = ordinal
         self.reason = reason
         self.workflow = workflow
         self.agent = agent
         self.run_duration_ns = run_duration_ns
+        self.spans = spans  # the trace's size, what keeping it costs
 
 
 def trace_key(trace_id: str) -> int:
@@ -243,19 +245,19 @@ class WorkflowAggregator:
             durations = acc.durations
             slowest = max(range(len(durations)), key=lambda i: (durations[i], -acc.ordinals[i]))
             requests.append(KeepRequest(acc.ordinals[slowest], "slowest", acc.name, acc.agent,
-                                        durations[slowest]))
+                                        durations[slowest], acc.sizes[slowest]))
             p95_ns = round(stats.p95_ms * _NS_PER_MS)
             near = min(range(len(durations)),
                        key=lambda i: (abs(durations[i] - p95_ns), acc.ordinals[i]))
             if near != slowest:
                 requests.append(KeepRequest(acc.ordinals[near], "p95", acc.name, acc.agent,
-                                            durations[near]))
+                                            durations[near], acc.sizes[near]))
             for failure in stats.failures:
                 example = acc.examples.get((failure.exception_type, failure.step))
                 if example is not None:
                     requests.append(KeepRequest(
                         example[0], f"failure: {failure.exception_type} in {failure.step}",
-                        acc.name, acc.agent, example[1]))
+                        acc.name, acc.agent, example[1], example[2]))
         return requests
 
     def _wanted(self, run: Span) -> bool:
@@ -280,6 +282,7 @@ class WorkflowAggregator:
         acc.starts.append(run.start_ns)
         if self._keep:
             acc.ordinals.append(self._ordinal)
+            acc.sizes.append(len(tree.by_id))
         if tree.incomplete:
             acc.incomplete += 1
         if not run.error:
@@ -321,7 +324,7 @@ class WorkflowAggregator:
             if self._keep:
                 example = acc.examples.get(pattern)
                 if example is None or self._ordinal < example[0]:
-                    acc.examples[pattern] = (self._ordinal, duration)
+                    acc.examples[pattern] = (self._ordinal, duration, len(tree.by_id))
         for span, nanoseconds in critical_path(run, tree):
             if span is run:
                 acc.own_ns += nanoseconds

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vaquero.analysis._aggregate import KeepRequest, WorkflowAggregator, trace_key
-from vaquero.analysis._limits import MAX_TRACE_SPANS
+from vaquero.analysis._limits import MAX_KEPT_SPANS, MAX_TRACE_SPANS
 from vaquero.analysis._result import KeptTrace, WorkflowStats
 from vaquero.analysis._store import SpanStore
 from vaquero.analysis._trace_metrics import TraceTree
@@ -54,9 +54,34 @@ def fold(
         None if aggregator.first_ns is None or aggregator.last_ns is None
         else (aggregator.first_ns, aggregator.last_ns)
     )
-    kept = _fetch(store, aggregator.keep_requests(workflows)) if keep_traces else []
+    kept: list[KeptTrace] = []
+    if keep_traces:
+        requests, left_out = _within_budget(aggregator.keep_requests(workflows))
+        if left_out:
+            notices.append(
+                f"{left_out:,} example traces are not drawn in the report: with the ones before "
+                f"them they would hold more than {MAX_KEPT_SPANS:,} spans.")
+        kept = _fetch(store, requests)
     return Folded(workflows, kept, aggregator.spans, aggregator.duplicates,
                   aggregator.incomplete_traces, time_range, notices)
+
+
+def _within_budget(requests: list[KeepRequest]) -> tuple[list[KeepRequest], int]:
+    """The requests to honour, busiest workflow first, while the traces they name hold at
+    most :data:`MAX_KEPT_SPANS` spans together (a trace wanted twice counts once); and how
+    many were left out. The first is always honoured (a trace holds 50,000 spans at most)."""
+    chosen: list[KeepRequest] = []
+    taken: set[int] = set()
+    used = left_out = 0
+    for request in requests:
+        if request.ordinal not in taken:
+            if chosen and used + request.spans > MAX_KEPT_SPANS:
+                left_out += 1
+                continue
+            taken.add(request.ordinal)
+            used += request.spans
+        chosen.append(request)
+    return chosen, left_out
 
 
 def _fetch(store: SpanStore, requests: list[KeepRequest]) -> list[KeptTrace]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "MAX_FAILURE_PATTERNS",
+    "MAX_KEPT_SPANS",
     "MAX_NOTICES",
     "MAX_RECORD_BYTES",
     "MAX_STEPS",
@@ -31,5 +32,8 @@ MAX_STEPS = 200
 MAX_FAILURE_PATTERNS = 200
 # Spans of one trace: a trace is looked at whole, so this bounds the largest thing in memory.
 MAX_TRACE_SPANS = 50_000
+# Spans of all the example traces a report keeps for its waterfalls, together (a waterfall
+# draws at most 300 rows, a page 20,000): past it, the later examples are not kept, and said.
+MAX_KEPT_SPANS = 50_000
 # Notices kept for the user (one per failing Jaeger service, ...); the rest are counted.
 MAX_NOTICES = 20

@@ -39,6 +39,7 @@ __all__ = ["add_commands"]
 _SOURCE_HELP = ("OTLP JSON-lines trace file (gzip or zstd ok; one pretty-printed OTLP JSON "
                 "document too), '-' for stdin, or a Jaeger query URL such as "
                 "http://localhost:16686")
+_MAX_TIMEOUT_S = 3600.0  # a deadline past an hour is a typo (inf, nan), not a slow Jaeger
 _PERCENTILES = ("Percentiles are nearest-rank: the p-th percentile of n values is the "
                 "ceil(p/100*n)-th smallest, always a duration that really happened.")
 
@@ -114,8 +115,10 @@ def _jaeger_options(args: argparse.Namespace) -> JaegerOptions:
         headers = tuple(parse_header(text) for text in args.jaeger_header)
     except ValueError as err:
         raise AnalysisInputError(str(err)) from None
-    if args.timeout <= 0 or args.jaeger_search_depth <= 0:
-        raise AnalysisInputError("--timeout and --jaeger-search-depth must be positive.")
+    if not 0 < args.timeout <= _MAX_TIMEOUT_S or args.jaeger_search_depth <= 0:  # NaN too
+        raise AnalysisInputError(
+            f"--timeout must be a number of seconds above 0 and at most {_MAX_TIMEOUT_S:g}, "
+            "and --jaeger-search-depth a positive number.")
     return JaegerOptions(headers=headers, timeout=args.timeout,
                          search_depth=args.jaeger_search_depth)
 
