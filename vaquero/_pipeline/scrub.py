@@ -135,7 +135,7 @@ class Scrubber(ValueScrubber):
             desc = self._scrub_str("status.description", status.description, found)
             if desc is not status.description:
                 new_status = Status(status.status_code, MARKER if isinstance(desc, _Drop) else desc)
-        name = self._scrub_name("name", span.name, found)
+        name = self._scrub_name(span.name, found)
         resource: Resource | None = span.resource
         scope = span.instrumentation_scope
         if resource is not self._utf8.clean_resource:  # one process: almost always the same one
@@ -176,7 +176,7 @@ class Scrubber(ValueScrubber):
         rebuilt: list[Event] = []
         for event in events:
             new = None
-            name = self._scrub_name(f"events[{len(rebuilt)}].name", event.name, found)
+            name = self._scrub_name(event.name, found, len(rebuilt))
             if event.attributes:
                 attrs = plain_attributes(event.attributes) or event.attributes
                 new = self._scrub_mapping(attrs, f"events[{name}].", found, 0)
@@ -205,10 +205,14 @@ class Scrubber(ValueScrubber):
             rebuilt.append(Link(link.context, frozen_attributes(new, dropped)))
         return _bounded_list(rebuilt, span.dropped_links) if changed else None
 
-    def _scrub_name(self, where: str, name: str, found: list[str]) -> str:
-        """A span or event name through the value rules (and made valid UTF-8), the verdict
-        cached per name: the same object back when nothing changed."""
+    def _scrub_name(self, name: str, found: list[str], event: int | None = None) -> str:
+        """A span name (or event ``event``'s) through the value rules and made valid UTF-8,
+        the verdict cached per name: the same object back when nothing changed. The place
+        is named only when it is needed: a cache hit costs one lookup."""
         known = self._names.get(name)
+        where = ""
+        if known is None or known[1]:
+            where = "name" if event is None else f"events[{event}].name"
         if known is None:
             scratch: list[str] = []
             new = self._scrub_str(where, name, scratch)
