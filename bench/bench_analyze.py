@@ -20,7 +20,8 @@ two sides' per-workflow runs, success rates and p95 are checked to agree.
 and of ``report`` on the worst input shapes found (issue 19), each next to the plain
 N-span file in the same run: N distinct root names (un-templated routes), N distinct step
 names in one workflow, one trace of N spans, 1,000-span traces under 500 names (each one a
-report's example trace), a gzip holding one 1 GiB line, and ``/dev/zero``. The bound is
+report's example trace), lines just under the longest read whole (8 MiB), a gzip holding
+one 1 GiB line, and ``/dev/zero``. The bound is
 150 MB for up to 1,000,000 spans, whatever the shape.
 
 Usage: python bench/bench_analyze.py [--spans N] [--rounds R] [--memory-only] [--shapes]
@@ -215,6 +216,24 @@ def _shape_big_examples(path: str, total: int) -> None:
             out.write(_line({}, spans))
 
 
+def _shape_longest_lines(path: str, total: int) -> None:
+    """Lines just under the longest vaquero reads (MAX_RECORD_BYTES), each parsed whole."""
+    from vaquero.analysis._limits import MAX_RECORD_BYTES
+
+    with open(path, "w", encoding="utf-8") as out:
+        spans: list[dict[str, object]] = []
+        for index in range(total):
+            span = _plain_span(index // 10 + 1, index % 10 + 1,
+                               None if index % 10 == 0 else 1, "step", index % 100_000)
+            span["attributes"] = [{"key": "k", "value": {"stringValue": "v"}}]
+            spans.append(span)
+            if len(spans) % 1000 == 0 and len(_line({}, spans)) > MAX_RECORD_BYTES - 300_000:
+                out.write(_line({}, spans))
+                spans = []
+        if spans:
+            out.write(_line({}, spans))
+
+
 def _shape_long_line(path: str, _total: int) -> None:
     """A gzip of about 1 MB holding one 1 GiB line between two good ones."""
     with gzip.open(path, "wb", compresslevel=9) as out:
@@ -240,6 +259,7 @@ def _plain_span(trace: int, span: int, parent: int | None, name: str, start_ms: 
 
 SHAPES = {"distinct root names": _shape_names, "distinct step names": _shape_steps,
           "one trace": _shape_one_trace, "500 workflows, big examples": _shape_big_examples,
+          "lines at the 8 MiB bound": _shape_longest_lines,
           "1 GiB line in 1 MB gzip": _shape_long_line}
 
 

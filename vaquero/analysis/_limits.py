@@ -20,9 +20,9 @@ __all__ = [
 ]
 
 # One JSON line (or pretty-printed document, or Jaeger answer) is parsed whole, and parsed
-# JSON costs several times its text: 16 MiB of OTLP JSON (tens of thousands of spans, more
-# than the Collector's file exporter writes per batch) parses into about 100 MB.
-MAX_RECORD_BYTES = 16 << 20
+# JSON costs several times its text: an 8 MiB line of OTLP JSON (30,000 small spans, the
+# Collector's default batch of 8,192 at 1 KB each) peaks at 91 MB, 16 MiB at 155 MB.
+MAX_RECORD_BYTES = 8 << 20
 # Workflows with rows of their own. Past this many distinct (agent, name) pairs the names
 # almost certainly carry ids (``GET /user/1234``); every later one is folded into one row.
 MAX_WORKFLOWS = 500

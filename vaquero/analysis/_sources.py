@@ -48,7 +48,7 @@ _OPENERS = (b"{", b"[", b",", b":")
 _V1_HINT = ("It looks like Jaeger's v1 JSON (traceID/spans/processes, from /api/traces or the "
             "UI's download), which is not OTLP. Read the same traces over Jaeger's OTLP-shaped "
             "API instead: vaquero analyze http://JAEGER:16686 (Jaeger 1.53 or later).")
-_SPLIT_FIX = ("write it as JSON lines, one resource per line, first: "
+_SPLIT_FIX = ("split it into one line per resource first: "
               "jq -c '.resourceSpans[] | {resourceSpans: [.]}' FILE > traces.jsonl")
 
 
@@ -148,6 +148,7 @@ class _Reader:
         self.source = source
         self.stats = stats
         self.max_record = max_record
+        self.told_split = False
         self.seen_otlp = False
         self.jaeger_v1 = False
         self.line_no = 0
@@ -181,6 +182,11 @@ class _Reader:
                 f"object. {FILE_FIX}")
         self.stats.bad_line(self.line_no, f"longer than {limit}, more than one line may "
                                           "hold; skipped")
+        if not self.told_split:
+            self.told_split = True
+            self.stats.notice(f"{self.source}: lines over {limit} were skipped (each is read "
+                              f"whole, in memory); {_SPLIT_FIX}, or send smaller batches (the "
+                              "Collector's batch processor: send_batch_max_size).")
 
     def _lines(self, lines: Iterator[Line]) -> Iterator[list[Span]]:
         non_empty = 0
