@@ -20,7 +20,7 @@ two sides' per-workflow runs, success rates and p95 are checked to agree.
 and of ``report`` on the worst input shapes found (issue 19), each next to the plain
 N-span file in the same run: N distinct root names (un-templated routes), N distinct step
 names in one workflow, one trace of N spans, 1,000-span traces under 500 names (each one a
-report's example trace), lines just under the longest read whole (8 MiB), a gzip holding
+report's example trace), lines just under the longest read whole (6 MiB), a gzip holding
 one 1 GiB line, and ``/dev/zero``. The bound is
 150 MB for up to 1,000,000 spans, whatever the shape.
 
@@ -259,7 +259,7 @@ def _plain_span(trace: int, span: int, parent: int | None, name: str, start_ms: 
 
 SHAPES = {"distinct root names": _shape_names, "distinct step names": _shape_steps,
           "one trace": _shape_one_trace, "500 workflows, big examples": _shape_big_examples,
-          "lines at the 8 MiB bound": _shape_longest_lines,
+          "lines at the 6 MiB bound": _shape_longest_lines,
           "1 GiB line in 1 MB gzip": _shape_long_line}
 
 

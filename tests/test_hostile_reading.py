@@ -202,7 +202,7 @@ def test_an_over_long_line_is_skipped_and_reported_at_its_line(tmp_path: Path) -
         handle.write((_line([_span(2, 2, "after")]) + "\n").encode())
     result = analyze(path)
     assert sorted(w.name for w in result.workflows) == ["after", "before"]
-    assert result.problems == ((2, "longer than 8 MiB, more than one line may hold; skipped"),)
+    assert result.problems == ((2, "longer than 6 MiB, more than one line may hold; skipped"),)
     (notice,) = result.notices  # once, with the command that splits such lines
     assert "jq -c '.resourceSpans[] | {resourceSpans: [.]}'" in notice
 
@@ -227,7 +227,7 @@ def test_a_zstd_bomb_is_read_in_bounded_pieces(tmp_path: Path) -> None:
     assert path.stat().st_size < 1 << 20
     result = analyze(path)
     assert sorted(w.name for w in result.workflows) == ["after", "before"]
-    assert result.problems == ((2, "longer than 8 MiB, more than one line may hold; skipped"),)
+    assert result.problems == ((2, "longer than 6 MiB, more than one line may hold; skipped"),)
 
 
 def test_a_length_prefixed_zstd_record_that_unpacks_past_the_bound_is_skipped(
@@ -243,12 +243,12 @@ def test_a_length_prefixed_zstd_record_that_unpacks_past_the_bound_is_skipped(
             out.write(len(frame).to_bytes(4, "big") + frame)
     result = analyze(path)
     assert sorted(w.name for w in result.workflows) == ["after", "before"]
-    assert result.problems == ((2, "longer than 8 MiB, more than one line may hold; skipped"),)
+    assert result.problems == ((2, "longer than 6 MiB, more than one line may hold; skipped"),)
 
 
 def test_endless_input_without_a_line_break_is_one_message() -> None:
     started = time.monotonic()
-    with pytest.raises(AnalysisInputError, match="not OTLP JSON lines: line 1 runs past 8 MiB"):
+    with pytest.raises(AnalysisInputError, match="not OTLP JSON lines: line 1 runs past 6 MiB"):
         analyze("/dev/zero")
     assert time.monotonic() - started < 30
 
@@ -491,7 +491,7 @@ def test_timeout_is_a_deadline_for_the_whole_request() -> None:
 def test_an_endless_answer_is_refused_at_the_bound() -> None:
     endless = _handler(mode="endless")
     with serve_http(endless) as url:
-        with pytest.raises(AnalysisInputError, match="8 MiB"):
+        with pytest.raises(AnalysisInputError, match="6 MiB"):
             list(fetch_traces_documents(url, start_min_ns=0, start_max_ns=NOW_NS))
 
 

@@ -51,6 +51,7 @@ def run_analysis(
     spans = read_spans(source, stats, since_ns=since_ns, now_ns=now, jaeger=jaeger)
     started_after = None if since_ns is None else now - since_ns
     with _collector_paused(), SpanStore(memory_spans=memory_spans) as store:
+        stats.make_room = store.make_room
         add = store.add
         for batch in spans:
             add(batch)

@@ -20,9 +20,10 @@ __all__ = [
 ]
 
 # One JSON line (or pretty-printed document, or Jaeger answer) is parsed whole, and parsed
-# JSON costs several times its text: an 8 MiB line of OTLP JSON (30,000 small spans, the
-# Collector's default batch of 8,192 at 1 KB each) peaks at 91 MB, 16 MiB at 155 MB.
-MAX_RECORD_BYTES = 8 << 20
+# JSON costs several times its text. A million spans in lines at this bound peak at 122 MB
+# (bench/bench_analyze.py --shapes; 8 MiB lines took 152 MB, 16 MiB 170 MB and more), and it
+# still holds the Collector's default batch of 8,192 spans at up to 750 bytes each.
+MAX_RECORD_BYTES = 6 << 20
 # Workflows with rows of their own. Past this many distinct (agent, name) pairs the names
 # almost certainly carry ids (``GET /user/1234``); every later one is folded into one row.
 MAX_WORKFLOWS = 500

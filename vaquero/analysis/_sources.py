@@ -26,7 +26,7 @@ pretty-printed document past that size, with the command that turns it into line
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,8 @@ from vaquero.analysis.errors import AnalysisInputError
 __all__ = ["FILE_FIX", "MAX_REPORTED_PROBLEMS", "ReadStats", "is_url", "read_spans"]
 
 MAX_REPORTED_PROBLEMS = 5
+# Lines longer than this ask for room before they are parsed (see ReadStats.make_room).
+_LONG_RECORD = 1 << 20
 # How many non-empty lines may go by without one OTLP document before we call the file foreign.
 _SNIFF_LINES = 100
 # A pretty-printer breaks lines right after these; a JSON line never ends with one.
@@ -61,6 +63,9 @@ class ReadStats:
     problems: list[tuple[int, str]] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     hidden_notices: int = 0
+    # Called with a record's length before a long one is parsed, so that whoever holds the
+    # spans read so far can make room for the parse (the engine: SpanStore.make_room).
+    make_room: Callable[[int], None] | None = None
 
     def bad_line(self, line_no: int, reason: str) -> None:
         self.malformed_lines += 1
@@ -202,6 +207,8 @@ class _Reader:
             if non_empty == 1 and stripped.endswith(_OPENERS):
                 yield from self._whole_document(line, lines)
                 return
+            if len(line) > _LONG_RECORD and self.stats.make_room is not None:
+                self.stats.make_room(len(line))
             try:
                 document = loads(line)  # orjson when installed; errors are json's
             except ValueError as err:
@@ -225,6 +232,8 @@ class _Reader:
                     f"over {self.max_record >> 20} MiB, more than vaquero reads as one "
                     f"document; {_SPLIT_FIX}")
             parts.append(line)
+        if self.stats.make_room is not None:
+            self.stats.make_room(size)
         text = b"".join(parts).decode("utf-8", errors="replace")
         del parts
         documents = back_to_back(text)

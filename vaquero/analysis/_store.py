@@ -139,6 +139,13 @@ class SpanStore:
         if self._buffered > self._memory_spans:
             self._spill()
 
+    def make_room(self, record_bytes: int) -> None:
+        """Spill now if the spans held, plus parsing a record of ``record_bytes``, would pass
+        the bound: parsed JSON costs about seven times its text, a held span about 380 bytes,
+        so a record costs about a fiftieth of its length in spans. Only long records ask."""
+        if self._buffered and self._buffered + record_bytes // 50 > self._memory_spans:
+            self._spill()
+
     def traces(self, *, again: bool = False) -> Iterator[Group]:
         """Every trace id with all of its spans (duplicates included), in a data-fixed order.
 
