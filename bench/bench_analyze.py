@@ -16,11 +16,21 @@ It prints each round's wall time, CPU time and peak RSS (VmHWM), and the median 
 ratio vaquero / DuckDB, so that load from other processes on the machine cancels out. The
 two sides' per-workflow runs, success rates and p95 are checked to agree.
 
-Usage: python bench/bench_analyze.py [--spans N] [--rounds R] [--memory-only] [--keep FILE]
+``--shapes`` measures the memory bound instead (README, "Safety"): peak RSS of ``analyze``
+and of ``report`` on the worst input shapes found (issue 19), each next to the plain
+N-span file in the same run: N distinct root names (un-templated routes), N distinct step
+names in one workflow, one trace of N spans, 1,000-span traces under 500 names (each one a
+report's example trace), lines just under the longest read whole (6 MiB), a gzip holding
+one 1 GiB line, and ``/dev/zero``. The bound is
+150 MB for up to 1,000,000 spans, whatever the shape.
+
+Usage: python bench/bench_analyze.py [--spans N] [--rounds R] [--memory-only] [--shapes]
+       [--keep FILE]
 """
 from __future__ import annotations
 
 import argparse
+import gzip
 import itertools
 import json
 import os
@@ -168,6 +178,115 @@ def _line(resource_block: dict[str, object], spans: list[dict[str, object]]) -> 
     return json.dumps(doc, separators=(",", ":")) + "\n"
 
 
+def _shape_names(path: str, total: int) -> None:
+    """One-span traces, each root named after its id: ``GET /user/<id>``."""
+    with open(path, "w", encoding="utf-8") as out:
+        for start in range(0, total, BATCH):
+            spans = [_plain_span(i + 1, 1, None, f"GET /user/{i}", i)
+                     for i in range(start, min(total, start + BATCH))]
+            out.write(_line({}, spans))
+
+
+def _shape_steps(path: str, total: int) -> None:
+    """Traces of 100 spans under one workflow, every step name different."""
+    with open(path, "w", encoding="utf-8") as out:
+        for trace in range(total // 100):
+            spans = [_plain_span(trace + 1, 1, None, "checkout", trace * 1000, 100)]
+            spans += [_plain_span(trace + 1, i + 2, 1, f"fetch item {trace * 100 + i}",
+                                  trace * 1000 + i) for i in range(99)]
+            out.write(_line({}, spans))
+
+
+def _shape_one_trace(path: str, total: int) -> None:
+    """One trace of ``total`` spans, all children of its root."""
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(_line({}, [_plain_span(1, 1, None, "export_all", 0, total + 1)]))
+        for start in range(1, total, BATCH):
+            out.write(_line({}, [_plain_span(1, i + 1, 1, "row", i)
+                                 for i in range(start, min(total, start + BATCH))]))
+
+
+def _shape_big_examples(path: str, total: int) -> None:
+    """Traces of 1,000 spans under 500 root names: every one is some workflow's example."""
+    with open(path, "w", encoding="utf-8") as out:
+        for trace in range(total // 1000):
+            spans = [_plain_span(trace + 1, 1, None, f"job {trace % 500}", trace * 10, 5000)]
+            spans += [_plain_span(trace + 1, i + 2, 1, "work", trace * 10 + i % 4000)
+                      for i in range(999)]
+            out.write(_line({}, spans))
+
+
+def _shape_longest_lines(path: str, total: int) -> None:
+    """Lines just under the longest vaquero reads (MAX_RECORD_BYTES), each parsed whole."""
+    from vaquero.analysis._limits import MAX_RECORD_BYTES
+
+    with open(path, "w", encoding="utf-8") as out:
+        spans: list[dict[str, object]] = []
+        for index in range(total):
+            span = _plain_span(index // 10 + 1, index % 10 + 1,
+                               None if index % 10 == 0 else 1, "step", index % 100_000)
+            span["attributes"] = [{"key": "k", "value": {"stringValue": "v"}}]
+            spans.append(span)
+            if len(spans) % 1000 == 0 and len(_line({}, spans)) > MAX_RECORD_BYTES - 300_000:
+                out.write(_line({}, spans))
+                spans = []
+        if spans:
+            out.write(_line({}, spans))
+
+
+def _shape_long_line(path: str, _total: int) -> None:
+    """A gzip of about 1 MB holding one 1 GiB line between two good ones."""
+    with gzip.open(path, "wb", compresslevel=9) as out:
+        out.write(_line({}, [_plain_span(1, 1, None, "before", 0)]).encode())
+        chunk = b" " * (1 << 24)
+        out.write(b"[")
+        for _ in range(64):
+            out.write(chunk)
+        out.write(b"]\n")
+        out.write(_line({}, [_plain_span(2, 1, None, "after", 0)]).encode())
+
+
+def _plain_span(trace: int, span: int, parent: int | None, name: str, start_ms: int,
+                duration_ms: int = 1) -> dict[str, object]:
+    base = 1_700_000_000_000 + start_ms
+    out: dict[str, object] = {
+        "traceId": f"{trace:032x}", "spanId": f"{span:016x}", "name": name,
+        "startTimeUnixNano": str(base * MS), "endTimeUnixNano": str((base + duration_ms) * MS)}
+    if parent is not None:
+        out["parentSpanId"] = f"{parent:016x}"
+    return out
+
+
+SHAPES = {"distinct root names": _shape_names, "distinct step names": _shape_steps,
+          "one trace": _shape_one_trace, "500 workflows, big examples": _shape_big_examples,
+          "lines at the 6 MiB bound": _shape_longest_lines,
+          "1 GiB line in 1 MB gzip": _shape_long_line}
+
+
+def _shapes(spans: int) -> None:
+    """Peak RSS of analyze and report per shape, each next to the plain file's."""
+    print(f"peak RSS (VmHWM) of one process, {spans:,} spans per shape; bound 150 MB")
+    print(f"{'shape':28} {'analyze MB':>10} {'report MB':>10} {'x plain':>8}")
+    with tempfile.TemporaryDirectory() as directory:
+        plain = os.path.join(directory, "plain.jsonl")
+        generate(plain, spans)
+        rows = [("plain (the seed's workflows)", plain)]
+        for name, make in SHAPES.items():
+            path = os.path.join(directory, name.replace(" ", "_"))
+            make(path, spans)
+            rows.append((name, path))
+        rows.append(("/dev/zero", "/dev/zero"))
+        baseline = 0.0
+        for name, path in rows:
+            measured = [_run_child("vaquero", path, variant) for variant in ("cli", "report")]
+            analyze_mb, report_mb = (float(m["rss"]) for m in measured)  # type: ignore[arg-type]
+            baseline = baseline or max(analyze_mb, report_mb)
+            print(f"{name:28} {analyze_mb:10.0f} {report_mb:10.0f} "
+                  f"{max(analyze_mb, report_mb) / baseline:8.2f}")
+            if path != "/dev/zero":
+                os.unlink(path)
+
+
 def _vmhwm_mb() -> float:
     """This process's own peak RSS (ru_maxrss would include an exec'd parent's)."""
     with open("/proc/self/status", encoding="ascii") as status:
@@ -186,10 +305,19 @@ def _child_vaquero(path: str, variant: str) -> dict[str, object]:
 
     # Until the reader calls _json.loads itself, route its json.loads there (a no-op after).
     json.loads = fast_json.loads  # type: ignore[assignment]
-    from vaquero.analysis import analyze
+    from vaquero.analysis import AnalysisInputError, analyze, write_report
 
     began, cpu = time.perf_counter(), time.process_time()
-    result = analyze(path)
+    try:
+        if variant == "report":
+            with tempfile.TemporaryDirectory() as directory:
+                result = write_report(path, os.path.join(directory, "r.html"))
+        else:
+            result = analyze(path)
+    except AnalysisInputError:  # /dev/zero: what it cost to find out is the figure
+        return {"wall": time.perf_counter() - began, "cpu": time.process_time() - cpu,
+                "rss": _vmhwm_mb(), "worker_rss": 0, "spans": 0, "summary": {},
+                "parser": fast_json.PARSER}
     wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     summary = {w.name: [w.runs, w.success_rate, w.p95_ms] for w in result.workflows}
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -296,6 +424,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory-only", action="store_true",
                         help="one vaquero run, print its peak RSS (e.g. with --spans 1000000)")
+    parser.add_argument("--shapes", action="store_true",
+                        help="peak RSS of analyze and report on the worst input shapes")
     parser.add_argument("--keep", metavar="FILE", help="write the trace file here and keep it")
     parser.add_argument("--child", choices=["vaquero", "duckdb"], help=argparse.SUPPRESS)
     parser.add_argument("--variant", default="cli", help=argparse.SUPPRESS)
@@ -308,6 +438,9 @@ def main() -> None:
         print(json.dumps(sample))
         return
 
+    if args.shapes:
+        _shapes(args.spans)
+        return
     if args.keep and os.path.exists(args.keep):
         path, made = args.keep, False
         print(f"using {path} ({os.path.getsize(path) / 1e6:,.0f} MB)")

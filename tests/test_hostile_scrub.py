@@ -336,3 +336,120 @@ def test_capture_args_on_a_starlette_handler_exports_no_cookie(tmp_path: Path) -
     assert request["path"] == "/me"
     assert ["user-agent", "curl/8"] in request["headers"]
     assert span["attrs"]["vaquero.arg.page"] == 2
+
+
+# --- the secret families (issue 19, item 5) ---------------------------------------------------
+# Every sample holds "Zq9" inside its secret part only: after scrubbing, "Zq9" must be gone
+# and the text around the secret (the marker "ctx") must still be there.
+
+_A36 = "Zq9" + "a1B2c3D4e5" * 3 + "xyz"  # 36 characters
+FAMILY = {
+    "pgp private key": "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBGZq9pgpbody\n=Zq9x\n"
+                       "-----END PGP PRIVATE KEY BLOCK-----",
+    "openssh private key": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbZq9\n"
+                           "-----END OPENSSH PRIVATE KEY-----",
+    "azure storage": "DefaultEndpointsProtocol=https;AccountName=acct;"
+                     "AccountKey=Zq9azure+key/AAAA==;EndpointSuffix=core.windows.net",
+    "azure service bus": "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;"
+                         "SharedAccessKey=Zq9sbkey=",
+    "azure sas": "https://acct.blob.core.windows.net/c?sv=2022-11-02&sig=Zq9sasSig%3D",
+    "sql server": "Server=tcp:db,1433;Database=app;User ID=sa;Password=Zq9adopw;",
+    "odbc": "Driver={ODBC Driver 18};Server=db;Uid=sa;Pwd=Zq9odbc;",
+    "postgres url": "postgresql://app:Zq9pgpw@db:5432/app",
+    "mysql url": "mysql://root:Zq9mysql@127.0.0.1:3306/app",
+    "mongodb srv": "mongodb+srv://app:Zq9mongo@cluster0.x.mongodb.net/db?retryWrites=true",
+    "redis": "redis://:Zq9redis@cache:6379/0",
+    "amqp": "amqps://guest:Zq9amqp@mq.example.com:5671/vhost",
+    "jdbc": "jdbc:mysql://db:3306/app?user=app&password=Zq9jdbc",
+    "libpq keywords": "host=db port=5432 dbname=app user=app password=Zq9libpq",
+    "pw": "pw=Zq9pw",
+    "passcode": "passcode: Zq9code",
+    "otp": "otp=Zq9otp",
+    "dsn": "dsn=Zq9dsn",
+    "connection_string": "connection_string='Zq9conn'",
+    "json connectionString": '{"connectionString": "Zq9json"}',
+    "npm": "npm_" + _A36,
+    "hugging face": "hf_" + _A36,
+    "gitlab pat": "glpat-" + _A36[:20],
+    "gitlab runner": "glrt-" + _A36[:24],
+    "google oauth": "ya29." + _A36,
+    "google api key": "AIza" + _A36[:35],
+    "pypi": "pypi-AgEIcHlwaS5vcmc" + _A36 + _A36,
+    "sendgrid": "SG." + _A36[:22] + "." + _A36,
+    "slack app": "xapp-1-" + _A36,
+    "vault": "hvs." + _A36,
+    "stripe webhook": "whsec_" + _A36,
+    "atlassian": "ATATT3xFfGF0" + _A36,
+    "grafana": "glsa_" + _A36,
+}
+LOOK_ALIKES = [
+    "hf_model_name=bert-base", "npm_config_cache=/tmp/npm", "connection_count=5",
+    "connection_pool_size: 10", "glpat-short", "SG.small.thing", "ya29.short", "pwa=true",
+    "GET /otpauth/setup", "account_id=42", "dsname=PROD.DATA", "db.system: postgresql",
+    "the dapi layer", "token_count=5", "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----",
+    "-----BEGIN PGP PUBLIC KEY BLOCK-----\nmQENB\n-----END PGP PUBLIC KEY BLOCK-----",
+]
+
+
+@pytest.mark.parametrize("secret", FAMILY.values(), ids=FAMILY.keys())
+@pytest.mark.parametrize("where", ["alone", "in prose", "in json"])
+def test_every_member_of_the_secret_families_goes(secret: str, where: str) -> None:
+    text = {"alone": secret, "in prose": f"ctx: could not connect ({secret}) ctx",
+            "in json": json.dumps({"detail": f"ctx {secret} ctx"})}[where]
+    out = scrub_one(text)
+    assert "Zq9" not in out, out
+    if where != "alone":
+        assert out.count("ctx") == 2, out
+
+
+HEX_TOKENS = ["shpat_" + "0f" * 16, "dop_v1_" + "0f" * 32, "dapi" + "0f" * 16]
+
+
+@pytest.mark.parametrize("token", HEX_TOKENS)
+def test_hex_shaped_provider_tokens_go(token: str) -> None:
+    assert scrub_one(f"ctx {token} ctx") == f"ctx {MARKER} ctx"
+
+
+@pytest.mark.parametrize("text", LOOK_ALIKES)
+def test_look_alikes_of_the_families_stay(text: str) -> None:
+    assert scrub_one(text) == text
+
+
+@PROPERTY
+@given(st.sampled_from(sorted(FAMILY.values())), st.text(max_size=30), st.text(max_size=30))
+def test_a_family_member_goes_whatever_surrounds_it(secret: str, before: str, after: str) -> None:
+    out = scrub_one(f"{before.replace('Zq9', '')} {secret} {after.replace('Zq9', '')}")
+    assert "Zq9" not in out, out
+
+
+FAMILY_APP = """
+import json, sys, vaquero
+from opentelemetry import trace
+family = json.loads(FAMILY_JSON)
+for label, secret in family.items():
+    with vaquero.span(f"connect {label} {secret}") as s:       # an f-string span name
+        s.set_attribute("detail", secret)                        # an attribute value
+        s.add_event(f"retry {secret}", {"why": secret})          # an event name and value
+        s.record_exception(ValueError(f"cannot use {secret}"))   # record_exception
+    try:
+        with vaquero.span(f"leave {label}"):                     # an exception leaving a span
+            raise ConnectionError(f"refused: {secret}")
+    except ConnectionError:
+        pass
+    raw = trace.get_tracer("raw.otel")                           # a raw OpenTelemetry span
+    with raw.start_as_current_span(f"raw {secret}") as span:
+        span.set_attribute("db.statement", f"-- {secret}")
+        span.set_status(trace.Status(trace.StatusCode.ERROR, f"failed {secret}"))
+"""
+
+
+def test_no_family_member_reaches_the_wire_by_any_path(tmp_path: Path) -> None:
+    traces = tmp_path / "t.jsonl"
+    code = FAMILY_APP.replace("FAMILY_JSON", repr(json.dumps(FAMILY)))
+    result = run_python(code, env=file_env(traces))
+    assert result.returncode == 0, result.stderr
+    raw = traces.read_text()
+    assert raw.count('"name"') > 5 * len(FAMILY)
+    assert "Zq9" not in raw, [part for part in raw.split(",") if "Zq9" in part]
+    names = {span["name"] for span in read_trace_file(traces)}
+    assert f"leave {next(iter(FAMILY))}" in names  # names are kept, only their secrets go

@@ -313,10 +313,16 @@ def test_scrubbing_twice_changes_nothing_more(make_spans: Any) -> None:
     assert second is first
 
 
-def test_span_name_is_not_scrubbed(make_spans: Any) -> None:
+def test_span_name_gets_the_free_text_rules(make_spans: Any) -> None:
+    """A token in an f-string span name (issue 19): the value rules apply, key rules do not
+    (a name is not a key), and a clean name leaves the span as it was."""
     (span,) = make_spans({"name": f"Bearer {JWT}"})
     (out,) = Scrubber().scrub_spans([span])
-    assert out is span
+    assert out.name == f"Bearer {MARKER}"
+    assert out.attributes[SCRUBBED_KEYS_ATTRIBUTE] == ("name",)
+    (clean,) = make_spans({"name": "password reset"})
+    (same,) = Scrubber().scrub_spans([clean])
+    assert same is clean
 
 
 def test_disabled_is_a_no_op_returning_the_same_list(make_spans: Any) -> None:

@@ -8,11 +8,18 @@ them identical) and this command writes them where the user wants them.
 
 It never overwrites a file that differs from the shipped one unless ``--force`` is given:
 a user who tuned their collector config must not lose it to a second ``init``.
+
+It is all or nothing. Every obstacle is found before anything is written (a file where a
+directory must go, such as ``DIR/deploy``; a directory where a file must go), and the files
+are written beside their targets first and renamed into place only once all of them are
+written; a failure on the way removes what this run made and puts back what it replaced.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -80,9 +87,13 @@ def run_init(args: argparse.Namespace) -> int:
         return 2
     try:
         written, unchanged, conflicts = write_stack(target, force=args.force)
+    except StackBlocked as exc:
+        print(f"vaquero stack init: {exc}; nothing was written. Move it away, or pick another "
+              "directory.", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"vaquero stack init: cannot write into {target}: {exc.strerror or exc}. "
-              "Choose a directory you can write to.", file=sys.stderr)
+              "Nothing was written. Choose a directory you can write to.", file=sys.stderr)
         return 2
     for name in written:
         print(f"wrote     {target / name}")
@@ -103,34 +114,94 @@ def run_init(args: argparse.Namespace) -> int:
     return 0
 
 
+class StackBlocked(Exception):
+    """Something in the way that ``--force`` does not remove; ``str()`` names it."""
+
+
 def write_stack(target: Path, *, force: bool = False) -> tuple[list[str], list[str], list[str]]:
     """Copy the shipped stack files into ``target``: (written, unchanged, conflicting) names.
 
     Files are compared byte for byte; a conflicting file is rewritten only with ``force``.
     Nothing is written when any file conflicts and ``force`` is off, so a half-written stack
-    never mixes the user's files with ours.
+    never mixes the user's files with ours; :class:`StackBlocked` when a path is in the way
+    (a file where a directory goes, a directory where a file goes), and ``OSError`` when
+    writing fails, both with nothing left changed (see the module docstring).
     """
     written: list[str] = []
     unchanged: list[str] = []
     conflicts: list[str] = []
+    previous: dict[str, bytes] = {}
     payloads = {name: (STACK_DIR / name).read_bytes() for name in STACK_FILES}
     for name, payload in payloads.items():
         path = target / name
+        _check_parents(target, path)
+        if path.is_dir():
+            raise StackBlocked(f"{path} is a directory where vaquero's {name} goes")
         if not path.exists():
             written.append(name)
-        elif path.is_file() and path.read_bytes() == payload:
+            continue
+        old = path.read_bytes()
+        if old == payload:
             unchanged.append(name)
         elif force:
             written.append(name)
+            previous[name] = old
         else:
             conflicts.append(name)
     if conflicts:
         return [], unchanged, conflicts
-    for name in written:
-        path = target / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(payloads[name])
+    _write_all(target, {name: payloads[name] for name in written}, previous)
     return written, unchanged, conflicts
+
+
+def _check_parents(target: Path, path: Path) -> None:
+    """Every directory between ``target`` (itself included) and ``path`` is one, or absent."""
+    for parent in [*reversed(path.relative_to(target).parents)][1:]:
+        where = target / parent
+        if where.exists() and not where.is_dir():
+            raise StackBlocked(f"{where} is a file where vaquero needs a directory")
+    if target.exists() and not target.is_dir():
+        raise StackBlocked(f"{target} is a file, not a directory")
+
+
+def _write_all(target: Path, files: dict[str, bytes], previous: dict[str, bytes]) -> None:
+    """Write ``files`` under ``target`` all or nothing (see the module docstring)."""
+    made_dirs: list[Path] = []
+    staged: dict[str, Path] = {}
+    placed: list[str] = []
+    try:
+        for name, payload in files.items():
+            path = target / name
+            for directory in reversed(path.parents):  # the missing ones, top down
+                if not directory.exists():
+                    directory.mkdir()
+                    made_dirs.append(directory)
+            temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+            staged[name] = temporary
+            temporary.write_bytes(payload)
+        for name, temporary in staged.items():
+            os.replace(temporary, target / name)
+            placed.append(name)
+    except BaseException:
+        for name in placed:  # put back what was there before this run
+            try:
+                if name in previous:
+                    (target / name).write_bytes(previous[name])
+                else:
+                    (target / name).unlink()
+            except OSError:
+                pass
+        for temporary in staged.values():
+            try:
+                temporary.unlink()
+            except OSError:
+                pass
+        for directory in reversed(made_dirs):
+            try:
+                directory.rmdir()
+            except OSError:
+                pass
+        raise
 
 
 def _quoted(text: str) -> str:

@@ -31,6 +31,8 @@ class State:
         "drops",
         "drops_seen_by_flush",
         "enabled_integrations",
+        "exit_hook_pid",
+        "exited",
         "export_now",
         "finishing",
         "fork_hook_registered",
@@ -107,6 +109,11 @@ class State:
         self.export_now: Any = None
         self.stop_watcher_pid: int | None = None
         self.release_registered_pid: int | None = None
+        # _pipeline.install: the process whose atexit holds the import-time exit hook (which
+        # runs after every handler registered after ``import vaquero``), and whether that
+        # final exit shutdown has run.
+        self.exit_hook_pid: int | None = None
+        self.exited = False
 
     def reset(self) -> None:
         """Forget everything configured (tests): the next span configures afresh.
@@ -117,9 +124,11 @@ class State:
         with self.install_lock:
             lock = self.install_lock
             hook_registered = self.fork_hook_registered
+            exit_hook_pid = self.exit_hook_pid
             self.__init__()  # type: ignore[misc]
             self.install_lock = lock
             self.fork_hook_registered = hook_registered
+            self.exit_hook_pid = exit_hook_pid  # atexit still holds it
 
 
 STATE = State()

@@ -46,6 +46,30 @@ INSTRUMENTATION_SCOPE = "vaquero"
 # worker thread, or once a server's own handlers are in place (see lifecycle).
 _lifecycle.prepare_at_import()
 
+# The exit, in two hooks. atexit runs last-registered first, and the pipeline is installed
+# (and its hook registered) at the first span: an atexit handler the application registered
+# between ``import vaquero`` and that span ran *after* the exit shutdown, and a span it ended
+# was lost without a word. So this hook, registered now, before any of those handlers, does the
+# shutdown, and the one registered at install does it only when a stop signal is held (the
+# process must die by it, right after the flush, as before). A span ended later still (by a
+# handler registered before ``import vaquero``) is reported when it ends.
+
+
+def _shutdown_last() -> None:
+    """The import-time exit hook (see above); never raises."""
+    try:
+        shutdown()
+    except Exception:
+        logger.debug("vaquero: the final exit shutdown failed", exc_info=True)
+    finally:
+        STATE.exited = True
+    _lifecycle.release_held_signals()
+
+
+if STATE.exit_hook_pid is None:
+    STATE.exit_hook_pid = os.getpid()
+    atexit.register(_shutdown_last)
+
 
 @dataclass
 class Runtime:
@@ -497,8 +521,11 @@ def _metrics_at_exit(budget: float) -> None:
 
 
 def _shutdown_at_exit() -> None:
+    """The exit hook registered at install: it shuts down only when a stop signal is held or
+    the import-time hook is not this process's; else ``_shutdown_last`` does, later."""
     try:
-        shutdown()
+        if STATE.exit_hook_pid != os.getpid() or STATE.held_signals:
+            shutdown()
     except Exception:
         pass
     # A server's re-raised SIGTERM was held until the spans were out: let it end us now.

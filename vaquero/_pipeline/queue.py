@@ -39,6 +39,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from vaquero._diagnostics import warn_once
 from vaquero._otel_compat import suppress_instrumentation
+from vaquero._state import STATE
 
 logger = logging.getLogger("vaquero")
 
@@ -171,6 +172,15 @@ class ExportQueue(SpanProcessor):
             return  # started before this process was forked: the parent exports it
         if self._shutdown:
             self.drops.after_shutdown += 1
+            if STATE.exited:  # nothing reports it any more: say it now, once
+                warn_once(
+                    "span-after-exit",
+                    "vaquero: span %r ended after vaquero's exit shutdown and was not "
+                    "exported: it ended in an atexit handler registered before `import "
+                    "vaquero` (atexit runs the last registered first). Import vaquero before "
+                    "registering that handler, or end the span before the program exits.",
+                    span.name,
+                )
             return
         # With a fork hook the child resets ``_thread`` itself, so no getpid() per span.
         if (

@@ -12,10 +12,12 @@ its failures start.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
-from vaquero.analysis._duration import parse_duration_ns
+from vaquero.analysis._clean import for_file
+from vaquero.analysis._duration import check_window_ns, parse_duration_ns
 from vaquero.analysis._engine import run_analysis
 from vaquero.analysis._html import render_html
 from vaquero.analysis._insights import DEFAULT_MIN_SUCCESS_RATE, DEFAULT_SLOW_SECONDS
@@ -97,7 +99,8 @@ def write_report(
     ``workflow``, ``since``, ``min_success_rate``, ``slow_seconds``, ``progress`` and
     ``jaeger`` mean what they mean for :func:`analyze`. Trace ids link to ``jaeger_url``'s
     trace view (by default the source itself when it is a Jaeger URL). The page loads
-    nothing from the network.
+    nothing from the network. The file is written whole or not at all (a temporary file
+    renamed over it): a failure never leaves a truncated report, or an earlier one cut short.
 
     Returns:
         The :class:`AnalysisResult` the report shows.
@@ -107,16 +110,35 @@ def write_report(
     """
     result = _run(source, workflow, since, min_success_rate, slow_seconds, progress, keep=True,
                   jaeger=jaeger)
-    page = render_html(result, os.fspath(source), jaeger_url=jaeger_url)
+    page = for_file(render_html(result, os.fspath(source), jaeger_url=jaeger_url))
     try:
-        with open(output_path, "w", encoding="utf-8") as handle:
-            handle.write(page)
+        _write_atomically(os.fspath(output_path), page.encode("utf-8"))
     except OSError as err:
         raise AnalysisInputError(
             f"cannot write the report to {os.fspath(output_path)} ({err.strerror or err}): "
             "choose a writable path with -o."
         ) from None
     return result
+
+
+def _write_atomically(path: str, data: bytes) -> None:
+    """``data`` at ``path`` once complete: written beside it, then renamed over it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    temporary = os.path.join(directory, f".vaquero-report-{secrets.token_hex(8)}.tmp")
+    # 0o666 and O_EXCL: the permissions open(path, "w") would give (the umask applies), and
+    # never a file someone else put there.
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
 
 
 def _run(
@@ -150,5 +172,5 @@ def _window_ns(since: str | timedelta | None) -> int | None:
     if since is None:
         return None
     if isinstance(since, timedelta):
-        return int(since.total_seconds() * 1e9)
+        return check_window_ns(since.total_seconds() * 1e9, str(since))
     return parse_duration_ns(since)

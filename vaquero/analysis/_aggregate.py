@@ -20,6 +20,16 @@ runs of its trace are counted as incomplete.
 Per run we visit its subtree once: step calls, errors, self time, failure origins and
 critical-path time; then only numbers (compact ``array`` columns) outlive the trace.
 
+**Bounded, whatever the names.** Names that carry ids (an un-templated route such as
+``GET /user/1234`` as the root span's name, an exception message with a request id in it)
+would make one workflow, step or failure pattern per value, each with its accumulator and its
+time buckets. So at most ``MAX_WORKFLOWS`` workflows get rows of their own, the first ones
+met; the runs of every later name are counted together in one ``(other workflows)`` row, and
+a notice says so and why. Steps per workflow (``MAX_STEPS``) and failure patterns
+(``MAX_FAILURE_PATTERNS``) are folded the same way. Below those limits which names get rows
+does not depend on the order of the input; past them, which names came first decides it, and
+the totals still do not.
+
 **Where a failure is counted.** At the erroring span where it started: an erroring span is a
 failure origin unless one of its erroring children carries the same failure (exception type,
 or status message), which means the error just propagated up. So an exception raised five
@@ -37,6 +47,7 @@ from operator import itemgetter
 
 from vaquero.analysis._filter import WorkflowNames
 from vaquero.analysis._http import ROLE_REQUEST, without_plumbing
+from vaquero.analysis._limits import MAX_FAILURE_PATTERNS, MAX_STEPS, MAX_WORKFLOWS
 from vaquero.analysis._percentile import nearest_rank
 from vaquero.analysis._result import (
     FailurePattern,
@@ -49,7 +60,14 @@ from vaquero.analysis._span import Span
 from vaquero.analysis._timeseries import TimeAxis, choose_axis
 from vaquero.analysis._trace_metrics import TraceTree, critical_path, self_time_ns
 
-__all__ = ["KeepRequest", "WorkflowAggregator", "find_runs", "trace_key"]
+__all__ = ["OTHER_FAILURES", "OTHER_STEPS", "OTHER_WORKFLOWS", "KeepRequest",
+           "WorkflowAggregator", "find_runs", "trace_key"]
+
+# The rows the long tails fold into: parenthesised, like OWN_TIME_STEP, so no real name is one.
+OTHER_WORKFLOWS = "(other workflows)"
+OTHER_STEPS = "(other steps)"
+OTHER_FAILURES = "(other failures)"
+_ANY_STEP = "(any step)"
 
 _NS_PER_MS = 1_000_000
 _START = itemgetter(4)  # Span.start_ns, read in C by min/max
@@ -71,8 +89,8 @@ class _StepAcc:
 
 
 class _WorkflowAcc:
-    __slots__ = ("agent", "durations", "examples", "failed", "failures", "incomplete",
-                 "name", "ordinals", "own_ns", "request_only", "starts", "steps", "success_ns")
+    __slots__ = ("agent", "durations", "examples", "failed", "failures", "incomplete", "name",
+                 "ordinals", "own_ns", "request_only", "sizes", "starts", "steps", "success_ns")
 
     def __init__(self, name: str, agent: str | None) -> None:
         self.name = name
@@ -83,6 +101,7 @@ class _WorkflowAcc:
         # each run's trace key (hash of the trace id), only when traces are kept: a choice
         # among equal runs by key does not depend on the order traces came in
         self.ordinals = array("q")
+        self.sizes = array("q")  # each run's trace size in spans, likewise: the report's budget
         self.incomplete = 0
         self.request_only = False  # an HTTP request whose trace holds no agent (_http)
         self.success_ns = 0
@@ -90,21 +109,22 @@ class _WorkflowAcc:
         self.steps: dict[str, _StepAcc] = {}
         self.failures: Counter[tuple[str, str]] = Counter()
         # failure pattern -> (trace key, run duration) of the run with the smallest key
-        self.examples: dict[tuple[str, str], tuple[int, int]] = {}
+        self.examples: dict[tuple[str, str], tuple[int, int, int]] = {}
 
 
 class KeepRequest:
     """A trace the report wants drawn: which trace (by key), and why."""
 
-    __slots__ = ("agent", "ordinal", "reason", "run_duration_ns", "workflow")
+    __slots__ = ("agent", "ordinal", "reason", "run_duration_ns", "spans", "workflow")
 
     def __init__(self, ordinal: int, reason: str, workflow: str, agent: str | None,
-                 run_duration_ns: int) -> None:
+                 run_duration_ns: int, spans: int = 0) -> None:
         self.ordinal = ordinal
         self.reason = reason
         self.workflow = workflow
         self.agent = agent
         self.run_duration_ns = run_duration_ns
+        self.spans = spans  # the trace's size, what keeping it costs
 
 
 def trace_key(trace_id: str) -> int:
@@ -179,6 +199,18 @@ class WorkflowAggregator:
         # (runs, workflow names) of the request-only runs left out by workflows()
         self.request_only: tuple[int, tuple[str, ...]] = (0, ())
         self._ordinal = 0
+        self.folded_runs = 0  # runs counted under OTHER_WORKFLOWS
+
+    def notices(self) -> list[str]:
+        """What the user must know about rows folded together (see the module docstring)."""
+        if not self.folded_runs:
+            return []
+        return [f"more than {MAX_WORKFLOWS} distinct workflow names (agent, root span name): "
+                f"{self.folded_runs:,} runs under the names met after the first "
+                f"{MAX_WORKFLOWS} are counted together as {OTHER_WORKFLOWS!r}. Names that "
+                "carry ids (an un-templated route such as 'GET /user/1234') make one workflow "
+                "per value: give such spans a templated name ('GET /user/{id}') and put the "
+                "id in an attribute."]
 
     def add_trace(self, spans: Sequence[Span]) -> None:
         """One whole trace, its spans in any order, duplicates allowed."""
@@ -234,19 +266,19 @@ class WorkflowAggregator:
             durations = acc.durations
             slowest = max(range(len(durations)), key=lambda i: (durations[i], -acc.ordinals[i]))
             requests.append(KeepRequest(acc.ordinals[slowest], "slowest", acc.name, acc.agent,
-                                        durations[slowest]))
+                                        durations[slowest], acc.sizes[slowest]))
             p95_ns = round(stats.p95_ms * _NS_PER_MS)
             near = min(range(len(durations)),
                        key=lambda i: (abs(durations[i] - p95_ns), acc.ordinals[i]))
             if near != slowest:
                 requests.append(KeepRequest(acc.ordinals[near], "p95", acc.name, acc.agent,
-                                            durations[near]))
+                                            durations[near], acc.sizes[near]))
             for failure in stats.failures:
                 example = acc.examples.get((failure.exception_type, failure.step))
                 if example is not None:
                     requests.append(KeepRequest(
                         example[0], f"failure: {failure.exception_type} in {failure.step}",
-                        acc.name, acc.agent, example[1]))
+                        acc.name, acc.agent, example[1], example[2]))
         return requests
 
     def _wanted(self, run: Span) -> bool:
@@ -262,14 +294,21 @@ class WorkflowAggregator:
         key = (run.agent, name)
         acc = self._workflows.get(key)
         if acc is None:
-            acc = self._workflows[key] = _WorkflowAcc(name, run.agent)
-            acc.request_only = run.role == ROLE_REQUEST and run.agent is None
+            if len(self._workflows) >= MAX_WORKFLOWS and key != (None, OTHER_WORKFLOWS):
+                key = (None, OTHER_WORKFLOWS)
+                self.folded_runs += 1
+                acc = self._workflows.get(key)
+            if acc is None:
+                acc = self._workflows[key] = _WorkflowAcc(key[1], key[0])
+                acc.request_only = (run.role == ROLE_REQUEST and run.agent is None
+                                    and key[1] != OTHER_WORKFLOWS)
         duration = run.end_ns - run.start_ns
         acc.durations.append(duration)
         acc.failed.append(1 if run.error else 0)
         acc.starts.append(run.start_ns)
         if self._keep:
             acc.ordinals.append(self._ordinal)
+            acc.sizes.append(len(tree.by_id))
         if tree.incomplete:
             acc.incomplete += 1
         if not run.error:
@@ -288,7 +327,11 @@ class WorkflowAggregator:
             name = span.name
             step = steps.get(name)
             if step is None:
-                step = steps[name] = _StepAcc()
+                if len(steps) >= MAX_STEPS:
+                    name = OTHER_STEPS
+                    step = steps.get(name)
+                if step is None:
+                    step = steps[name] = _StepAcc()
             kids = children.get(span.span_id)
             step.calls += 1
             if kids:
@@ -301,21 +344,28 @@ class WorkflowAggregator:
                 if _is_origin(span, kids or no_kids):
                     origins.append((span.failure or _NO_FAILURE_TEXT, name))
         for pattern in origins:
+            if pattern not in failures and len(failures) >= MAX_FAILURE_PATTERNS:
+                pattern = (OTHER_FAILURES, _ANY_STEP)
             failures[pattern] += 1
             if self._keep:
                 example = acc.examples.get(pattern)
                 if example is None or self._ordinal < example[0]:
-                    acc.examples[pattern] = (self._ordinal, duration)
+                    acc.examples[pattern] = (self._ordinal, duration, len(tree.by_id))
         for span, nanoseconds in critical_path(run, tree):
             if span is run:
                 acc.own_ns += nanoseconds
-            else:
-                steps[span.name].critical_ns += nanoseconds
+            else:  # every span on the path was walked above: it has a row, or was folded
+                (steps.get(span.name) or steps[OTHER_STEPS]).critical_ns += nanoseconds
 
     def _finish(self, acc: _WorkflowAcc) -> WorkflowStats:
+        # The one sorted list of every run's duration (boxed ints: the largest thing a
+        # million-run workflow makes here) lives only while the percentiles are read.
         durations = sorted(acc.durations)
         runs = len(durations)
-        total_ns = sum(durations)
+        p50, p95, p99 = (nearest_rank(durations, rank) for rank in (50, 95, 99))
+        slowest = durations[-1] if durations else 0
+        del durations
+        total_ns = sum(acc.durations)
         failed = sum(acc.failed)
         succeeded = runs - failed
         steps = []
@@ -335,16 +385,15 @@ class WorkflowAggregator:
             for (exception_type, step_name), count in acc.failures.items()
         ]
         failures.sort(key=lambda item: (-item.count, item.step, item.exception_type))
-        p95 = nearest_rank(durations, 95)
         return WorkflowStats(
             name=acc.name,
             agent=acc.agent,
             runs=runs,
             success_rate=round(succeeded / runs, 4) if runs else 0.0,
-            p50_ms=_ms(nearest_rank(durations, 50)),
+            p50_ms=_ms(p50),
             p95_ms=_ms(p95),
-            p99_ms=_ms(nearest_rank(durations, 99)),
-            max_ms=_ms(durations[-1]) if durations else 0.0,
+            p99_ms=_ms(p99),
+            max_ms=_ms(slowest) if runs else 0.0,
             mean_success_s=(acc.success_ns / succeeded / 1e9) if succeeded else 0.0,
             steps=tuple(steps),
             failures=tuple(failures[:TOP_FAILURES]),
@@ -358,7 +407,8 @@ class WorkflowAggregator:
         axis = self._axis
         if axis is None:
             return ()
-        per_bucket: list[list[int]] = [[] for _ in range(axis.count)]
+        # unboxed columns per bucket; each is sorted (boxed) only while its p95 is read
+        per_bucket = [array("q") for _ in range(axis.count)]
         errors = [0] * axis.count
         bucket_of = axis.index
         for start, duration, failed in zip(acc.starts, acc.durations, acc.failed, strict=True):
@@ -366,11 +416,12 @@ class WorkflowAggregator:
             per_bucket[bucket].append(duration)
             errors[bucket] += failed
         buckets = []
-        for position, values in enumerate(per_bucket):
-            values.sort()
+        for position, column in enumerate(per_bucket):
+            values = sorted(column)
             begin = axis.origin_ns + position * axis.width_ns
             buckets.append(TimeBucket(begin, begin + axis.width_ns, len(values),
                                       errors[position], _ms(nearest_rank(values, 95))))
+            per_bucket[position] = array("q")
         return tuple(buckets)
 
 

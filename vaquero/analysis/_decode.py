@@ -12,14 +12,17 @@ deliberately lenient about *encoding* and strict about *meaning*:
 * Jaeger's ``/api/v3/traces`` wraps the document as ``{"result": {...}}``.
 
 A span missing what the statistics cannot do without (ids, times) is skipped and reported to
-the caller as a problem, never guessed at.
+the caller as a problem, never guessed at. The same holds for a value no writer produces but
+an attacker can: a time that is not a finite number of nanoseconds in ``[0, 2**63)`` (the
+analysis keeps times in ``array('q')`` columns), whatever JSON sits in any field. Names are
+cut to :data:`MAX_NAME_CHARS` so that one span costs a bounded amount of memory whatever its
+writer did, and nothing here recurses into the data, so any nesting is safe.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import sys
 from typing import Any
 
 from vaquero._semconv import (
@@ -33,8 +36,14 @@ from vaquero._semconv import (
 from vaquero.analysis._http import HTTP_KEYS, ROLE_STEP, classify
 from vaquero.analysis._span import Span
 
-__all__ = ["AGENT_ATTRIBUTE", "INVOKE_AGENT", "OPERATION_ATTRIBUTE", "decode_traces_data",
-           "traces_data_of"]
+__all__ = ["AGENT_ATTRIBUTE", "INVOKE_AGENT", "MAX_NAME_CHARS", "OPERATION_ATTRIBUTE",
+           "decode_traces_data", "short_repr", "traces_data_of"]
+
+# Span, agent and failure names longer than this are cut (with an ellipsis): a real name is
+# far shorter, and a megabyte "name" must not be held once per workflow, step and span.
+MAX_NAME_CHARS = 256
+# Times are nanoseconds since the epoch in ``array('q')``: [0, 2**63) is what fits (up to 2262).
+_TIME_LIMIT = 1 << 63
 
 AGENT_ATTRIBUTE = AGENT_NAME
 # vaquero writes operation ``invoke_agent`` on the span an agent runs in, and only the inherited
@@ -47,7 +56,13 @@ _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _STATUS_ERROR = 2
 _STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "UNSET": 0, "STATUS_CODE_OK": 1, "OK": 1,
                  "STATUS_CODE_ERROR": 2, "ERROR": 2}
-_intern = sys.intern
+# Names repeat (a few dozen span and agent names across a million spans): equal names share
+# one string object, which is most of a span's memory. Not ``sys.intern``, which keeps every
+# string for the life of the process: a million distinct names (ids in them) would all stay.
+# This table is emptied when it passes _SHARED_MAX, between documents.
+_SHARED: dict[str, str] = {}
+_SHARED_MAX = 20_000
+_intern = _SHARED.setdefault
 _new_tuple = tuple.__new__
 
 
@@ -76,6 +91,8 @@ def decode_traces_data(data: dict[str, Any], out: list[Span]) -> list[str]:
     """
     problems: list[str] = []
     ids: dict[str, str] = {}
+    if len(_SHARED) > _SHARED_MAX:
+        _SHARED.clear()
     resource_spans = data.get("resourceSpans")
     if not isinstance(resource_spans, list):
         return ["resourceSpans is not a list"]
@@ -122,10 +139,12 @@ def _decode_common(raw: Any, ids: dict[str, str]) -> Span | None:
         start = int(raw["startTimeUnixNano"])
         end = int(raw["endTimeUnixNano"])
         name = raw["name"]
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
     if (type(trace_id) is not str or len(trace_id) != 32 or type(span_id) is not str
-            or len(span_id) != 16 or type(name) is not str or not name):
+            or len(span_id) != 16 or type(name) is not str or not name
+            or len(name) > MAX_NAME_CHARS or not 0 <= start < _TIME_LIMIT
+            or not 0 <= end < _TIME_LIMIT):
         return None
     share = ids.setdefault
     trace_id = share(trace_id, trace_id)
@@ -151,7 +170,7 @@ def _decode_common(raw: Any, ids: dict[str, str]) -> Span | None:
                 key = item["key"]
                 if key == AGENT_ATTRIBUTE:
                     value = item["value"]["stringValue"]
-                    agent = _intern(value) if type(value) is str and value else None
+                    agent = _shared_name(value) if type(value) is str and value else None
                 elif key == OPERATION_ATTRIBUTE:
                     operation = item["value"]["stringValue"]
                 elif key == WORKFLOW_ATTRIBUTE:
@@ -181,12 +200,9 @@ def _decode_common(raw: Any, ids: dict[str, str]) -> Span | None:
             return None
         if code == _STATUS_ERROR or (code is not None and _status_code(code) == _STATUS_ERROR):
             error = True
-            message = str(status.get("message") or "")[:300] or None
-            failure = _exception_type(raw.get("events")) or message
-            if failure is not None:
-                failure = _intern(str(failure))
+            message, failure = _failure(status, raw.get("events"))
     # tuple.__new__ skips NamedTuple's Python-level __new__: measurable at a million spans.
-    return _new_tuple(Span, (trace_id, span_id, parent_id, _intern(name), start, end, error,
+    return _new_tuple(Span, (trace_id, span_id, parent_id, _intern(name, name), start, end, error,
                              agent, failure, message, invokes_agent, role, workflow))
 
 
@@ -205,12 +221,12 @@ def _decode_span(raw: Any) -> Span | str:
     if type(trace_id) is not str or len(trace_id) != 32:
         trace_id = _normalise_id(trace_id, 16)
         if trace_id is None:
-            return f"bad traceId {get('traceId')!r:.60}"
+            return f"bad traceId {short_repr(get('traceId'))}"
     span_id = get("spanId")
     if type(span_id) is not str or len(span_id) != 16:
         span_id = _normalise_id(span_id, 8)
         if span_id is None:
-            return f"bad spanId {get('spanId')!r:.60}"
+            return f"bad spanId {short_repr(get('spanId'))}"
     parent_raw = get("parentSpanId")
     parent_id: str | None = None
     if parent_raw:
@@ -219,22 +235,21 @@ def _decode_span(raw: Any) -> Span | str:
         else:
             parent_id = _normalise_id(parent_raw, 8)
             if parent_id is None:
-                return f"bad parentSpanId {parent_raw!r:.60}"
+                return f"bad parentSpanId {short_repr(parent_raw)}"
         if parent_id == _NULL_SPAN_ID:
             parent_id = None
     start_raw = get("startTimeUnixNano")
     end_raw = get("endTimeUnixNano")
-    try:
-        start = int(start_raw) if type(start_raw) is str else _to_int(start_raw)
-        end = int(end_raw) if type(end_raw) is str else _to_int(end_raw)
-    except ValueError:
-        start, end = _to_int(start_raw), _to_int(end_raw)
+    start, end = _to_int(start_raw), _to_int(end_raw)
     if start is None or end is None:
         return "missing or bad startTimeUnixNano/endTimeUnixNano"
+    if not (0 <= start < _TIME_LIMIT and 0 <= end < _TIME_LIMIT):
+        return (f"startTimeUnixNano/endTimeUnixNano {short_repr(start_raw)}/"
+                f"{short_repr(end_raw)} is not a time between 1970 and 2262")
     if end < start:
         end = start  # a clock step backwards must not produce negative durations
     name = get("name")
-    name = _intern(name) if type(name) is str and name else "(unnamed)"
+    name = _shared_name(name) if type(name) is str and name else "(unnamed)"
 
     agent: str | None = None
     http: dict[str, str] | None = None
@@ -249,7 +264,7 @@ def _decode_span(raw: Any) -> Span | str:
             key = item.get("key")
             if key == AGENT_ATTRIBUTE:
                 value = _string_value(item)
-                agent = _intern(value) if value else None
+                agent = _shared_name(value) if value else None
             elif key == OPERATION_ATTRIBUTE:
                 operation = _string_value(item)
             elif key == WORKFLOW_ATTRIBUTE:
@@ -274,10 +289,7 @@ def _decode_span(raw: Any) -> Span | str:
         code = status.get("code")
         if code == _STATUS_ERROR or (code is not None and _status_code(code) == _STATUS_ERROR):
             error = True
-            message = str(status.get("message") or "")[:300] or None
-            failure = _exception_type(get("events")) or message
-            if failure is not None:
-                failure = _intern(str(failure))
+            message, failure = _failure(status, get("events"))
     # tuple.__new__ skips NamedTuple's Python-level __new__: measurable at a million spans.
     return _new_tuple(Span, (trace_id, span_id, parent_id, name, start, end, error, agent,
                              failure, message, invokes_agent, role, workflow))
@@ -302,7 +314,38 @@ def _workflow_of(operation: object, workflow: object) -> str | None:
     span (a run, grouped under that name), else None."""
     if operation != INVOKE_WORKFLOW or type(workflow) is not str or not workflow:
         return None
-    return _intern(workflow)
+    return _shared_name(workflow)
+
+
+def _shared_name(text: str) -> str:
+    """``text`` cut to :data:`MAX_NAME_CHARS`, as the one object all equal names share."""
+    text = _cut(text)
+    return _intern(text, text)
+
+
+def _cut(text: str) -> str:
+    """``text``, or its head and an ellipsis when it is over :data:`MAX_NAME_CHARS`."""
+    return text if len(text) <= MAX_NAME_CHARS else text[:MAX_NAME_CHARS - 1] + "…"
+
+
+def short_repr(value: Any) -> str:
+    """A repr of a JSON value for a problem message: at most about 60 characters, and its
+    cost bounded whatever the value's size or nesting (``repr`` of a deep list recurses)."""
+    if isinstance(value, str):
+        return repr(value[:60])
+    if value is None or isinstance(value, (bool, int, float)):
+        text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else "<int>"
+        return text[:60]
+    return f"<a JSON {'object' if isinstance(value, dict) else 'array'}>"
+
+
+def _failure(status: dict[str, Any], events: Any) -> tuple[str | None, str | None]:
+    """``(message, failure)`` of an ERROR span: the status message (a string only, cut to 300
+    characters) and what the failure is counted as (exception type, else the message)."""
+    raw = status.get("message")
+    message = raw[:300] if type(raw) is str and raw else None
+    failure = _exception_type(events) or message
+    return message, (_shared_name(failure) if failure is not None else None)
 
 
 def _string_value(item: dict[str, Any]) -> str | None:
@@ -334,20 +377,25 @@ def _normalise_id(value: Any, n_bytes: int) -> str | None:
 
 
 def _to_int(value: Any) -> int | None:
-    """An OTLP int64: a decimal string or a JSON number (bools are not numbers here)."""
+    """An OTLP int64: a decimal string or a JSON number (bools are not numbers here).
+
+    ``None`` for anything else, infinities, NaN and over-long digit strings included.
+    """
     kind = type(value)
     if kind is int:
         return value  # type: ignore[no-any-return]
-    if kind is str:
-        try:
-            return int(value)
-        except ValueError:
-            try:
-                return int(float(value))
-            except ValueError:
+    try:
+        if kind is str:
+            if len(value) > 40:  # no time has that many digits; int() would refuse past 4300
                 return None
-    if isinstance(value, float) and value == value:  # not NaN
-        return int(value)
+            try:
+                return int(value)
+            except ValueError:
+                return int(float(value))
+        if kind is float:
+            return int(value)
+    except (ValueError, OverflowError):  # "x", "nan", "inf", 1e999
+        return None
     return None
 
 
@@ -355,7 +403,7 @@ def _status_code(code: Any) -> int:
     if isinstance(code, int):
         return code
     if isinstance(code, str):
-        if code.isdigit():
+        if code.isdigit() and len(code) < 10:
             return int(code)
         return _STATUS_NAMES.get(code.upper(), 0)
     return 0

@@ -51,6 +51,7 @@ def run_analysis(
     spans = read_spans(source, stats, since_ns=since_ns, now_ns=now, jaeger=jaeger)
     started_after = None if since_ns is None else now - since_ns
     with _collector_paused(), SpanStore(memory_spans=memory_spans) as store:
+        stats.make_room = store.make_room
         add = store.add
         for batch in spans:
             add(batch)
@@ -71,7 +72,7 @@ def run_analysis(
         time_range=folded.time_range,
         incomplete_traces=folded.incomplete_traces,
         duplicate_spans=folded.duplicates,
-        notices=tuple(stats.notices),
+        notices=(*stats.closing_notices(), *folded.notices),
         request_only_runs=folded.request_only[0],
         request_only_workflows=folded.request_only[1],
     )

@@ -5,10 +5,11 @@ Called by ``_engine`` once every span of the input is in the store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vaquero.analysis._aggregate import KeepRequest, WorkflowAggregator, trace_key
 from vaquero.analysis._http import without_plumbing
+from vaquero.analysis._limits import MAX_KEPT_SPANS, MAX_TRACE_SPANS
 from vaquero.analysis._result import KeptTrace, WorkflowStats
 from vaquero.analysis._store import SpanStore
 from vaquero.analysis._trace_metrics import TraceTree
@@ -27,6 +28,7 @@ class Folded:
     incomplete_traces: int
     time_range: tuple[int, int] | None
     request_only: tuple[int, tuple[str, ...]] = (0, ())
+    notices: list[str] = field(default_factory=list)
 
 
 def fold(
@@ -49,14 +51,45 @@ def fold(
     for _, spans in store.traces(again=keep_traces):
         add_trace(spans)
     aggregator.names.check(source)
+    notices = aggregator.notices()
+    if store.dropped_spans:  # read before a second walk counts them again
+        notices.append(
+            f"{len(store.capped_traces):,} traces have more than {MAX_TRACE_SPANS:,} spans; "
+            f"the {store.dropped_spans:,} spans past that were left out of them (a trace is "
+            "analysed whole, in memory).")
     workflows = aggregator.workflows()
     time_range = (
         None if aggregator.first_ns is None or aggregator.last_ns is None
         else (aggregator.first_ns, aggregator.last_ns)
     )
-    kept = _fetch(store, aggregator.keep_requests(workflows)) if keep_traces else []
+    kept: list[KeptTrace] = []
+    if keep_traces:
+        requests, left_out = _within_budget(aggregator.keep_requests(workflows))
+        if left_out:
+            notices.append(
+                f"{left_out:,} example traces are not drawn in the report: with the ones before "
+                f"them they would hold more than {MAX_KEPT_SPANS:,} spans.")
+        kept = _fetch(store, requests)
     return Folded(workflows, kept, aggregator.spans, aggregator.duplicates,
-                  aggregator.incomplete_traces, time_range, aggregator.request_only)
+                  aggregator.incomplete_traces, time_range, aggregator.request_only, notices)
+
+
+def _within_budget(requests: list[KeepRequest]) -> tuple[list[KeepRequest], int]:
+    """The requests to honour, busiest workflow first, while the traces they name hold at
+    most :data:`MAX_KEPT_SPANS` spans together (a trace wanted twice counts once); and how
+    many were left out. The first is always honoured (a trace holds 50,000 spans at most)."""
+    chosen: list[KeepRequest] = []
+    taken: set[int] = set()
+    used = left_out = 0
+    for request in requests:
+        if request.ordinal not in taken:
+            if chosen and used + request.spans > MAX_KEPT_SPANS:
+                left_out += 1
+                continue
+            taken.add(request.ordinal)
+            used += request.spans
+        chosen.append(request)
+    return chosen, left_out
 
 
 def _fetch(store: SpanStore, requests: list[KeepRequest]) -> list[KeptTrace]:

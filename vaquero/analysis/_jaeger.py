@@ -18,22 +18,25 @@ What differs between versions, and how this module copes:
   shown. A failing service is reported and the others are still read; only when *every* search
   fails does the run stop, since an empty analysis would then mislead.
 
-The stdlib's urllib is enough and keeps vaquero free of an HTTP dependency; every request has a
-timeout so an unresponsive Jaeger fails fast with a message instead of hanging.
+The stdlib's urllib is enough and keeps vaquero free of an HTTP dependency. The transport
+rules (``_transport``): ``--timeout`` is a deadline for each whole request, an answer holds at most
+``MAX_RECORD_BYTES`` (an answer past it is asked for again with a smaller search depth, which
+also splits the window), and ``--jaeger-header`` credentials never follow a redirect to
+another origin; a redirect that changed the origin is said, with whose data is being read.
 """
 
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from vaquero.analysis import _transport
 from vaquero.analysis._json import back_to_back, loads
+from vaquero.analysis._limits import MAX_RECORD_BYTES
 from vaquero.analysis.errors import AnalysisInputError
 
 __all__ = [
@@ -87,6 +90,10 @@ class _HttpFailure(Exception):
     """A search Jaeger refused; ``str()`` is a sentence with Jaeger's own message."""
 
 
+class _TooLarge(_HttpFailure):
+    """An answer over the size bound; a smaller search may fit."""
+
+
 def fetch_traces_documents(
     base_url: str,
     *,
@@ -103,7 +110,7 @@ def fetch_traces_documents(
     opts = options or JaegerOptions()
     tell = notice or (lambda _text: None)
     base = base_url.rstrip("/")
-    client = _Client(base, opts)
+    client = _Client(base, opts, tell)
     services = client.services()
     failures: list[str] = []
     searched = 0
@@ -125,10 +132,14 @@ def fetch_traces_documents(
 class _Client:
     """GETs against one Jaeger, with the user's headers and timeout."""
 
-    def __init__(self, base: str, options: JaegerOptions) -> None:
+    def __init__(self, base: str, options: JaegerOptions, notice: Notice | None = None,
+                 max_bytes: int = MAX_RECORD_BYTES) -> None:
         self.base = base
         self.options = options
         self.depth = max(1, options.search_depth)
+        self.max_bytes = max_bytes
+        self._notice = notice or (lambda _text: None)
+        self._redirected: set[tuple[str, str, int | None]] = set()
 
     def services(self) -> list[str]:
         try:
@@ -156,7 +167,9 @@ class _Client:
             try:
                 return self._get(f"/api/v3/traces?{query}")
             except _HttpFailure as err:
-                if "depth" not in str(err).lower() or self.depth <= _MIN_DEPTH:
+                too_large = isinstance(err, _TooLarge)
+                if (not too_large and "depth" not in str(err).lower()) or (
+                        self.depth <= _MIN_DEPTH):
                     raise
                 self.depth = max(_MIN_DEPTH, self.depth // 4)
 
@@ -164,35 +177,53 @@ class _Client:
         """GET and decode; ``[]`` for HTTP 404 (Jaeger's "nothing found")."""
         url = self.base + path
         headers = {"Accept": "application/json", **dict(self.options.headers)}
-        request = urllib.request.Request(url, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.options.timeout) as response:
-                body = response.read()
-        except urllib.error.HTTPError as err:
+            body = _transport.get(url, headers=headers, timeout=self.options.timeout,
+                             max_bytes=self.max_bytes, on_redirect=self._moved)
+        except _transport.HttpStatus as err:
             if err.code == 404:
                 return []
-            detail = _error_message(_read_quietly(err))
+            detail = _error_message(err.body)
             said = f": {detail}" if detail else ""
             hint = (" (check --jaeger-header credentials)" if err.code in (401, 403) else "")
             what = _describe(path)
             raise _HttpFailure(
                 f"Jaeger at {self.base} answered HTTP {err.code} to {what}{said}{hint}."
             ) from None
-        except (urllib.error.URLError, OSError) as err:
-            reason = getattr(err, "reason", err)
-            if isinstance(err, TimeoutError) or isinstance(reason, TimeoutError):
-                raise AnalysisInputError(
-                    f"Jaeger at {self.base} did not answer within {self.options.timeout:g}s "
-                    f"(raise --timeout if it is just slow). {_FIX}"
-                ) from None
+        except _transport.TooLarge as err:
+            raise _TooLarge(
+                f"Jaeger at {self.base} answered {_describe(path)} with {err}, more than "
+                f"{self.max_bytes >> 20} MiB, the most one answer may hold, even at search "
+                f"depth {self.depth}."
+            ) from None
+        except _transport.Timeout:
             raise AnalysisInputError(
-                f"cannot reach Jaeger at {self.base} ({reason}). {_FIX}") from None
+                f"Jaeger at {self.base} did not answer within {self.options.timeout:g}s "
+                f"(raise --timeout if it is just slow). {_FIX}"
+            ) from None
+        except _transport.Unreachable as err:
+            raise AnalysisInputError(
+                f"cannot reach Jaeger at {self.base} ({err}). {_FIX}") from None
         documents = json_documents(body)
         if documents is None:
             raise AnalysisInputError(
                 f"{url} did not answer with JSON: is {self.base} Jaeger's query URL? {_FIX}"
             )
         return documents
+
+    def _moved(self, old: str, new: str) -> None:
+        """A redirect to another origin: said once per origin (the data is that origin's)."""
+        origin = _transport.origin_of(new)
+        if origin in self._redirected:
+            return
+        self._redirected.add(origin)
+        target = urllib.parse.urlsplit(new)
+        where = f"{target.scheme}://{target.netloc}"
+        sent = (" The --jaeger-header headers were not sent there." if self.options.headers
+                else "")
+        self._notice(f"Jaeger at {self.base} redirected {urllib.parse.urlsplit(old).path} to "
+                     f"another origin, {where}: what was read from there is that server's "
+                     f"data.{sent}")
 
 
 class _Search:
@@ -303,13 +334,6 @@ def _error_message(body: bytes) -> str:
                 return error[:_MAX_MESSAGE]
     text = body.decode("utf-8", errors="replace").strip()
     return text.splitlines()[0][:_MAX_MESSAGE] if text else ""
-
-
-def _read_quietly(err: urllib.error.HTTPError) -> bytes:
-    try:
-        return err.read()
-    except OSError:
-        return b""
 
 
 def _describe(path: str) -> str:

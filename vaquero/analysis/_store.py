@@ -14,6 +14,10 @@ that is itself larger than ``memory_spans`` is split again with another hash see
 read. The files are plain ``marshal`` chunks in a private temporary directory, deleted when
 the store is closed.
 
+One trace cannot be split across files, so one trace of a million spans would be a million
+spans in memory: a trace holds at most ``MAX_TRACE_SPANS`` spans, the ones past that are
+counted (``dropped_spans``, ``capped_traces``) and left out, and the caller says so.
+
 Traces come out in an order fixed by the data (hash partition, then first appearance within
 it); the statistics built on them are order-free sums and sorted lists, so the result is the
 same for any order of the input lines.
@@ -21,6 +25,7 @@ same for any order of the input lines.
 
 from __future__ import annotations
 
+import itertools
 import marshal
 import os
 import shutil
@@ -29,6 +34,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
+from vaquero.analysis._limits import MAX_TRACE_SPANS
 from vaquero.analysis._span import Span
 
 __all__ = ["DEFAULT_MEMORY_SPANS", "SpanStore"]
@@ -38,6 +44,9 @@ __all__ = ["DEFAULT_MEMORY_SPANS", "SpanStore"]
 DEFAULT_MEMORY_SPANS = 120_000
 DEFAULT_PARTITIONS = 32
 _MAX_DEPTH = 4  # re-split an oversized file at most this often (one huge trace cannot split)
+# Spans per marshal chunk: what reading a file back (or re-splitting it) holds at once, as
+# tuples and as the Span copies made of them, whatever one spill wrote.
+_CHUNK_SPANS = 8192
 _new_tuple = tuple.__new__
 
 Group = tuple[str, list[Span]]
@@ -54,16 +63,23 @@ class _Partition:
         self.spans = 0
         self.handle: IO[bytes] | None = None
 
-    def write(self, chunk: list[tuple[Any, ...]]) -> None:
+    def write(self, spans: Iterable[Sequence[Any]]) -> None:
+        """Append ``spans`` in chunks of at most :data:`_CHUNK_SPANS` plain tuples."""
         if self.handle is None:
             self.handle = open(self.path, "ab")  # noqa: SIM115 - closed by close()
-        # Length-prefixed: marshal.loads on one bytes object is several times faster than
-        # marshal.load pulling from a file object piece by piece.
-        # Version 2 writes no back-references: faster to write, and the files are ours alone.
-        data = marshal.dumps(chunk, 2)
-        self.handle.write(len(data).to_bytes(8, "little"))
-        self.handle.write(data)
-        self.spans += len(chunk)
+        # Plain-tuple copies (marshal refuses NamedTuples) are made one chunk at a time.
+        records = map(tuple, spans)
+        while True:
+            chunk = list(itertools.islice(records, _CHUNK_SPANS))
+            if not chunk:
+                return
+            # Length-prefixed: marshal.loads on one bytes object is several times faster
+            # than marshal.load pulling from a file object piece by piece. Version 2 writes no
+            # back-references: faster to write, and the files are ours alone.
+            data = marshal.dumps(chunk, 2)
+            self.handle.write(len(data).to_bytes(8, "little"))
+            self.handle.write(data)
+            self.spans += len(chunk)
 
     def close(self) -> None:
         if self.handle is not None:
@@ -92,6 +108,7 @@ class SpanStore:
         memory_spans: int = DEFAULT_MEMORY_SPANS,
         partitions: int = DEFAULT_PARTITIONS,
         directory: str | None = None,
+        trace_spans: int = MAX_TRACE_SPANS,
     ) -> None:
         self._memory_spans = max(1, memory_spans)
         self._fanout = max(2, partitions)
@@ -104,6 +121,9 @@ class SpanStore:
         self._done: list[tuple[_Partition, list[Group]]] | None = None
         self._shares_used = False
         self.spills = 0
+        self._trace_cap = max(1, trace_spans)
+        self.dropped_spans = 0  # spans past the per-trace bound, left out
+        self.capped_traces: set[str] = set()  # at most (spans read / bound) ids
 
     @property
     def spilled(self) -> bool:
@@ -119,6 +139,13 @@ class SpanStore:
         if self._buffered > self._memory_spans:
             self._spill()
 
+    def make_room(self, record_bytes: int) -> None:
+        """Spill now if the spans held, plus parsing a record of ``record_bytes``, would pass
+        the bound: parsed JSON costs about seven times its text, a held span about 380 bytes,
+        so a record costs about a fiftieth of its length in spans. Only long records ask."""
+        if self._buffered and self._buffered + record_bytes // 50 > self._memory_spans:
+            self._spill()
+
     def traces(self, *, again: bool = False) -> Iterator[Group]:
         """Every trace id with all of its spans (duplicates included), in a data-fixed order.
 
@@ -127,8 +154,13 @@ class SpanStore:
         falls as the walk goes. Pass ``again=True`` to be able to walk a second time (the
         report fetches the traces it draws): then everything goes to disk first.
         """
+        cap = self._trace_cap
         if self._spill_dir is None:
-            yield from self._groups.items()
+            for trace, spans in self._groups.items():
+                if len(spans) > cap:
+                    self._capped(trace, len(spans) - cap)
+                    del spans[cap:]
+                yield trace, spans
             return
         if self._done is None:
             if again and self._groups:
@@ -138,12 +170,34 @@ class SpanStore:
             raise RuntimeError("a second walk needs traces(again=True) on the first")
         self._shares_used = not again
         for index, (partition, share) in enumerate(self._done):
-            groups = _group(partition.chunks())
+            groups = self._group(partition.chunks())
             for trace, spans in share:
-                groups[trace].extend(spans)
+                held = groups[trace]
+                room = cap - len(held)
+                if room < len(spans):
+                    self._capped(trace, len(spans) - max(room, 0))
+                held.extend(spans[:max(room, 0)])
             if not again:
                 self._done[index] = (partition, [])  # let the in-memory share go
             yield from groups.items()
+
+    def _capped(self, trace: str, dropped: int) -> None:
+        self.dropped_spans += dropped
+        self.capped_traces.add(trace)
+
+    def _group(self, chunks: Iterable[list[tuple[Any, ...]]]) -> defaultdict[str, list[Span]]:
+        """Spans read back from a file, grouped by trace, each trace held to the bound."""
+        groups: defaultdict[str, list[Span]] = defaultdict(list)
+        new = _new_tuple
+        cap = self._trace_cap
+        for chunk in chunks:
+            for record in chunk:
+                held = groups[record[0]]
+                if len(held) < cap:
+                    held.append(new(Span, record))
+                else:
+                    self._capped(record[0], 1)
+        return groups
 
     def _plan(self) -> list[tuple[_Partition, list[Group]]]:
         """Pair each file to read with the in-memory traces that hash to it."""
@@ -164,7 +218,7 @@ class SpanStore:
             if share and kept + size <= budget:
                 kept += size
             elif share:
-                partition.write([tuple(span) for _, spans in share for span in spans])
+                partition.write(span for _, spans in share for span in spans)
                 share = []
             if partition.spans > self._memory_spans and partition.depth < _MAX_DEPTH:
                 plan.extend((leaf, []) for leaf in self._leaves([partition]))  # split it
@@ -222,8 +276,8 @@ class SpanStore:
 def _scatter(groups: Iterable[Group], partitions: list[_Partition], depth: int) -> None:
     """Write each trace's spans to the partition its id hashes to (seeded by ``depth``).
 
-    Plain-tuple copies (marshal refuses NamedTuples) are made one partition at a time, so
-    the extra memory while spilling is one partition's worth, not the whole buffer's.
+    Plain-tuple copies (marshal refuses NamedTuples) are made one chunk at a time, so the
+    extra memory while spilling is one chunk's worth, not the whole buffer's.
     """
     fanout = len(partitions)
     by_partition: list[list[list[Span]]] = [[] for _ in partitions]
@@ -232,7 +286,7 @@ def _scatter(groups: Iterable[Group], partitions: list[_Partition], depth: int) 
         by_partition[key % fanout].append(spans)
     for partition, members in zip(partitions, by_partition, strict=True):
         if members:
-            partition.write([tuple(span) for spans in members for span in spans])
+            partition.write(span for spans in members for span in spans)
 
 
 def _group(chunks: Iterable[list[tuple[Any, ...]]]) -> defaultdict[str, list[Span]]:

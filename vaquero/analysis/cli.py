@@ -20,6 +20,7 @@ from vaquero.analysis._baseline import (
     read_json_baseline,
     references_of,
 )
+from vaquero.analysis._clean import for_terminal
 from vaquero.analysis._filter import matches, no_such_workflow
 from vaquero.analysis._insights import DEFAULT_MIN_SUCCESS_RATE, DEFAULT_SLOW_SECONDS
 from vaquero.analysis._jaeger import (
@@ -40,6 +41,7 @@ __all__ = ["add_commands"]
 _SOURCE_HELP = ("OTLP JSON-lines trace file (gzip or zstd ok; one pretty-printed OTLP JSON "
                 "document too), '-' for stdin, or a Jaeger query URL such as "
                 "http://localhost:16686")
+_MAX_TIMEOUT_S = 3600.0  # a deadline past an hour is a typo (inf, nan), not a slow Jaeger
 _PERCENTILES = ("Percentiles are nearest-rank: the p-th percentile of n values is the "
                 "ceil(p/100*n)-th smallest, always a duration that really happened.")
 
@@ -115,8 +117,10 @@ def _jaeger_options(args: argparse.Namespace) -> JaegerOptions:
         headers = tuple(parse_header(text) for text in args.jaeger_header)
     except ValueError as err:
         raise AnalysisInputError(str(err)) from None
-    if args.timeout <= 0 or args.jaeger_search_depth <= 0:
-        raise AnalysisInputError("--timeout and --jaeger-search-depth must be positive.")
+    if not 0 < args.timeout <= _MAX_TIMEOUT_S or args.jaeger_search_depth <= 0:  # NaN too
+        raise AnalysisInputError(
+            f"--timeout must be a number of seconds above 0 and at most {_MAX_TIMEOUT_S:g}, "
+            "and --jaeger-search-depth a positive number.")
     return JaegerOptions(headers=headers, timeout=args.timeout,
                          search_depth=args.jaeger_search_depth)
 
@@ -141,11 +145,11 @@ def _run_analyze(args: argparse.Namespace) -> int:
                                     "max_p95_increase": args.max_p95_increase,
                                     "max_success_drop": args.max_success_drop,
                                     **comparison.to_dict()}
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        _out(json.dumps(document, indent=2) + "\n")
     else:
-        sys.stdout.write(render_text(result, args.source))
+        _out(render_text(result, args.source))
         if comparison is not None:
-            sys.stdout.write(render_comparison(comparison, args.baseline))
+            _out(render_comparison(comparison, args.baseline))
     return 1 if comparison is not None and comparison.regressions else 0
 
 
@@ -182,23 +186,33 @@ def _run_report(args: argparse.Namespace) -> int:
         return _fail(err, progress)
     progress.done()
     _report_problems(result)
-    print(f"vaquero: wrote {args.output} ({count(len(result.workflows), 'workflow')}, "
-          f"{count(result.spans_read, 'span')})", file=sys.stderr)
+    _say(f"vaquero: wrote {args.output} ({count(len(result.workflows), 'workflow')}, "
+         f"{count(result.spans_read, 'span')})")
     return 0
 
 
 def _fail(err: AnalysisInputError, progress: Progress) -> int:
     progress.done()
-    print(f"vaquero: error: {err}", file=sys.stderr)
+    _say(f"vaquero: error: {err}")
     return 2
 
 
 def _report_problems(result: AnalysisResult) -> None:
     """Name the first malformed lines so the user can look at them; count the rest."""
     for line_no, reason in result.problems:
-        print(f"vaquero: malformed line {line_no}: {reason}", file=sys.stderr)
+        _say(f"vaquero: malformed line {line_no}: {reason}")
     hidden = result.malformed_lines - min(len(result.problems), MAX_REPORTED_PROBLEMS)
     if hidden > 0:
-        print(f"vaquero: … and {hidden} more malformed lines skipped", file=sys.stderr)
+        _say(f"vaquero: … and {hidden} more malformed lines skipped")
     for notice in getattr(result, "notices", ()):
-        print(f"vaquero: warning: {notice}", file=sys.stderr)
+        _say(f"vaquero: warning: {notice}")
+
+
+def _out(text: str) -> None:
+    """Write to stdout what the data may have filled in, cleaned (see ``_clean``)."""
+    sys.stdout.write(for_terminal(text, getattr(sys.stdout, "encoding", None)))
+
+
+def _say(line: str) -> None:
+    """One line to stderr (errors, warnings: Jaeger's own text among them), cleaned."""
+    sys.stderr.write(for_terminal(line, getattr(sys.stderr, "encoding", None)) + "\n")
