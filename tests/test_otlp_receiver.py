@@ -292,7 +292,7 @@ def test_http_rejects_garbage_and_unknown_paths(receiver: OtlpReceiver) -> None:
     assert bad_body.value.code == 400
 
     wrong_path = urllib.request.Request(
-        receiver.http_endpoint + "/v1/metrics", data=b"", method="POST"
+        receiver.http_endpoint + "/v1/logs", data=b"", method="POST"
     )
     with pytest.raises(urllib.error.HTTPError) as not_found:
         urllib.request.urlopen(wrong_path, timeout=5)

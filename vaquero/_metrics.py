@@ -146,19 +146,25 @@ def drain() -> int:
             logger.debug("vaquero: could not record a GenAI duration", exc_info=True)
 
 
-def install_metrics(settings: Settings, resource: Any) -> None:
+def install_metrics(settings: Settings, resource: Any, *, may_install: bool = True) -> None:
     """Set up the metrics side once, next to the tracer provider; never raises.
 
     Decided here: whether anything is recorded (an application's MeterProvider, or
     vaquero's own unless ``OTEL_METRICS_EXPORTER=none``). Built at the first measurement
     (:meth:`MetricsRuntime.kick`): vaquero's provider and exporter, then the histograms.
+
+    ``may_install`` is False when the application built its own tracing (vaquero adopted
+    its tracer provider): then it chose its own pipeline, and vaquero records only into a
+    MeterProvider the application sets, never exporting anywhere of its own accord.
     """
     try:
         existing = metrics.get_meter_provider()
         if _is_proxy(existing) and settings.metrics_exporter == "none":
             return
         runtime = MetricsRuntime()
-        runtime.setup = lambda: _bind(runtime, metrics.get_meter_provider(), settings, resource)
+        runtime.setup = lambda: _bind(
+            runtime, metrics.get_meter_provider(), settings, resource, may_install
+        )
         STATE.metrics = runtime
         STATE.measurements = collections.deque()
     except Exception:
@@ -168,12 +174,16 @@ def install_metrics(settings: Settings, resource: Any) -> None:
         STATE.metrics = None
 
 
-def _bind(runtime: MetricsRuntime, existing: Any, settings: Settings, resource: Any) -> None:
+def _bind(
+    runtime: MetricsRuntime, existing: Any, settings: Settings, resource: Any, may_install: bool
+) -> None:
     if getattr(existing, "_vaquero_metrics", False):
         runtime.bind(existing, owned=True)  # installed by this process before (tests)
         return
-    if not _is_proxy(existing):
-        runtime.bind(existing, owned=False)  # the application's: used as it is
+    if not _is_proxy(existing) or not may_install:
+        # The application's (or, for an application that built its own tracing and no
+        # metrics, the API's proxy, which forwards to a provider it may set later).
+        runtime.bind(existing, owned=False)
         return
     from opentelemetry.sdk.metrics import MeterProvider
 

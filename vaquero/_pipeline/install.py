@@ -24,7 +24,14 @@ from opentelemetry.sdk.trace import sampling as otel_sampling
 
 from vaquero import _attributes, _metrics, _quiet_logs
 from vaquero._agent import AGENT_NAME, AgentNameSpanProcessor
-from vaquero._config import UNBOUNDED_WAIT_S, Settings, load_settings
+from vaquero._config import (
+    OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+    OTEL_METRICS_EXPORTER,
+    UNBOUNDED_WAIT_S,
+    Settings,
+    load_settings,
+)
 from vaquero._diagnostics import drop_counts, warn_once
 from vaquero._genai import spec_span_names
 from vaquero._otel_compat import span_starter
@@ -172,12 +179,25 @@ def _install(settings: Settings) -> None:
     _integrations.enable_executor_context()
     _install_tracing(settings)
     if STATE.metrics is None:
-        _metrics.install_metrics(settings, build_resource(settings))
         current = runtime()
+        owns_tracing = current is not None and current.owned
+        _metrics.install_metrics(settings, build_resource(settings),
+                                 may_install=owns_tracing or _metrics_export_asked_for())
         if STATE.metrics is not None and (current is None or not current.owned):
             # No vaquero shutdown runs at exit to drain and flush the measurements; registered
             # after the application's providers, this runs before their own exit hooks.
             atexit.register(_metrics_at_exit, settings.shutdown_timeout)
+
+
+def _metrics_export_asked_for() -> bool:
+    """Does the environment say where metrics go (an exporter, or an OTLP endpoint)?
+
+    An application that built its own tracing chose its own pipeline: vaquero then installs
+    a metrics exporter of its own only where the environment asks for one.
+    """
+    names = (OTEL_METRICS_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT,
+             OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)
+    return any(os.environ.get(name, "").strip() for name in names)
 
 
 def _install_tracing(settings: Settings) -> None:
