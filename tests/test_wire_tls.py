@@ -67,7 +67,12 @@ def test_mtls_without_a_client_certificate_fails_with_one_warning_and_no_secret(
         assert result.returncode == 0
         assert result.stdout.strip() == "flushed False"
         assert receiver.spans() == []
-        assert result.stderr.count("cannot deliver spans") == 1
+        # One notice naming the collector. Which one depends on how gRPC reports the refused
+        # handshake: UNAVAILABLE ("cannot deliver spans") or, on a loaded machine where the
+        # handshake outlasts the 1 s export timeout, DEADLINE_EXCEEDED ("did not answer").
+        notices = [line for line in result.stderr.splitlines()
+                   if "the OTLP collector at" in line]
+        assert len(notices) == 1, result.stderr
         assert "super-secret-token" not in result.stderr
 
 
