@@ -45,6 +45,20 @@ _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 T = TypeVar("T")
 
 
+def open_url(url: str, timeout: float = 60) -> Any:
+    """GET ``url`` on the loopback stack, never through a proxy the environment names.
+
+    Generous by default: a search that loads thousands of traces takes seconds on a busy
+    machine."""
+    return _NO_PROXY.open(url, timeout=timeout)
+
+
+def get_json(url: str, timeout: float = 60) -> Any:
+    """GET ``url`` (see :func:`open_url`) and decode its JSON body."""
+    with open_url(url, timeout) as response:
+        return json.loads(response.read())
+
+
 def skip_unless_built() -> None:
     """Skip (or, in CI, fail) when ``ci/stack/build`` has not produced the binaries."""
     check = subprocess.run([str(STACK / "build"), "--check"], capture_output=True, text=True)
@@ -140,9 +154,7 @@ class Stack:
 
     def get(self, path: str, **params: str | int) -> Any:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        # Generous: a search that loads thousands of traces takes seconds on a busy machine.
-        with _NO_PROXY.open(f"{self.jaeger_url}{path}{query}", timeout=60) as response:
-            return json.loads(response.read())
+        return get_json(f"{self.jaeger_url}{path}{query}")
 
     def traces(self, service: str, limit: int = 10_000) -> list[dict[str, Any]]:
         """Every stored trace of ``service`` (Jaeger's JSON API), newest first."""

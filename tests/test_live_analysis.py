@@ -12,12 +12,11 @@ import re
 import subprocess
 import sys
 import textwrap
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-from live_stack import Stack, app_env, eventually, run_app, unique_service
+from live_stack import Stack, app_env, eventually, get_json, open_url, run_app, unique_service
 
 pytestmark = [pytest.mark.live, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -118,16 +117,14 @@ def test_the_reports_trace_links_resolve_in_jaegers_api(
     links = set(re.findall(re.escape(live_stack.jaeger_url) + r"/trace/([0-9a-f]{32})",
                            report.read_text()))
     assert links, "the report links its example traces (slowest, failed) to Jaeger"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     for trace_id in sorted(links):
         # The UI route /trace/<id> is served by the query API as /api/traces/<id>.
-        with opener.open(f"{live_stack.jaeger_url}/api/traces/{trace_id}", timeout=10) as answer:
-            (trace,) = json.loads(answer.read())["data"]
+        (trace,) = get_json(f"{live_stack.jaeger_url}/api/traces/{trace_id}")["data"]
         assert trace["traceID"] == trace_id
         services = {p["serviceName"] for p in trace["processes"].values()}
         assert services == {sent["service"]}
     # and the UI route itself answers (Jaeger built from its module serves a placeholder page)
     some = sorted(links)[0]
-    page = eventually(lambda: opener.open(f"{live_stack.jaeger_url}/trace/{some}", timeout=10),
-                      10, "the trace page")
+    page = eventually(lambda: open_url(f"{live_stack.jaeger_url}/trace/{some}"), 10,
+                      "the trace page")
     assert page.status == 200

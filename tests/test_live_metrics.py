@@ -15,15 +15,12 @@ import sys
 import textwrap
 import time
 import urllib.parse
-import urllib.request
 from typing import Any
 
 import pytest
-from live_stack import Stack, app_env, eventually, run_app, unique_service
+from live_stack import Stack, app_env, eventually, get_json, run_app, unique_service
 
 pytestmark = [pytest.mark.live, pytest.mark.slow, pytest.mark.timeout(300)]
-
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 RUNS = 40
 APP = textwrap.dedent(
@@ -47,13 +44,8 @@ APP = textwrap.dedent(
 )
 
 
-def _get(url: str) -> Any:
-    with _NO_PROXY.open(url, timeout=30) as answer:
-        return json.loads(answer.read())
-
-
 def _promql(stack: Stack, query: str) -> list[dict[str, Any]]:
-    document = _get(f"{stack.prometheus_url}/api/v1/query?"
+    document = get_json(f"{stack.prometheus_url}/api/v1/query?"
                     + urllib.parse.urlencode({"query": query}))
     assert document["status"] == "success", document
     return list(document["data"]["result"])
@@ -107,7 +99,7 @@ def test_jaegers_monitor_api_shows_the_workflows_operations_with_matching_call_r
     })
 
     def rates() -> dict[str, float] | None:
-        document = _get(f"{live_stack.jaeger_url}/api/metrics/calls?{params}")
+        document = get_json(f"{live_stack.jaeger_url}/api/metrics/calls?{params}")
         found: dict[str, float] = {}
         for metric in document.get("metrics", []):
             labels = {label["name"]: label["value"] for label in metric["labels"]}
@@ -123,7 +115,7 @@ def test_jaegers_monitor_api_shows_the_workflows_operations_with_matching_call_r
     assert found["reserve_stock"] == pytest.approx(found["checkout"], rel=0.05)
     assert found["charge_card"] == pytest.approx(found["checkout"], rel=0.05)
 
-    errors = _get(f"{live_stack.jaeger_url}/api/metrics/errors?{params}")
+    errors = get_json(f"{live_stack.jaeger_url}/api/metrics/errors?{params}")
     error_rates = {
         {label["name"]: label["value"] for label in m["labels"]}["operation"]:
         m["metricPoints"][-1]["gaugeValue"]["doubleValue"]
@@ -135,7 +127,7 @@ def test_jaegers_monitor_api_shows_the_workflows_operations_with_matching_call_r
 
 
 def test_prometheus_has_loaded_the_workflow_alerts_and_doctor_says_so(live_stack: Stack) -> None:
-    rules = _get(f"{live_stack.prometheus_url}/api/v1/rules?type=alert")
+    rules = get_json(f"{live_stack.prometheus_url}/api/v1/rules?type=alert")
     names = {r["name"] for g in rules["data"]["groups"] for r in g["rules"]}
     assert {"VaqueroLowSuccessRate", "VaqueroSlowWorkflow"} <= names
     done = subprocess.run(

@@ -176,11 +176,7 @@ def _decode_common(raw: Any, ids: dict[str, str]) -> Span | None:
                 elif key == WORKFLOW_ATTRIBUTE:
                     workflow = item["value"].get("stringValue")
                 elif key in HTTP_KEYS:
-                    text = _scalar_text(item)
-                    if text is not None:
-                        if http is None:
-                            http = {}
-                        http[key] = text
+                    http = _with_http(http, key, item)
         except (KeyError, TypeError, AttributeError):
             return None
     invokes_agent = operation == INVOKE_AGENT
@@ -270,11 +266,7 @@ def _decode_span(raw: Any) -> Span | str:
             elif key == WORKFLOW_ATTRIBUTE:
                 workflow = _string_value(item)
             elif key in HTTP_KEYS:
-                text = _scalar_text(item)
-                if text is not None:
-                    if http is None:
-                        http = {}
-                    http[key] = text
+                http = _with_http(http, key, item)
     invokes_agent = operation == INVOKE_AGENT
     workflow = _workflow_of(operation, workflow)
     role = ROLE_STEP
@@ -293,6 +285,18 @@ def _decode_span(raw: Any) -> Span | str:
     # tuple.__new__ skips NamedTuple's Python-level __new__: measurable at a million spans.
     return _new_tuple(Span, (trace_id, span_id, parent_id, name, start, end, error, agent,
                              failure, message, invokes_agent, role, workflow))
+
+
+def _with_http(http: dict[str, str] | None, key: str, item: Any) -> dict[str, str] | None:
+    """``http`` with the HTTP attribute ``item`` added (created on the first one), for
+    ``_http.classify``; unchanged when the value is neither text nor an integer."""
+    text = _scalar_text(item)
+    if text is None:
+        return http
+    if http is None:
+        http = {}
+    http[key] = text
+    return http
 
 
 def _scalar_text(item: Any) -> str | None:
